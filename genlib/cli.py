@@ -1,0 +1,222 @@
+"""The command line: `python -m genlib train|eval|sample|info` (DESIGN 4.3).
+
+Progress goes to stderr; the last stdout line is a JSON summary. User mistakes exit non-zero with a
+one-line message and no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import checkpoints, data as gdata
+from .models import KINDS
+from .train import TRAIN_FIELDS, TrainConfig, Trainer, evaluate
+
+
+class UserError(Exception):
+    pass
+
+
+def _parse_value(s: str):
+    try:
+        return json.loads(s)
+    except ValueError:
+        return s
+
+
+def train_settings(kind: str, preset: str | None, sets: list[str], epochs: int | None, seed: int | None):
+    """Split preset + --set overrides into (model config, train config, epochs)."""
+    if kind not in KINDS:
+        raise UserError(f"unknown model kind {kind!r}; choose one of {', '.join(sorted(KINDS))}")
+    spec = KINDS[kind]
+    name = preset or "default"
+    if name not in spec.presets:
+        raise UserError(f"unknown preset {name!r} for {kind}; choose one of {', '.join(spec.presets)}")
+    settings = dict(spec.presets[name])
+    for s in sets:
+        if "=" not in s:
+            raise UserError(f"--set expects key=value, got {s!r}")
+        k, v = s.split("=", 1)
+        settings[k.strip()] = _parse_value(v.strip())
+    if epochs is not None:
+        settings["epochs"] = epochs
+    if seed is not None:
+        settings["seed"] = seed
+    n_epochs = settings.pop("epochs", 10)
+    model_fields = set(spec.config_cls.__dataclass_fields__)
+    unknown = set(settings) - model_fields - TRAIN_FIELDS
+    if unknown:
+        raise UserError(f"unknown setting(s) {', '.join(sorted(unknown))}; model settings: "
+                        f"{', '.join(sorted(model_fields))}; training settings: {', '.join(sorted(TRAIN_FIELDS))}")
+    try:
+        mcfg = checkpoints.config_from_dict(spec.config_cls, {k: v for k, v in settings.items() if k in model_fields})
+        tcfg = TrainConfig(**{k: v for k, v in settings.items() if k in TRAIN_FIELDS})
+    except (ValueError, TypeError, checkpoints.CheckpointError) as e:
+        raise UserError(f"invalid setting: {e}") from None
+    if not isinstance(n_epochs, int) or n_epochs < 1:
+        raise UserError(f"epochs must be a positive integer, got {n_epochs!r}")
+    return mcfg, tcfg, n_epochs
+
+
+def _load_data(args) -> gdata.MNIST:
+    try:
+        mnist = gdata.load_mnist(args.data_dir, download=getattr(args, "download", False))
+    except gdata.DataError as e:
+        raise UserError(str(e)) from None
+    if mnist.notice:
+        print(f"notice: {mnist.notice}", file=sys.stderr)
+    return mnist
+
+
+def cmd_train(args) -> dict:
+    from tqdm import tqdm
+
+    mcfg, tcfg, epochs = train_settings(args.kind, args.preset, args.set or [], args.epochs, args.seed)
+    mnist = _load_data(args)
+    model = KINDS[args.kind].model_cls(mcfg)
+    trainer = Trainer(model, mnist.train.images, tcfg)
+    out = Path(args.out or f"checkpoints/{args.kind}-{args.preset or 'default'}.safetensors")
+    t0 = time.time()
+    bar = tqdm(range(epochs), desc=f"train {args.kind}", file=sys.stderr, unit="epoch", disable=args.quiet)
+    for _ in bar:
+        rec = trainer.run(trainer.steps_per_epoch)
+        if rec is None:
+            raise UserError(trainer.message)
+        val = trainer.validate(mnist.val.images)
+        bar.set_postfix(train=f"{rec['train_loss']:.4f}", val=f"{val['loss']:.4f}")
+    if hasattr(model, "fit_code_stats"):
+        model.fit_code_stats(mnist.train.images)
+    last = trainer.history[-1]
+    metrics = {k: round(v, 6) for k, v in last.items() if k.startswith(("train_", "val_"))}
+    metrics["train_seconds"] = round(time.time() - t0, 1)
+    command = "python -m genlib " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    if args.weights_only:
+        checkpoints.save(out, model, dataset=mnist.description, steps=trainer.step_count, metrics=metrics, command=command)
+    else:
+        trainer.save(out, dataset=mnist.description, metrics=metrics, command=command)
+    return {"out": str(out), "kind": args.kind, "steps": trainer.step_count, "epochs": epochs,
+            "dataset": mnist.source, **metrics}
+
+
+def _open(path) -> checkpoints.Checkpoint:
+    try:
+        return checkpoints.read(checkpoints.resolve(path))
+    except checkpoints.CheckpointError as e:
+        raise UserError(str(e)) from None
+
+
+def cmd_eval(args) -> dict:
+    ckpt = _open(args.file)
+    model = checkpoints.build(ckpt)
+    mnist = _load_data(args)
+    split = {"train": mnist.train, "val": mnist.val, "validation": mnist.val, "test": mnist.test}[args.split]
+    if split is None:
+        raise UserError(f"no test split: {gdata.resolve_root(args.data_dir)}/MNIST/raw holds no "
+                        f"{gdata.TEST_FILES[0]}[.gz]; pass --data-dir with the MNIST test files")
+    x = split.images[:args.limit] if args.limit else split.images
+    t0 = time.time()
+    metrics = evaluate(model, x)
+    if hasattr(model, "eval_metrics"):  # extra, model-specific metrics (IWAE bound, AIS, ...)
+        metrics.update(model.eval_metrics(x))
+    return {"file": str(ckpt.path), "kind": ckpt.kind, "split": args.split, "n": len(x),
+            "dataset": split.name if split is not mnist.test else "MNIST test split",
+            **{k: round(v, 6) for k, v in metrics.items()}, "seconds": round(time.time() - t0, 2)}
+
+
+def cmd_sample(args) -> dict:
+    from . import viz
+
+    ckpt = _open(args.file)
+    model = checkpoints.build(ckpt)
+    if args.n < 1:
+        raise UserError("--n must be at least 1")
+    out = Path(args.out)
+    if out.suffix not in (".png", ".gif", ".npy"):
+        raise UserError(f"--out must end in .png, .gif or .npy, got {out.name!r}")
+    g = torch.Generator().manual_seed(args.seed)
+    if out.suffix == ".gif":
+        if not hasattr(model, "sample_chain"):
+            raise UserError(f"a {ckpt.kind} model has no sampling chain to animate; use .png or .npy")
+        frames = model.sample_chain(args.n, args.steps, g)
+        data = viz.gif_bytes([viz.grid(f) for f in frames])
+        x = frames[-1]
+    else:
+        x = model.sample(args.n, g)
+        data = viz.png_bytes(viz.grid(x)) if out.suffix == ".png" else None
+    if data is None:
+        import io
+
+        buf = io.BytesIO()
+        np.save(buf, x.detach().cpu().numpy().astype(np.float32))
+        data = buf.getvalue()
+    checkpoints.atomic_write(out, data)
+    return {"out": str(out), "n": args.n, "kind": ckpt.kind, "shape": list(x.shape)}
+
+
+def cmd_info(args) -> dict:
+    ckpt = _open(args.file)
+    meta = dict(ckpt.meta)
+    meta.pop("trainer", None)
+    meta["file"] = str(ckpt.path)
+    meta["size_bytes"] = ckpt.path.stat().st_size
+    meta["parameters"] = sum(t.numel() for t in ckpt.model_tensors().values())
+    return meta
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m genlib", description="Train, evaluate, sample and inspect genlib models.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    t = sub.add_parser("train", help="train a model and write a checkpoint")
+    t.add_argument("kind", help=f"model kind: {', '.join(sorted(KINDS))}")
+    t.add_argument("--preset", help="named settings (see genlib/models/<kind>.py PRESETS)")
+    t.add_argument("--epochs", type=int, help="passes over the training digits")
+    t.add_argument("--data-dir", help="MNIST root (torchvision layout); default $GENLIB_DATA or ./data, else the bundled digits")
+    t.add_argument("--download", action="store_true", help="download full MNIST into --data-dir first")
+    t.add_argument("--seed", type=int, help="seed of the run's torch.Generator")
+    t.add_argument("--out", help="checkpoint to write (.safetensors)")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a model or training setting (repeatable)")
+    t.add_argument("--weights-only", action="store_true", help="leave out the optimizer and RNG state (smaller file, no exact resume)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="evaluate a checkpoint on a data split")
+    e.add_argument("file", help="checkpoint file or bundled checkpoint name")
+    e.add_argument("--data-dir", help="MNIST root (torchvision layout)")
+    e.add_argument("--split", default="test", choices=["train", "val", "validation", "test"])
+    e.add_argument("--limit", type=int, help="use only the first N digits")
+    e.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("sample", help="draw samples from a checkpoint")
+    s.add_argument("file", help="checkpoint file or bundled checkpoint name")
+    s.add_argument("--n", type=int, default=64, help="number of samples")
+    s.add_argument("--out", required=True, help="output: .png (grid), .gif (chain, for chain samplers) or .npy [N,1,28,28]")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--steps", type=int, default=100, help="chain steps (for .gif)")
+    s.set_defaults(func=cmd_sample)
+
+    i = sub.add_parser("info", help="print a checkpoint's metadata as JSON")
+    i.add_argument("file", help="checkpoint file or bundled checkpoint name")
+    i.set_defaults(func=cmd_info)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result = args.func(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    print(json.dumps(result))
+    return 0

