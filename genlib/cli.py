@@ -82,6 +82,8 @@ def cmd_train(args) -> dict:
     mnist = _load_data(args)
     model = KINDS[args.kind].model_cls(mcfg)
     trainer = Trainer(model, mnist.train.images, tcfg)
+    if tcfg.lr_end is not None and tcfg.decay_steps == 0:  # decay over the whole run by default
+        trainer.set_hparams(decay_steps=epochs * trainer.steps_per_epoch)
     out = Path(args.out or f"checkpoints/{args.kind}-{args.preset or 'default'}.safetensors")
     t0 = time.time()
     bar = tqdm(range(epochs), desc=f"train {args.kind}", file=sys.stderr, unit="epoch", disable=args.quiet)

@@ -32,6 +32,13 @@ class TrainConfig:
     momentum: float = 0.0  # sgd only
     weight_decay: float = 0.0
     seed: int = 0
+    lr_end: float | None = None  # if set: lr moves linearly from `lr` to `lr_end` over `decay_steps` steps
+    decay_steps: int = 0
+
+    def lr_at(self, step: int) -> float:
+        if self.lr_end is None or self.decay_steps <= 0:
+            return self.lr
+        return self.lr + (self.lr_end - self.lr) * min(step / self.decay_steps, 1.0)
 
     def __post_init__(self):
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -100,6 +107,8 @@ class Trainer:
         self.model.train()
         x = self.next_batch()
         self.optimizer.zero_grad(set_to_none=True)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.config.lr_at(self.step_count)
         if hasattr(self.model, "compute_grads"):
             out = self.model.compute_grads(x, self.generator)
         else:

@@ -1,0 +1,122 @@
+"""Shared fixtures: the bundled data, the real MNIST test split, and a live app server + Chromium."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+MNIST_TEST = ROOT.parent / "shared" / "data" / "mnist-test"
+CHROMIUM = "/usr/bin/chromium"
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    from genlib.data import load_mnist
+
+    return load_mnist(None)
+
+
+@pytest.fixture(scope="session")
+def mnist_test_root() -> Path:
+    if not (MNIST_TEST / "MNIST" / "raw").is_dir():
+        pytest.skip(f"the real MNIST test split is not at {MNIST_TEST}")
+    return MNIST_TEST
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int | None = None, env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` headless on a free loopback port; returns (process, base URL) once it answers."""
+    import urllib.request
+
+    port = port or _free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("streamlit did not start within 60 s:\n" + proc.stdout.read().decode(errors="replace"))
+
+
+def chromium_available() -> bool:
+    return Path(CHROMIUM).exists()
+
+
+@pytest.fixture(scope="session")
+def app_server():
+    proc, url = start_server()
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not chromium_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but Chromium is missing at {CHROMIUM}; the browser tests must run")
+        pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = ctx.new_page()
+    yield pg
+    ctx.close()
+
+
+def wait_idle(page, timeout: float = 60_000) -> None:
+    """Wait until the Streamlit script has finished running."""
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
+
+
+def assert_no_exception(page) -> None:
+    exc = page.locator("[data-testid='stException']")
+    assert exc.count() == 0, "exception shown on the page:\n" + exc.first.inner_text()
+    body = page.locator("body").inner_text()
+    assert "Traceback (most recent call last)" not in body, body[:2000]
+
+
+def shot(page, name: str) -> Path:
+    """Save a full-page screenshot under test-artifacts/ (kept by CI for a look by eye)."""
+    out = ROOT / "test-artifacts"
+    out.mkdir(exist_ok=True)
+    path = out / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
