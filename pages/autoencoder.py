@@ -12,7 +12,7 @@ mn = ui.mnist()
 ui.header(
     "Autoencoder",
     "An encoder $f(x; W)$ squeezes each 28 × 28 digit into a code $h$ of a few numbers; a decoder "
-    "$g(h; V)$ maps the code back to an image. Both are MLPs (784–512–256–code and back, ReLU, sigmoid output), "
+    "$g(h; V)$ maps the code back to an image. Both are MLPs (784–512–256–code and back, ReLU, linear output), "
     "trained with Adam to make the reconstruction match the input. With a 2-D code you can see where "
     "each digit class lands. Curves: mean squared error per pixel on the training batches and on the "
     "validation digits.",
@@ -89,7 +89,7 @@ def live():
     with right:
         with torch.no_grad():
             tr.model.eval()
-            rec = tr.model(fixed)
+            rec = tr.model(fixed).clamp(0, 1)
         st.image(viz.grid(torch.cat([fixed[:8], rec[:8], fixed[8:], rec[8:]]), nrow=8),
                  caption="Rows 1 and 3: validation digits · rows 2 and 4: their reconstructions",
                  use_container_width=True, clamp=True)

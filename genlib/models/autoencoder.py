@@ -1,7 +1,8 @@
 """The plain autoencoder of the course: code h = f(x; W), reconstruction g(h; V), mean squared error.
 
 An MLP encoder f maps a flattened digit (784 pixels) to a code of `code_size` numbers; a mirrored decoder
-g maps it back through a sigmoid to pixel intensities. Training minimises
+g maps it back to 784 pixel values with a linear last layer (no squashing: the plain least-squares
+autoencoder, so a far too large learning rate really diverges). Training minimises
     L = 1/(N*784) * sum_n ||x_n - g(f(x_n))||^2 .
 """
 from __future__ import annotations
@@ -52,8 +53,8 @@ class Autoencoder(nn.Module):
         return self.encoder(x.reshape(len(x), -1))
 
     def decode(self, h: torch.Tensor) -> torch.Tensor:
-        """code h [N, code_size] -> reconstruction [N, 1, 28, 28] in [0, 1]."""
-        return torch.sigmoid(self.decoder(h)).reshape(-1, 1, 28, 28)
+        """code h [N, code_size] -> reconstruction [N, 1, 28, 28] (pixel values, about in [0, 1])."""
+        return self.decoder(h).reshape(-1, 1, 28, 28)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
@@ -73,7 +74,7 @@ class Autoencoder(nn.Module):
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """Decode n codes drawn from the Gaussian fitted to the training codes."""
         h = self.code_mean + self.code_std * torch.randn(n, self.config.code_size, generator=generator)
-        return self.decode(h)
+        return self.decode(h).clamp(0, 1)
 
 
 # Presets for `python -m genlib train ae --preset NAME`: model settings and training settings together.

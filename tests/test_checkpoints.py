@@ -1,0 +1,149 @@
+"""Checkpoints: round trip, atomic writes, and one clear error for every kind of bad file."""
+import json
+import os
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+import genlib
+from genlib import checkpoints
+from genlib.models.autoencoder import AEConfig, Autoencoder
+
+
+@pytest.fixture
+def ae_file(tmp_path):
+    torch.manual_seed(0)
+    model = Autoencoder(AEConfig(code_size=3, hidden=(32,)))
+    path = checkpoints.save(tmp_path / "ae.safetensors", model, dataset="test", steps=7, metrics={"val_loss": 0.5},
+                            command="python -m genlib train ae")
+    return model, path
+
+
+def test_round_trip_restores_weights_config_and_metadata(ae_file):
+    model, path = ae_file
+    loaded = genlib.load(path)
+    assert isinstance(loaded, Autoencoder) and not loaded.training
+    assert loaded.config == model.config == AEConfig(code_size=3, hidden=(32,))
+    for (k, a), (k2, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert k == k2 and torch.equal(a, b)
+    x = torch.rand(4, 1, 28, 28)
+    assert torch.equal(model.eval()(x), loaded(x))
+    meta = checkpoints.read(path).meta
+    assert meta["format"] == 1 and meta["kind"] == "ae" and meta["steps"] == 7
+    assert meta["metrics"] == {"val_loss": 0.5} and meta["command"].startswith("python -m genlib")
+    assert meta["config"] == {"code_size": 3, "hidden": [32]} and "created" in meta
+
+
+def test_atomic_write_leaves_no_temporary_files_and_keeps_old_file_on_failure(ae_file, monkeypatch):
+    model, path = ae_file
+    before = path.read_bytes()
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        checkpoints.save(path, model, steps=99)
+    assert path.read_bytes() == before  # old checkpoint intact
+    assert [p.name for p in path.parent.iterdir()] == ["ae.safetensors"]  # no temporary left behind
+
+
+def _expect_error(path, *words, kind=None):
+    with pytest.raises(checkpoints.CheckpointError) as e:
+        genlib.load(path) if kind is None else checkpoints.load(path, kind=kind)
+    msg = str(e.value)
+    assert str(path) in msg, msg
+    for w in words:
+        assert w in msg, msg
+    return msg
+
+
+def test_missing_file(tmp_path):
+    _expect_error(tmp_path / "nope.safetensors", "no such file")
+
+
+def test_truncated_file(ae_file, tmp_path):
+    _, path = ae_file
+    bad = tmp_path / "truncated.safetensors"
+    bad.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    _expect_error(bad, "not a valid safetensors file")
+
+
+def test_corrupt_tensor_bytes_fail_the_checksum(ae_file, tmp_path):
+    _, path = ae_file
+    raw = bytearray(path.read_bytes())
+    raw[-100] ^= 0xFF  # flip bits inside the tensor data; the header stays valid
+    bad = tmp_path / "corrupt.safetensors"
+    bad.write_bytes(bytes(raw))
+    _expect_error(bad, "corrupt")
+
+
+def test_garbage_header(tmp_path):
+    bad = tmp_path / "garbage.safetensors"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}" + b"\0" * 64)
+    _expect_error(bad, "not a valid safetensors file")
+
+
+def test_non_safetensors_files(tmp_path):
+    png = tmp_path / "picture.safetensors"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(300))
+    _expect_error(png, "not a valid safetensors file")
+    pickle_file = tmp_path / "model.pt"
+    torch.save({"w": torch.ones(2)}, pickle_file)  # a pickle: must be refused, never unpickled
+    _expect_error(pickle_file, "not a valid safetensors file")
+    empty = tmp_path / "empty.safetensors"
+    empty.write_bytes(b"")
+    _expect_error(empty, "not a valid safetensors file")
+
+
+def test_foreign_safetensors_file_without_metadata(tmp_path):
+    path = tmp_path / "foreign.safetensors"
+    save_file({"weight": torch.ones(3)}, str(path))
+    _expect_error(path, "not a genlib checkpoint")
+
+
+def test_unknown_kind_and_wrong_kind(ae_file, tmp_path):
+    _, path = ae_file
+    _expect_error(path, "'ae' checkpoint", "'vae' model was expected", kind="vae")
+    path2 = tmp_path / "alien.safetensors"
+    save_file({"w": torch.ones(3)}, str(path2), metadata={"genlib": json.dumps({"format": 1, "kind": "alien"})})
+    _expect_error(path2, "unknown model kind 'alien'")
+
+
+def test_tensors_that_do_not_match_the_config(ae_file, tmp_path):
+    model, _ = ae_file
+    tensors = {k: v.clone() for k, v in model.state_dict().items()}
+    meta = {"format": 1, "kind": "ae", "config": {"code_size": 5, "hidden": [32]}}  # config says 5, tensors say 3
+    path = tmp_path / "mismatch.safetensors"
+    save_file(tensors, str(path), metadata={"genlib": json.dumps(meta)})
+    _expect_error(path, "shape")
+    meta["config"] = {"code_size": 3, "hidden": [32], "colour": "red"}
+    save_file(tensors, str(path), metadata={"genlib": json.dumps(meta)})
+    _expect_error(path, "unknown setting")
+
+
+def test_registry_lists_bundled_checkpoints_with_metadata():
+    rows = {r["name"]: r for r in checkpoints.registry()}
+    assert "ae-mnist-2d" in rows
+    row = rows["ae-mnist-2d"]
+    assert row["meta"]["kind"] == "ae" and row["size"] > 0 and "val_loss" in row["meta"]["metrics"]
+    assert row["meta"]["command"].startswith("python -m genlib train ae")
+
+
+def test_registry_reports_a_bad_file_instead_of_failing(tmp_path, ae_file):
+    (tmp_path / "bad.safetensors").write_bytes(b"junk")
+    rows = {r["name"]: r for r in checkpoints.registry(tmp_path)}
+    assert "error" in rows["bad"] and rows["ae"]["meta"]["kind"] == "ae"
+
+
+def test_pretrained_autoencoder_reconstructs_real_test_digits(mnist_test_root):
+    from genlib.data import load_mnist
+
+    model = genlib.load(checkpoints.resolve("ae-mnist-2d"))
+    assert model.config.code_size == 2
+    x = load_mnist(mnist_test_root).test.images[:1000]
+    with torch.no_grad():
+        mse = (model(x) - x).pow(2).mean().item()
+        baseline = (x - x.mean(0)).pow(2).mean().item()  # predicting the mean digit
+    assert mse < 0.75 * baseline, (mse, baseline)

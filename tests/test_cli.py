@@ -1,0 +1,108 @@
+"""The command line: train / eval / sample / info, JSON on the last stdout line, clean errors."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT
+
+
+def genlib(*args, cwd=ROOT):
+    p = subprocess.run([sys.executable, "-m", "genlib", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+def last_json(stdout):
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "ae.safetensors"
+    rc, stdout, stderr = genlib("train", "ae", "--epochs", "2", "--seed", "3", "--out", out,
+                                "--set", "code_size=3", "--set", "hidden=[64]", "--set", "lr=0.003")
+    assert rc == 0, stderr
+    return out, last_json(stdout), stderr
+
+
+def test_train_writes_a_checkpoint_and_reports_json(trained):
+    out, summary, stderr = trained
+    assert out.exists() and summary["out"] == str(out) and summary["kind"] == "ae"
+    assert summary["epochs"] == 2 and summary["steps"] == 2 * 36 and summary["dataset"] == "bundled"
+    assert 0 < summary["val_loss"] < 0.2
+    assert "epoch" in stderr and "100%" in stderr  # the progress bar goes to stderr
+
+
+def test_info_shows_the_metadata_and_the_exact_command(trained):
+    out, summary, _ = trained
+    rc, stdout, _ = genlib("info", out)
+    meta = last_json(stdout)
+    assert rc == 0 and meta["kind"] == "ae" and meta["config"] == {"code_size": 3, "hidden": [64]}
+    assert meta["steps"] == summary["steps"] and meta["metrics"]["val_loss"] == summary["val_loss"]
+    assert meta["command"].startswith("python -m genlib train ae --epochs 2 --seed 3")
+    assert meta["parameters"] == (784 * 64 + 64) + (64 * 3 + 3) + (3 * 64 + 64) + (64 * 784 + 784) + 2 * 3
+
+
+def test_eval_on_the_real_test_split(trained, mnist_test_root):
+    out, summary, _ = trained
+    rc, stdout, stderr = genlib("eval", out, "--data-dir", mnist_test_root, "--limit", "2000")
+    res = last_json(stdout)
+    assert rc == 0, stderr
+    assert res["split"] == "test" and res["n"] == 2000 and res["dataset"] == "MNIST test split"
+    assert abs(res["loss"] - summary["val_loss"]) < 0.02  # test error close to validation error
+
+
+def test_eval_without_test_files_is_a_clean_error(trained, tmp_path):
+    out, _, _ = trained
+    rc, stdout, stderr = genlib("eval", out, "--data-dir", tmp_path)
+    assert rc == 2 and stdout == "" and "no test split" in stderr and "Traceback" not in stderr
+
+
+def test_sample_png_and_npy(trained, tmp_path):
+    out, _, _ = trained
+    rc, stdout, _ = genlib("sample", out, "--n", "16", "--out", tmp_path / "s.png")
+    assert rc == 0 and last_json(stdout)["shape"] == [16, 1, 28, 28]
+    img = Image.open(tmp_path / "s.png")
+    assert img.size == (4 * 30 + 2, 4 * 30 + 2)  # 4 x 4 grid of 28 px digits with 2 px padding
+    rc, stdout, _ = genlib("sample", out, "--n", "5", "--out", tmp_path / "s.npy")
+    arr = np.load(tmp_path / "s.npy")
+    assert rc == 0 and arr.shape == (5, 1, 28, 28) and arr.dtype == np.float32 and 0 <= arr.min() and arr.max() <= 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["info", "missing.safetensors"], "no such file"),
+    (["eval", "requirements.txt"], "not a valid safetensors file"),
+    (["train", "nonsense"], "unknown model kind"),
+    (["train", "ae", "--preset", "nope"], "unknown preset"),
+    (["train", "ae", "--set", "colour=red"], "unknown setting"),
+    (["train", "ae", "--set", "code_size"], "key=value"),
+    (["train", "ae", "--set", "lr=-1"], "learning rate"),
+    (["train", "ae", "--epochs", "0"], "epochs"),
+])
+def test_user_mistakes_exit_non_zero_without_traceback(args, message):
+    rc, stdout, stderr = genlib(*args)
+    assert rc == 2 and message in stderr and "Traceback" not in stderr, stderr
+
+
+def test_sample_refuses_gif_for_a_model_without_a_chain(trained, tmp_path):
+    out, _, _ = trained
+    rc, _, stderr = genlib("sample", out, "--out", tmp_path / "x.gif")
+    assert rc == 2 and "no sampling chain" in stderr
+    rc, _, stderr = genlib("sample", out, "--out", tmp_path / "x.jpg")
+    assert rc == 2 and ".png, .gif or .npy" in stderr
+    assert not (tmp_path / "x.gif").exists()
+
+
+def test_diverging_training_exits_non_zero_with_a_message(tmp_path):
+    rc, stdout, stderr = genlib("train", "ae", "--epochs", "1", "--set", "lr=10000", "--out", tmp_path / "d.safetensors")
+    assert rc == 2 and "diverged" in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "d.safetensors").exists()
+
+
+def test_every_subcommand_has_help():
+    for sub in ("train", "eval", "sample", "info"):
+        rc, stdout, _ = genlib(sub, "--help")
+        assert rc == 0 and "usage: python -m genlib " + sub in stdout

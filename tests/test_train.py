@@ -1,0 +1,123 @@
+"""The trainer: learning happens, resume is exact, hyperparameters change mid-run, divergence rolls back."""
+import pytest
+import torch
+
+from genlib import checkpoints
+from genlib.models.autoencoder import AEConfig, Autoencoder
+from genlib.train import TrainConfig, Trainer, evaluate
+
+
+@pytest.fixture(scope="module")
+def digits(mnist):
+    return mnist.train.images[:600]
+
+
+def make(digits, **kw):
+    torch.manual_seed(0)
+    return Trainer(Autoencoder(AEConfig(code_size=4, hidden=(64,))), digits, TrainConfig(batch_size=50, **kw))
+
+
+def test_training_lowers_the_loss(digits, mnist):
+    tr = make(digits, lr=3e-3)
+    before = evaluate(tr.model, mnist.val.images)["loss"]
+    for _ in range(5):
+        assert tr.run(tr.steps_per_epoch) is not None
+    after = tr.validate(mnist.val.images)["loss"]
+    assert after < 0.8 * before
+    assert tr.epoch == 4 and tr.step_count == 60 and len(tr.history) == 5 and "val_loss" in tr.history[-1]
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_resume_is_exact(digits, tmp_path, optimizer):
+    n, k = 30, 17  # k is not a multiple of the epoch length (12 steps): resume mid-epoch
+    opts = dict(optimizer=optimizer, lr=1e-2 if optimizer == "sgd" else 1e-3, momentum=0.9 if optimizer == "sgd" else 0.0)
+    a = make(digits, **opts)
+    a.run(n)
+    b = make(digits, **opts)
+    b.run(k)
+    b.save(tmp_path / "mid.safetensors")
+    c = Trainer.resume(tmp_path / "mid.safetensors", digits)
+    c.run(n - k)
+    assert c.step_count == n
+    for (name, p), q in zip(a.model.state_dict().items(), c.model.state_dict().values()):
+        assert torch.equal(p, q), name
+
+
+def test_changing_lr_and_batch_size_mid_run_keeps_the_run(digits):
+    tr = make(digits)
+    tr.run(5)
+    w = tr.model.encoder[0].weight.clone()
+    tr.set_hparams(lr=1e-4, batch_size=20)
+    assert tr.optimizer.param_groups[0]["lr"] == 1e-4
+    x = tr.next_batch()
+    assert len(x) == 20 and tr.step_count == 5
+    tr.run(3)
+    assert tr.step_count == 8 and not torch.equal(w, tr.model.encoder[0].weight)
+
+
+def test_linear_lr_decay():
+    c = TrainConfig(lr=1.0, lr_end=0.0, decay_steps=10)
+    assert [c.lr_at(s) for s in (0, 5, 10, 20)] == [1.0, 0.5, 0.0, 0.0]
+    assert TrainConfig(lr=0.3).lr_at(1000) == 0.3
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_learning_rate_1e4_diverges_and_restores_the_last_good_state(digits, optimizer):
+    tr = make(digits, lr=1e-3, optimizer=optimizer)
+    assert tr.run(6) is not None
+    good = {k: v.clone() for k, v in tr.model.state_dict().items()}
+    tr.set_hparams(lr=1e4)
+    assert tr.run(50) is None  # the loss turns inf/NaN within a few steps
+    assert "diverged" in tr.message and "restored the last good state (step 6)" in tr.message
+    assert tr.step_count == 6 and len(tr.history) == 1
+    for k, v in tr.model.state_dict().items():
+        assert torch.equal(v, good[k]), k
+    tr.set_hparams(lr=1e-3)  # the run goes on from the good state
+    assert tr.run(3) is not None and tr.message is None and tr.step_count == 9
+
+
+def test_divergence_rolls_back_exactly_to_the_start_of_the_failing_run(digits):
+    tr = make(digits, lr=1e-3)
+    tr.run(4)
+    snapshot = {k: v.clone() for k, v in tr.model.state_dict().items()}
+    steps = tr.step_count
+    orig_loss = tr.model.loss
+
+    calls = {"n": 0}
+
+    def flaky(x, g):
+        calls["n"] += 1
+        out = orig_loss(x, g)
+        return {"loss": out["loss"] * float("nan")} if calls["n"] == 3 else out
+
+    tr.model.loss = flaky
+    assert tr.run(10) is None
+    assert tr.step_count == steps
+    for k, v in tr.model.state_dict().items():
+        assert torch.equal(v, snapshot[k]), k
+    assert "near step" in tr.message
+
+
+def test_invalid_settings_are_refused():
+    for bad in (dict(lr=0), dict(lr=float("nan")), dict(batch_size=0), dict(optimizer="lbfgs")):
+        with pytest.raises(ValueError):
+            TrainConfig(**bad)
+    with pytest.raises(ValueError):
+        AEConfig(code_size=0)
+
+
+def test_generators_are_private_to_each_trainer(digits):
+    torch.manual_seed(123)
+    a = make(digits)
+    a.run(3)
+    torch.manual_seed(999)  # the global RNG must not matter
+    b = make(digits)
+    b.run(3)
+    assert all(torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters()))
+
+
+def test_checkpoint_without_trainer_state_cannot_resume(tmp_path, digits):
+    tr = make(digits)
+    checkpoints.save(tmp_path / "w.safetensors", tr.model)
+    with pytest.raises(checkpoints.CheckpointError, match="no trainer state"):
+        Trainer.resume(tmp_path / "w.safetensors", digits)
