@@ -14,7 +14,7 @@ from genlib.train import TrainConfig, Trainer
 
 LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0, 10.0, 1e2, 1e4]
 BATCH_SIZES = [16, 32, 64, 128, 256, 512]
-TICK_SECONDS = 0.15  # optimizer work per live tick; the redraw comes on top, well under 300 ms in all
+TICK_SECONDS = 0.1  # optimizer work per live tick; the redraw comes on top, well under 300 ms in all
 
 
 @st.cache_resource

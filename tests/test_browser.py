@@ -1,0 +1,51 @@
+"""End to end in a real Chromium: every page opens without an exception; the Autoencoder trains live."""
+import re
+
+from conftest import assert_no_exception, shot, wait_idle
+
+
+def nav_links(page):
+    return page.locator("[data-testid='stSidebarNav'] a")
+
+
+def test_every_page_opens_without_exception(app_server, page):
+    page.goto(app_server)
+    wait_idle(page)
+    assert "Generative models explorer" in page.locator("h1").first.inner_text()
+    assert_no_exception(page)
+    shot(page, "home")
+    hrefs = [nav_links(page).nth(i).get_attribute("href") for i in range(nav_links(page).count())]
+    assert len(hrefs) >= 2
+    for href in hrefs:
+        page.goto(href if href.startswith("http") else app_server + "/" + href.lstrip("/"))
+        wait_idle(page)
+        page.wait_for_timeout(500)
+        assert_no_exception(page)
+        shot(page, "page-" + (href.rstrip("/").rsplit("/", 1)[-1] or "home"))
+
+
+def test_autoencoder_trains_live_and_draws_the_loss_curve(app_server, page):
+    page.goto(app_server + "/autoencoder")
+    wait_idle(page)
+    assert page.locator(".js-plotly-plot").count() == 1  # only the code map before training
+    page.get_by_role("button", name=re.compile("Start")).click()
+    # the fragment ticks by itself (a browser timer): the step counter climbs and the curve appears
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
+        ".some(e => /step ([0-9]{3,})/.test(e.innerText))", timeout=30_000)
+    page.wait_for_selector("text=Reconstruction error", timeout=30_000)
+    assert page.locator(".js-plotly-plot").count() == 2
+    first = page.locator("text=/step [0-9]+ ·/").first.inner_text()
+    page.wait_for_timeout(1500)
+    second = page.locator("text=/step [0-9]+ ·/").first.inner_text()
+    steps = lambda s: int(re.search(r"step (\d+)", s).group(1))
+    assert steps(second) > steps(first)  # still training, tick after tick
+    assert_no_exception(page)
+    shot(page, "autoencoder-training")
+    page.get_by_role("button", name=re.compile("Pause")).click()
+    wait_idle(page)
+    page.wait_for_timeout(800)
+    a = steps(page.locator("text=/step [0-9]+ ·/").first.inner_text())
+    page.wait_for_timeout(1200)
+    assert steps(page.locator("text=/step [0-9]+ ·/").first.inner_text()) == a  # paused means paused
+    assert_no_exception(page)
