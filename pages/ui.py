@@ -135,3 +135,23 @@ def checkpoint_download(trainer: Trainer, mn: gdata.MNIST, file_name: str, key: 
                        mime="application/octet-stream", key=key, on_click="ignore", icon=":material/download:",
                        help="Download the current model (with its optimizer state) as a .safetensors checkpoint; "
                        "`python -m genlib info FILE` reads it and `genlib.load(FILE)` loads it.")
+
+
+def checkpoint_upload(kind: str, key: str) -> torch.nn.Module | None:
+    """A file uploader for a .safetensors checkpoint of `kind`; returns the model, or None (an error box if bad)."""
+    up = st.file_uploader(f"Open a {kind} checkpoint (.safetensors)", type=None, key=key,
+                          help="A checkpoint saved from this page or written by `python -m genlib train`. "
+                          "Safetensors only: loading never runs code from the file.")
+    if up is None:
+        return None
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "upload.safetensors"
+        path.write_bytes(up.getvalue())
+        try:
+            return checkpoints.load(path, kind=kind)
+        except checkpoints.CheckpointError as e:
+            st.error(f"Could not open {up.name}: {str(e).replace(str(path) + ': ', '')}")
+            return None

@@ -86,3 +86,4 @@ def test_live_tick_stays_within_its_budget_and_validates(mnist):
     tr = ui.new_trainer(Autoencoder(AEConfig()), mnist, 1e-3, 128)
     rec = ui.live_tick(tr, mnist.val.images, budget=0.05)
     assert rec["step"] >= 1 and "val_loss" in rec and rec["tick_ms"] > 0
+

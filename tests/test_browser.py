@@ -49,3 +49,35 @@ def test_autoencoder_trains_live_and_draws_the_loss_curve(app_server, page):
     page.wait_for_timeout(1200)
     assert steps(page.locator("text=/step [0-9]+ ·/").first.inner_text()) == a  # paused means paused
     assert_no_exception(page)
+
+
+def test_bad_checkpoint_upload_shows_an_error_box_and_the_page_keeps_working(app_server, page, tmp_path):
+    page.goto(app_server + "/autoencoder")
+    wait_idle(page)
+    page.get_by_text("Open a checkpoint file").click()
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"\x89PNG not a checkpoint at all" * 10)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(bad))
+    page.wait_for_selector("text=Could not open broken.safetensors", timeout=20_000)
+    wait_idle(page)
+    assert_no_exception(page)
+    page.get_by_role("button", name=re.compile("Step")).click()  # still alive: a training tick works
+    page.wait_for_selector("text=Reconstruction error", timeout=20_000)
+    assert_no_exception(page)
+
+
+def test_wrong_data_dir_shows_a_notice_in_the_browser(browser, tmp_path):
+    from conftest import start_server
+
+    proc, url = start_server(env={"GENLIB_DATA": str(tmp_path / "no-mnist-here")})
+    try:
+        pg = browser.new_page()
+        pg.goto(url)
+        wait_idle(pg)
+        notice = pg.locator("[data-testid='stAlertContentWarning']").first.inner_text()
+        assert "train-images-idx3-ubyte" in notice and "bundled" in notice
+        assert_no_exception(pg)
+        pg.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
