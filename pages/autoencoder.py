@@ -8,6 +8,7 @@ from pages import ui
 
 PRETRAINED = "ae-mnist-2d"
 
+ui.ensure_app_navigation()
 mn = ui.mnist()
 ui.header(
     "Autoencoder",

@@ -6,6 +6,7 @@ import torch
 from genlib import checkpoints, data as gdata
 from pages import ui
 
+ui.ensure_app_navigation()
 threads = ui.torch_threads()
 st.title("Generative models explorer")
 st.markdown(

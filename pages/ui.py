@@ -65,8 +65,23 @@ def pretrained_copy(name: str) -> torch.nn.Module | None:
         return None
 
 
+def ensure_app_navigation() -> None:
+    """Make a first visit straight to a page URL run through app.py's st.navigation.
+
+    Streamlit treats a folder named `pages/` next to the main script as old-style (v1) pages until
+    `st.navigation` has run once in the process; a fresh server's first visit to /autoencoder would then run
+    the page on its own, with the wrong sidebar. Clearing that flag and rerunning routes through app.py.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def header(title: str, what: str, equations: list[str], mn: gdata.MNIST | None = None) -> None:
     """Page title, the 'What you see' box with the math, and the data set in use."""
+    ensure_app_navigation()
     torch_threads()
     st.title(title)
     with st.expander("What you see", expanded=False):

@@ -82,3 +82,22 @@ def test_wrong_data_dir_shows_a_notice_in_the_browser(browser, tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_first_visit_straight_to_a_page_uses_the_app_navigation(browser):
+    """A fresh server whose very first visitor opens /autoencoder (not v1 'pages/' routing)."""
+    from conftest import start_server
+
+    proc, url = start_server()
+    try:
+        pg = browser.new_page()
+        pg.goto(url + "/autoencoder")
+        wait_idle(pg)
+        pg.wait_for_selector("h1:has-text('Autoencoder')")
+        labels = [t.strip().splitlines()[-1] for t in pg.locator("[data-testid='stSidebarNav'] a").all_inner_texts()]
+        assert "Home" in labels and "ui" not in labels and "app" not in labels, labels
+        assert_no_exception(pg)
+        pg.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
