@@ -2,7 +2,13 @@
 import streamlit as st
 
 st.set_page_config(page_title="Generative models explorer", page_icon=":material/psychology:", layout="wide")
-st.navigation([
+page = st.navigation([
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/autoencoder.py", title="Autoencoder", icon=":material/compress:", url_path="autoencoder"),
-]).run()
+    st.Page("pages/ebm.py", title="Energy-based model", icon=":material/landscape:", url_path="ebm"),
+])
+st.session_state["_via_app"] = True  # pages check this: they were reached through this navigation
+try:
+    page.run()
+finally:
+    st.session_state.pop("_via_app", None)

@@ -81,24 +81,30 @@ def cmd_train(args) -> dict:
     mcfg, tcfg, epochs = train_settings(args.kind, args.preset, args.set or [], args.epochs, args.seed)
     mnist = _load_data(args)
     model = KINDS[args.kind].model_cls(mcfg)
-    trainer = Trainer(model, mnist.train.images, tcfg)
+    supervised = getattr(model, "supervised", False)  # classifiers train on (images, labels)
+    train_data = (mnist.train.images, mnist.train.labels) if supervised else mnist.train.images
+    val_data = (mnist.val.images, mnist.val.labels) if supervised else mnist.val.images
+    trainer = Trainer(model, train_data, tcfg)
     if tcfg.lr_end is not None and tcfg.decay_steps == 0:  # decay over the whole run by default
         trainer.set_hparams(decay_steps=epochs * trainer.steps_per_epoch)
     out = Path(args.out or f"checkpoints/{args.kind}-{args.preset or 'default'}.safetensors")
     t0 = time.time()
+    command = "python -m genlib " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     bar = tqdm(range(epochs), desc=f"train {args.kind}", file=sys.stderr, unit="epoch", disable=args.quiet)
-    for _ in bar:
+    for epoch in bar:
         rec = trainer.run(trainer.steps_per_epoch)
         if rec is None:
             raise UserError(trainer.message)
-        val = trainer.validate(mnist.val.images)
+        val = trainer.validate(val_data)
         bar.set_postfix(train=f"{rec['train_loss']:.4f}", val=f"{val['loss']:.4f}")
+        if args.checkpoint_every and (epoch + 1) % args.checkpoint_every == 0 and epoch + 1 < epochs:
+            trainer.save(out, dataset=mnist.description, command=command + f"  # after epoch {epoch + 1}",
+                         metrics={k: round(v, 6) for k, v in rec.items() if k.startswith(("train_", "val_"))})
     if hasattr(model, "fit_code_stats"):
         model.fit_code_stats(mnist.train.images)
     last = trainer.history[-1]
     metrics = {k: round(v, 6) for k, v in last.items() if k.startswith(("train_", "val_"))}
     metrics["train_seconds"] = round(time.time() - t0, 1)
-    command = "python -m genlib " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     if args.weights_only:
         checkpoints.save(out, model, dataset=mnist.description, steps=trainer.step_count, metrics=metrics, command=command)
     else:
@@ -123,8 +129,9 @@ def cmd_eval(args) -> dict:
         raise UserError(f"no test split: {gdata.resolve_root(args.data_dir)}/MNIST/raw holds no "
                         f"{gdata.TEST_FILES[0]}[.gz]; pass --data-dir with the MNIST test files")
     x = split.images[:args.limit] if args.limit else split.images
+    y = split.labels[:len(x)]
     t0 = time.time()
-    metrics = evaluate(model, x)
+    metrics = evaluate(model, (x, y) if getattr(model, "supervised", False) else x)
     if hasattr(model, "eval_metrics"):  # extra, model-specific metrics (IWAE bound, AIS, ...)
         metrics.update(model.eval_metrics(x))
     return {"file": str(ckpt.path), "kind": ckpt.kind, "split": args.split, "n": len(x),
@@ -185,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, help="seed of the run's torch.Generator")
     t.add_argument("--out", help="checkpoint to write (.safetensors)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a model or training setting (repeatable)")
+    t.add_argument("--checkpoint-every", type=int, metavar="N", help="also write --out every N epochs (long runs)")
     t.add_argument("--weights-only", action="store_true", help="leave out the optimizer and RNG state (smaller file, no exact resume)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)

@@ -164,6 +164,55 @@ def binarize_fixed(x: torch.Tensor, seed: int = EVAL_SEED) -> torch.Tensor:
     return binarize(x, torch.Generator().manual_seed(seed))
 
 
+def image_to_digit(data: bytes) -> torch.Tensor:
+    """Any image file -> one MNIST-style digit [1, 1, 28, 28] in [0, 1]: grey, white ink on black, the ink's
+    bounding box scaled to fit 20 x 20 and centred by its centre of mass (as MNIST was made).
+
+    Raises ValueError with a readable message for files that are not images or hold no ink.
+    """
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        img = Image.open(io.BytesIO(data))
+        img.load()
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise ValueError(f"not an image file that Pillow can read ({type(e).__name__})") from None
+    if img.mode in ("RGBA", "LA", "P"):
+        img = img.convert("RGBA")
+        bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(bg, img)  # transparent background -> white paper
+    return grey_to_digit(np.asarray(img.convert("L"), dtype=np.float32) / 255.0)
+
+
+def grey_to_digit(a: np.ndarray) -> torch.Tensor:
+    """A grey image (H, W) in [0, 1], ink dark or light, -> MNIST-style digit [1, 1, 28, 28] (see image_to_digit)."""
+    from PIL import Image
+
+    if a.size == 0:
+        raise ValueError("the image is empty")
+    if np.median(a) > 0.5:  # dark ink on light paper -> invert to MNIST's white on black
+        a = 1.0 - a
+    ink = a > 0.2
+    if not ink.any():
+        raise ValueError("the image holds no visible strokes")
+    rows, cols = np.nonzero(ink)
+    a = a[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    h, w = a.shape
+    scale = 20.0 / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    small = np.asarray(Image.fromarray((a * 255).astype(np.uint8)).resize((nw, nh), Image.LANCZOS), dtype=np.float32) / 255
+    out = np.zeros((28, 28), dtype=np.float32)
+    top, left = (28 - nh) // 2, (28 - nw) // 2
+    out[top:top + nh, left:left + nw] = small
+    # shift so the centre of mass sits at the centre (14, 14), as in MNIST
+    m = out.sum()
+    cy, cx = (np.arange(28) @ out.sum(1)) / m, (np.arange(28) @ out.sum(0)) / m
+    out = np.roll(out, (int(round(13.5 - cy)), int(round(13.5 - cx))), (0, 1))
+    return torch.from_numpy(np.clip(out, 0, 1)).reshape(1, 1, 28, 28)
+
+
 # ---- 2-D toy data sets (for the Langevin lab and the 2-D EBM) --------------------------------------
 
 TOYS = ("eight_gaussians", "two_moons", "rings", "spiral")

@@ -5,6 +5,7 @@ The trainer knows nothing about its model. A model provides either
   - `compute_grads(x, generator) -> {"loss": ..., ...}`, which fills `p.grad` itself without autograd
     (the RBM's CD-k update); `loss` is then used for validation only.
 A model with `binary = True` sees a fresh stochastic binarization of every batch (so of every epoch).
+Data is a tensor [N, ...] or, for supervised models (`supervised = True`), a tuple (images, labels).
 
 Each trainer owns its `torch.Generator`; its state, the epoch order and the optimizer state travel with a
 checkpoint, so N steps in one go equal k steps, save, load, N - k steps. A non-finite loss or parameter
@@ -31,6 +32,7 @@ class TrainConfig:
     optimizer: str = "adam"  # "adam" or "sgd"
     momentum: float = 0.0  # sgd only
     weight_decay: float = 0.0
+    beta1: float = 0.9  # adam's first-moment decay (0 for EBMs, as in Du & Mordatch)
     seed: int = 0
     lr_end: float | None = None  # if set: lr moves linearly from `lr` to `lr_end` over `decay_steps` steps
     decay_steps: int = 0
@@ -52,18 +54,36 @@ class TrainConfig:
 TRAIN_FIELDS = {f for f in TrainConfig.__dataclass_fields__}
 
 
-class Diverged(Exception):
-    """Training produced a non-finite loss or parameter; the last good state was restored."""
+Data = torch.Tensor | tuple[torch.Tensor, ...]
+
+
+def _count(data: Data) -> int:
+    return len(data[0]) if isinstance(data, tuple) else len(data)
+
+
+def _take(data: Data, idx) -> Data:
+    return tuple(d[idx] for d in data) if isinstance(data, tuple) else data[idx]
+
+
+def _binarize_first(x: Data, generator: torch.Generator) -> Data:
+    if isinstance(x, tuple):
+        return (binarize(x[0], generator), *x[1:])
+    return binarize(x, generator)
+
+
+class Diverged(FloatingPointError):
+    """Training produced a non-finite loss or parameter. A model may raise any FloatingPointError from its
+    loss (exploding energies, collapsed samples) to the same effect: the run rolls back."""
 
 
 class Trainer:
-    def __init__(self, model: torch.nn.Module, data: torch.Tensor, config: TrainConfig = TrainConfig()):
+    def __init__(self, model: torch.nn.Module, data: Data, config: TrainConfig = TrainConfig()):
         self.model, self.data, self.config = model, data, config
         self.generator = torch.Generator().manual_seed(config.seed)
         self.optimizer = self._make_optimizer()
         self.step_count = 0
         self.epoch = 0
-        self.perm = torch.randperm(len(data), generator=self.generator)
+        self.perm = torch.randperm(_count(data), generator=self.generator)
         self.pos = 0
         self.history: list[dict] = []  # one record per `run` (a tick or an epoch)
         self.message: str | None = None  # set when a run diverged
@@ -71,7 +91,7 @@ class Trainer:
     def _make_optimizer(self) -> torch.optim.Optimizer:
         c, params = self.config, self.model.parameters()
         if c.optimizer == "adam":
-            return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
+            return torch.optim.Adam(params, lr=c.lr, betas=(c.beta1, 0.999), weight_decay=c.weight_decay)
         return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
 
     def set_hparams(self, **changes) -> None:
@@ -87,19 +107,19 @@ class Trainer:
 
     @property
     def steps_per_epoch(self) -> int:
-        return math.ceil(len(self.data) / self.config.batch_size)
+        return math.ceil(_count(self.data) / self.config.batch_size)
 
     def next_batch(self) -> torch.Tensor:
         """The next minibatch of a random epoch order; a new order (and epoch) when this one is used up."""
-        if self.pos >= len(self.data):
-            self.perm = torch.randperm(len(self.data), generator=self.generator)
+        if self.pos >= _count(self.data):
+            self.perm = torch.randperm(_count(self.data), generator=self.generator)
             self.pos = 0
             self.epoch += 1
         idx = self.perm[self.pos:self.pos + self.config.batch_size]
         self.pos += len(idx)
-        x = self.data[idx]
+        x = _take(self.data, idx)
         if getattr(self.model, "binary", False):
-            x = binarize(x, self.generator)
+            x = _binarize_first(x, self.generator)
         return x
 
     def step(self) -> dict[str, float]:
@@ -185,21 +205,21 @@ class Trainer:
                     break
             if not self._params_finite():
                 raise Diverged("a parameter became NaN or infinite")
-        except Diverged as e:
+        except FloatingPointError as e:
             bad_step = self.step_count + 1
             self._restore(snap)
             self.message = (f"Training diverged near step {bad_step} ({e}); restored the last good state "
                             f"(step {self.step_count}). Try a smaller learning rate.")
             return None
         self.message = None
-        rec = {"step": self.step_count, "epoch": self.epoch + self.pos / max(len(self.data), 1),
+        rec = {"step": self.step_count, "epoch": self.epoch + self.pos / max(_count(self.data), 1),
                **{f"train_{k}": v / n for k, v in sums.items()}, "seconds": time.perf_counter() - t0}
         self.history.append(rec)
         return rec
 
-    def validate(self, data: torch.Tensor, max_n: int | None = None, batch_size: int = 500) -> dict[str, float]:
+    def validate(self, data: Data, max_n: int | None = None, batch_size: int = 500) -> dict[str, float]:
         """Validation metrics, added to the last history record with the prefix `val_`."""
-        metrics = evaluate(self.model, data[:max_n] if max_n else data, batch_size)
+        metrics = evaluate(self.model, _take(data, slice(0, max_n)) if max_n else data, batch_size)
         if self.history:
             self.history[-1].update({f"val_{k}": v for k, v in metrics.items()})
         return metrics
@@ -211,7 +231,7 @@ class Trainer:
                          extra_meta={"trainer": scalars}, **kw)
 
     @classmethod
-    def resume(cls, path, data: torch.Tensor) -> "Trainer":
+    def resume(cls, path, data: Data) -> "Trainer":
         """A trainer that continues exactly where the checkpoint at `path` stopped."""
         ckpt = checkpoints.read(path)
         if "trainer" not in ckpt.meta:
@@ -223,17 +243,18 @@ class Trainer:
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, data: torch.Tensor, batch_size: int = 500, seed: int = EVAL_SEED) -> dict[str, float]:
+def evaluate(model: torch.nn.Module, data: Data, batch_size: int = 500, seed: int = EVAL_SEED) -> dict[str, float]:
     """Mean of the model's loss terms over `data`, in eval mode; binary models see a fixed binarization."""
     was_training = model.training
     model.eval()
     g = torch.Generator().manual_seed(seed)
     sums: dict[str, float] = {}
-    for i in range(0, len(data), batch_size):
-        x = data[i:i + batch_size]
+    n = _count(data)
+    for i in range(0, n, batch_size):
+        x = _take(data, slice(i, i + batch_size))
         if getattr(model, "binary", False):
-            x = binarize(x, g)
+            x = _binarize_first(x, g)
         for k, v in model.loss(x, g).items():
-            sums[k] = sums.get(k, 0.0) + float(v) * len(x)
+            sums[k] = sums.get(k, 0.0) + float(v) * _count(x)
     model.train(was_training)
-    return {k: v / len(data) for k, v in sums.items()}
+    return {k: v / n for k, v in sums.items()}

@@ -74,7 +74,8 @@ def ensure_app_navigation() -> None:
     """
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
+    if not st.session_state.get("_via_app") and not st.session_state.get("_nav_fixed"):
+        st.session_state["_nav_fixed"] = True  # once per session: never loop, never swallow a later click
         PagesManager.uses_pages_directory = False
         st.rerun()
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import autoencoder
+from . import autoencoder, classifier, ebm
 
 
 @dataclass(frozen=True)
@@ -18,4 +18,7 @@ class ModelSpec:
 KINDS: dict[str, ModelSpec] = {
     "ae": ModelSpec("ae", autoencoder.AEConfig, autoencoder.Autoencoder, autoencoder.PRESETS,
                     "plain autoencoder trained on the mean squared reconstruction error"),
+    "classifier": ModelSpec("classifier", classifier.ClassifierConfig, classifier.Classifier, classifier.PRESETS,
+                            "small CNN digit classifier, for sample-quality scores only"),
+    "ebm": ModelSpec("ebm", ebm.EBMConfig, ebm.EBM, ebm.PRESETS, "convolutional energy-based model, Langevin negatives"),
 }
