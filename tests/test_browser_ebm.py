@@ -1,0 +1,26 @@
+"""End to end: the EBM page plays a Langevin chain in Chromium; the picture and the step counter move."""
+import re
+
+from conftest import assert_no_exception, shot, wait_idle
+
+
+def test_ebm_chain_plays_in_the_browser(app_server, page):
+    page.goto(app_server + "/ebm")
+    wait_idle(page)
+    page.get_by_role("tab", name="Langevin chains").click()
+    page.wait_for_selector("text=step 0 of 256")
+    first = page.locator("[data-testid='stImage'] img").first.get_attribute("src")
+    page.get_by_role("button", name=re.compile("^.*Play$")).click()
+    # frames arrive from the fragment's browser timer, one every tick
+    page.wait_for_function("() => /step ([1-9][0-9]*) of 256/.test(document.body.innerText)", timeout=30_000)
+    page.wait_for_function("() => { const m = document.body.innerText.match(/step ([0-9]+) of 256/); "
+                           "return m && +m[1] >= 24; }", timeout=60_000)
+    assert page.locator("[data-testid='stImage'] img").first.get_attribute("src") != first
+    assert_no_exception(page)
+    shot(page, "ebm-chain-playing")
+    page.get_by_role("button", name=re.compile("Pause")).click()
+    wait_idle(page)
+    page.get_by_role("tab", name="Energies").click()
+    page.wait_for_selector("text=/uniform noise \\(n=500\\)/")
+    assert_no_exception(page)
+    shot(page, "ebm-energies")
