@@ -93,8 +93,12 @@ def cmd_train(args) -> dict:
     bar = tqdm(range(epochs), desc=f"train {args.kind}", file=sys.stderr, unit="epoch", disable=args.quiet)
     for epoch in bar:
         rec = trainer.run(trainer.steps_per_epoch)
-        if rec is None:
-            raise UserError(trainer.message)
+        if rec is None:  # diverged: the trainer rolled back to the start of this epoch
+            if trainer.step_count == 0:
+                raise UserError(trainer.message)
+            trainer.save(out, dataset=mnist.description, command=command + f"  # diverged in epoch {epoch + 1}",
+                         metrics={k: round(v, 6) for k, v in trainer.history[-1].items() if k.startswith(("train_", "val_"))})
+            raise UserError(f"{trainer.message} Saved that state (epoch {epoch}) to {out}.")
         val = trainer.validate(val_data)
         bar.set_postfix(train=f"{rec['train_loss']:.4f}", val=f"{val['loss']:.4f}")
         if args.checkpoint_every and (epoch + 1) % args.checkpoint_every == 0 and epoch + 1 < epochs:

@@ -93,17 +93,41 @@ def browser():
         b.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    item.stash[REPORT] = report if report.when == "call" else item.stash.get(REPORT, None)
+    return report
+
+
+REPORT = pytest.StashKey()
+
+
 @pytest.fixture
-def page(browser):
+def page(browser, request):
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = ctx.new_page()
     yield pg
+    report = request.node.stash.get(REPORT, None)
+    if report is not None and report.failed:  # keep what the browser showed when the test failed
+        try:
+            shot(pg, "FAILED-" + request.node.name)
+        except Exception:  # noqa: BLE001 - a screenshot must not hide the real failure
+            pass
     ctx.close()
 
 
 def wait_idle(page, timeout: float = 60_000) -> None:
-    """Wait until the Streamlit script has finished running."""
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
+    """Wait until the page's script has run and finished (every page draws an h1 title first).
+
+    Right after a page load the app reports 'notRunning' before its first run has even started, so the
+    state alone would race; the title proves the run began, the state that it ended (twice, 0.3 s apart,
+    to ride out the one routing rerun of a first visit)."""
+    page.wait_for_selector("[data-testid='stMain'] h1", timeout=timeout)
+    idle = "[data-testid='stApp'][data-test-script-state='notRunning']"
+    page.wait_for_selector(idle, timeout=timeout)
+    page.wait_for_timeout(300)
+    page.wait_for_selector(idle, timeout=timeout)
 
 
 def assert_no_exception(page) -> None:

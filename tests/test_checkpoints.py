@@ -49,6 +49,12 @@ def test_atomic_write_leaves_no_temporary_files_and_keeps_old_file_on_failure(ae
     assert [p.name for p in path.parent.iterdir()] == ["ae.safetensors"]  # no temporary left behind
 
 
+def test_written_checkpoints_are_readable_by_others(ae_file):
+    model, path = ae_file
+    checkpoints.save(path, model, steps=1)
+    assert path.stat().st_mode & 0o777 == 0o644  # not the 0600 of a raw temporary file
+
+
 def _expect_error(path, *words, kind=None):
     with pytest.raises(checkpoints.CheckpointError) as e:
         genlib.load(path) if kind is None else checkpoints.load(path, kind=kind)

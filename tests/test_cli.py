@@ -106,3 +106,21 @@ def test_every_subcommand_has_help():
     for sub in ("train", "eval", "sample", "info"):
         rc, stdout, _ = genlib(sub, "--help")
         assert rc == 0 and "usage: python -m genlib " + sub in stdout
+
+
+def test_divergence_after_good_epochs_saves_the_last_good_state(tmp_path):
+    # plain SGD whose learning rate climbs linearly by 100 per epoch: fine for ten epochs, then it blows up
+    out = tmp_path / "late.safetensors"
+    rc, stdout, stderr = genlib("train", "ae", "--epochs", "40", "--out", out, "--quiet", "--set", 'optimizer="sgd"',
+                                "--set", "lr=0.001", "--set", "lr_end=1e7", "--set", "decay_steps=3600000",
+                                "--set", "hidden=[64]")
+    assert rc == 2 and "diverged" in stderr and "Saved that state" in stderr and "Traceback" not in stderr
+    import torch
+
+    import genlib as g
+    from genlib import checkpoints
+
+    meta = checkpoints.read_meta(out)
+    assert meta["steps"] > 0 and meta["steps"] % 36 == 0  # the end of the last good epoch (36 steps each)
+    assert "# diverged in epoch" in meta["command"]
+    assert all(torch.isfinite(p).all() for p in g.load(out).parameters())

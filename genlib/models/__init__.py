@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import autoencoder, classifier, ebm
+from . import autoencoder, classifier, ebm, vae
 
 
 @dataclass(frozen=True)
@@ -21,4 +21,5 @@ KINDS: dict[str, ModelSpec] = {
     "classifier": ModelSpec("classifier", classifier.ClassifierConfig, classifier.Classifier, classifier.PRESETS,
                             "small CNN digit classifier, for sample-quality scores only"),
     "ebm": ModelSpec("ebm", ebm.EBMConfig, ebm.EBM, ebm.PRESETS, "convolutional energy-based model, Langevin negatives"),
+    "vae": ModelSpec("vae", vae.VAEConfig, vae.VAE, vae.PRESETS, "variational autoencoder (MLP or conv, Bernoulli or Gaussian decoder)"),
 }
