@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from genlib import data as gdata, metrics, viz
+from genlib import checkpoints, data as gdata, metrics, viz
 from genlib.models import vae as V
 from pages import ui
 
@@ -70,7 +70,15 @@ def fresh():
     return {"trainer": ui.new_trainer(V.VAE(config()), mn, lr, batch, seed), "running": False, "source": "new"}
 
 
-state = ui.session("vae", fresh)
+def first_visit():
+    """Open on the course's 2-D conv VAE when it is bundled, so the grid and maps show digits at once."""
+    model = ui.pretrained_copy("vae-conv-2d") if checkpoints.resolve("vae-conv-2d").exists() else None
+    if model is None:
+        return fresh()
+    return {"trainer": ui.new_trainer(model, mn, lr, batch, seed), "running": False, "source": "vae-conv-2d"}
+
+
+state = ui.session("vae", first_visit)
 step, reset = ui.train_buttons("vae", state)
 c1, c2 = st.columns(2)
 if c1.button(f"Load pretrained {pre}", width="stretch", icon=":material/inventory_2:",

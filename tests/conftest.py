@@ -144,3 +144,23 @@ def shot(page, name: str) -> Path:
     path = out / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# ---- Streamlit AppTest helpers (no browser) ---------------------------------------------------------------
+
+def open_page(page: str | None = None, timeout: float = 90):
+    """Run app.py in an AppTest, switch to `page` (e.g. "pages/vae.py") and check that nothing raised."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def button(at, label: str):
+    """The button with this label (the first, if several)."""
+    return next(b for b in at.button if b.label == label)

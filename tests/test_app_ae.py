@@ -1,25 +1,12 @@
 """Streamlit AppTests for the home page and the Autoencoder page (no browser)."""
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
-
-APP = str(ROOT / "app.py")
-
-
-def run_page(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    if page:
-        at.switch_page(page)
-        at.run()
-    assert not at.exception, at.exception
-    return at
+from conftest import button, open_page
 
 
 def test_home_lists_data_checkpoints_and_threads():
-    at = run_page()
+    at = open_page()
     text = " ".join(m.value for m in at.markdown)
     assert "Autoencoder" in text and "bundled MNIST subset" in text and "thread(s)" in text
     df = at.dataframe[0].value
@@ -27,12 +14,9 @@ def test_home_lists_data_checkpoints_and_threads():
     assert row["kind"] == "ae" and row["size (MB)"] > 0 and "val_loss" in row["metrics"]
 
 
-def button(at, label):
-    return next(b for b in at.button if b.label == label)
-
 
 def test_autoencoder_page_widgets_and_training_steps():
-    at = run_page("pages/autoencoder.py")
+    at = open_page("pages/autoencoder.py")
     assert at.title[0].value == "Autoencoder"
     assert at.slider[0].label == "Code size" and at.slider[0].value == 2
     labels = {s.label for s in at.select_slider}
@@ -55,7 +39,7 @@ def test_autoencoder_page_widgets_and_training_steps():
 
 
 def test_autoencoder_rebuild_and_pretrained():
-    at = run_page("pages/autoencoder.py")
+    at = open_page("pages/autoencoder.py")
     at.slider[0].set_value(8).run()
     assert any("Reset to rebuild" in i.value for i in at.info)
     button(at, "Reset").click().run()
@@ -68,15 +52,20 @@ def test_autoencoder_rebuild_and_pretrained():
 
 
 def test_diverging_lr_shows_an_error_and_keeps_the_model():
-    at = run_page("pages/autoencoder.py")
+    at = open_page("pages/autoencoder.py")
     button(at, "Step").click().run()
     tr = at.session_state["ae"]["trainer"]
-    good = [p.clone() for p in tr.model.parameters()]
     next(s for s in at.select_slider if s.label == "Learning rate").set_value(1e4).run()
-    button(at, "Step").click().run()
-    assert not at.exception
+    for _ in range(6):  # a loaded machine fits fewer steps in a tick: the blow-up may take a few ticks
+        before = [p.clone() for p in tr.model.parameters()]
+        button(at, "Step").click().run()
+        assert not at.exception
+        if any("diverged" in e.value for e in at.error):
+            break
     assert any("diverged" in e.value for e in at.error)
-    assert all(torch.equal(a, b) for a, b in zip(good, tr.model.parameters()))
+    # the tick that blew up was undone: the weights are those from before it, all finite
+    assert all(torch.equal(a, b) for a, b in zip(before, tr.model.parameters()))
+    assert all(torch.isfinite(p).all() for p in tr.model.parameters())
 
 
 def test_live_tick_stays_within_its_budget_and_validates(mnist):

@@ -1,26 +1,14 @@
 """AppTest for the energy-based model page: each tab renders, training ticks, chains advance."""
 import torch
-from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import button, open_page
 from genlib.models.ebm import EBM, EBMConfig, LangevinChain
 
-
-def open_page() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
-    at.run()
-    at.switch_page("pages/ebm.py")
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def button(at, label):
-    return next(b for b in at.button if b.label == label)
+PAGE = "pages/ebm.py"
 
 
 def test_ebm_page_tabs_widgets_and_a_training_step():
-    at = open_page()
+    at = open_page(PAGE)
     assert at.title[0].value == "Energy-based model"
     assert [t.label for t in at.tabs] == ["Train", "Langevin chains", "Energies"]
     labels = {w.label for w in [*at.slider, *at.select_slider]}
@@ -36,7 +24,7 @@ def test_ebm_page_tabs_widgets_and_a_training_step():
 
 
 def test_chain_step_button_advances_the_chain():
-    at = open_page()
+    at = open_page(PAGE)
     ch = at.session_state["ebm_chain"]
     assert ch.steps == [0]
     at.button(key="ebm-chain-step-btn").click().run()

@@ -1,25 +1,13 @@
 """AppTest for the VAE page: every tab renders, a training step runs, beta changes live, the grid pointer decodes."""
 import torch
-from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import button, open_page
 
-
-def open_page() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
-    at.run()
-    at.switch_page("pages/vae.py")
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def button(at, label):
-    return next(b for b in at.button if b.label == label)
+PAGE = "pages/vae.py"
 
 
 def test_vae_page_tabs_controls_and_a_training_step():
-    at = open_page()
+    at = open_page(PAGE)
     assert at.title[0].value == "Variational autoencoder"
     assert [t.label for t in at.tabs] == ["Train", "Latent grid", "Clusters", "Interpolate", "Draw", "Sample"]
     sliders = {w.label: w for w in [*at.slider, *at.select_slider]}
@@ -40,7 +28,7 @@ def test_vae_page_tabs_controls_and_a_training_step():
 
 
 def test_grid_pointer_decodes_the_digit_at_that_point():
-    at = open_page()
+    at = open_page(PAGE)
     model = at.session_state["vae"]["trainer"].model
     next(s for s in at.slider if s.key == "vae-px").set_value(1.5).run()
     next(s for s in at.slider if s.key == "vae-py").set_value(-0.5).run()
@@ -53,7 +41,7 @@ def test_grid_pointer_decodes_the_digit_at_that_point():
 
 
 def test_a_model_with_more_dimensions_offers_the_dimensions_to_sweep():
-    at = open_page()
+    at = open_page(PAGE)
     next(s for s in at.slider if s.label == "Latent size").set_value(4).run()
     button(at, "Reset").click().run()
     assert not at.exception
