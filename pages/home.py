@@ -15,7 +15,7 @@ st.markdown(
     "| Page | What it teaches |\n|---|---|\n"
     "| **Autoencoder** | An encoder squeezes a digit into a code, a decoder rebuilds it; trained on the mean "
     "squared reconstruction error. Watch train/validation curves, reconstructions and the 2-D code map form. |\n"
-    "| **Variational autoencoder** | The ELBO = reconstruction − KL, live; slide through the decoded 2-D latent grid, see where each class lands, interpolate, draw a digit and see its q(z|x). |\n"
+    "| **Variational autoencoder** | The ELBO = reconstruction − KL, live; slide through the decoded 2-D latent grid, see where each class lands, interpolate, draw a digit and see its q(z\\|x). |\n"
     "| **Energy-based model** | A CNN assigns each image an energy; Langevin dynamics on it turns noise into digits. "
     "Train with a replay buffer, play the chains step by step, and use energies to spot odd inputs. |\n"
 )
