@@ -18,6 +18,7 @@ st.markdown(
     "| **Variational autoencoder** | The ELBO = reconstruction − KL, live; slide through the decoded 2-D latent grid, see where each class lands, interpolate, draw a digit and see its q(z\\|x). |\n"
     "| **Energy-based model** | A CNN assigns each image an energy; Langevin dynamics on it turns noise into digits. "
     "Train with a replay buffer, play the chains step by step, and use energies to spot odd inputs. |\n"
+    "| **Langevin & SGLD lab** | ULA and MALA chains on 2-D densities with exact answers (bias, temperature, acceptance, ESS); SGD vs SGLD vs full-batch Langevin on the Welling & Teh posterior; a 2-D EBM trained live with Langevin negatives. |\n"
 )
 
 st.subheader("Data")

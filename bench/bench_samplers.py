@@ -1,0 +1,219 @@
+"""Sampler speed: 1000 chains x 1000 ULA (and MALA) steps on 2-D targets, vectorised genlib.samplers against a
+straightforward per-chain numpy loop; optionally the frames per second of the chain animation in Chromium.
+
+    .venv/bin/python bench/bench_samplers.py            # sampler table
+    .venv/bin/python bench/bench_samplers.py --browser  # + frames per second of the Samplers tab while playing
+
+Targets: ULA 1000 x 1000 in at most 1 s; animation at least 10 frames per second.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from genlib import densities as D  # noqa: E402
+from genlib import samplers as S  # noqa: E402
+
+CHAINS, STEPS = 1000, 1000
+
+
+def run_vectorised(target, kind: str, dtype=torch.float64) -> float:
+    g = torch.Generator().manual_seed(0)
+    x0 = S.init_chains(CHAINS, 2, g, dtype=dtype)
+    eta = 0.05
+    gen = (S.ula(target.grad, x0, eta, math.sqrt(2 * eta), g) if kind == "ULA"
+           else S.mala(target.log_prob, target.grad, x0, eta, g))
+    t0 = time.perf_counter()
+    for st in gen:
+        if st.step == STEPS:
+            break
+    return time.perf_counter() - t0
+
+
+def reference_ula_numpy(grad_np, chains: int) -> float:
+    """The textbook loop: for each chain, for each step, x += eta grad + sigma w (numpy, one chain at a time)."""
+    rng = np.random.default_rng(0)
+    eta = 0.05
+    sigma = math.sqrt(2 * eta)
+    t0 = time.perf_counter()
+    for _ in range(chains):
+        x = rng.uniform(-1, 1, 2)
+        for _ in range(STEPS):
+            x = x + eta * grad_np(x) + sigma * rng.standard_normal(2)
+    return time.perf_counter() - t0
+
+
+def gaussian_grad_np(prec):
+    return lambda x: -prec @ x
+
+
+def banana_grad_np(a=1.2, b=0.5, s=0.5):
+    def f(x):
+        u = x[1] - b * (x[0] ** 2 - a ** 2)
+        return np.array([-x[0] / a ** 2 + u / s ** 2 * 2 * b * x[0], -u / s ** 2])
+    return f
+
+
+def sampler_table(repeats: int, ref_chains: int) -> None:
+    rows = []
+    gauss, banana = D.Gaussian(), D.Banana()
+    refs = {"correlated Gaussian": gaussian_grad_np(gauss.prec.numpy()), "banana": banana_grad_np()}
+    for name, t in [("correlated Gaussian", gauss), ("banana", banana)]:
+        for kind in ("ULA", "MALA"):
+            run_vectorised(t, kind)  # warm-up
+            times = [run_vectorised(t, kind) for _ in range(repeats)]
+            med = statistics.median(times)
+            ref = None
+            if kind == "ULA":
+                ref = reference_ula_numpy(refs[name], ref_chains) * CHAINS / ref_chains
+            rows.append((name, kind, med, min(times), ref))
+    print(f"\n{CHAINS} chains x {STEPS} steps, float64, torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
+          f"{os.cpu_count()} CPU cores (shared with other jobs)")
+    print(f"reference: per-chain numpy loop, timed on {ref_chains} chains and scaled to {CHAINS}\n")
+    print(f"| target | sampler | vectorised median (s) | best (s) | target <= 1 s | reference (s) | speed-up |")
+    print("|---|---|---|---|---|---|---|")
+    for name, kind, med, best, ref in rows:
+        ok = "yes" if med <= 1.0 else "NO"
+        r = f"{ref:.1f}" if ref else "–"
+        sp = f"{ref / med:.0f}x" if ref else "–"
+        print(f"| {name} | {kind} | {med:.3f} | {best:.3f} | {ok if kind == 'ULA' else '(n/a)'} | {r} | {sp} |")
+
+
+def browser_fps(seconds: float) -> None:
+    """Play the Samplers tab in Chromium and count frames; the server once with torch's default thread count
+    (ui.torch_threads: GENLIB_THREADS or all cores) and once with GENLIB_THREADS=1."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import CHROMIUM, start_server, wait_idle
+    from playwright.sync_api import sync_playwright
+
+    frame_js = ("() => { const m = document.body.innerText.match(/step ([0-9]+) · frame ([0-9]+) of/); "
+                "return m ? +m[2] : -1; }")
+    tick_js = "() => { const m = document.body.innerText.match(/Tick ([0-9]+) ms/); return m ? +m[1] : -1; }"
+    results = []
+    for threads in (None, "1"):
+        env = {"GENLIB_THREADS": threads} if threads else {}
+        proc, url = start_server(env=env)
+        try:
+            with sync_playwright() as p:
+                b = p.chromium.launch(executable_path=CHROMIUM, args=[
+                    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync"])
+                pg = b.new_page(viewport={"width": 1400, "height": 1000})
+                pg.goto(url + "/langevin")
+                wait_idle(pg)
+                for chains in (300, 1000):
+                    box = pg.locator("input[aria-label='Chains']:visible").first
+                    box.fill(str(chains))
+                    box.press("Enter")
+                    wait_idle(pg)
+                    pg.locator("button:visible").filter(has_text=re.compile("Play$")).first.click()
+                    pg.wait_for_function(f"() => ({frame_js})() >= 3", timeout=60_000)
+                    f0, t0 = pg.evaluate(f"({frame_js})()"), time.perf_counter()
+                    ticks = []
+                    while time.perf_counter() - t0 < seconds:
+                        pg.wait_for_timeout(250)
+                        ticks.append(pg.evaluate(f"({tick_js})()"))
+                    f1, t1 = pg.evaluate(f"({frame_js})()"), time.perf_counter()
+                    pg.locator("button:visible").filter(has_text=re.compile("Pause$")).first.click()
+                    wait_idle(pg)
+                    ticks = [t for t in ticks if t >= 0]
+                    results.append((threads or f"default ({os.cpu_count()})", chains, (f1 - f0) / (t1 - t0),
+                                    statistics.median(ticks) if ticks else float("nan")))
+                    pg.locator("button:visible").filter(has_text=re.compile("Restart$")).first.click()
+                    wait_idle(pg)
+                b.close()
+        finally:
+            proc.terminate()
+    results.append(("baseline: a one-caption fragment", 0, baseline_fps(seconds), float("nan")))
+    load = os.getloadavg()[0]
+    print(f"\nChain animation in Chromium (Samplers tab, ULA + MALA, 5 steps per frame, browser timer 100 ms), "
+          f"{seconds:.0f} s each; load average {load:.1f} on {os.cpu_count()} cores\n")
+    print("| torch threads in the server | chains | frames per second | target >= 10 | server tick (median ms) |")
+    print("|---|---|---|---|---|")
+    for threads, chains, fps, tick in results:
+        print(f"| {threads} | {chains or '–'} | {fps:.1f} | {'yes' if fps >= 10 else 'NO'} | "
+              f"{'–' if math.isnan(tick) else f'{tick:.0f}'} |")
+
+
+BASELINE_APP = """
+import streamlit as st
+st.title("baseline")
+st.session_state.setdefault("n", 0)
+@st.fragment(run_every=0.1)
+def f():
+    st.session_state.n += 1
+    st.caption(f"step 0 · frame {st.session_state.n} of")
+f()
+"""
+
+
+def baseline_fps(seconds: float) -> float:
+    """Frames per second of a fragment that only redraws one caption, same timer: the ceiling on this machine."""
+    import subprocess
+    import tempfile
+    import urllib.request
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import CHROMIUM, _free_port
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as d:
+        app = Path(d) / "baseline.py"
+        app.write_text(BASELINE_APP)
+        port = _free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
+                                 "--server.port", str(port), "--server.address", "127.0.0.1",
+                                 "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+                                cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(200):
+                try:
+                    urllib.request.urlopen(url + "/_stcore/health", timeout=1)
+                    break
+                except OSError:
+                    time.sleep(0.3)
+            js = "() => { const m = document.body.innerText.match(/frame ([0-9]+) of/); return m ? +m[1] : -1; }"
+            with sync_playwright() as p:
+                b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+                pg = b.new_page(viewport={"width": 1400, "height": 1000})
+                pg.goto(url)
+                pg.wait_for_function(f"() => ({js})() >= 3", timeout=60_000)
+                f0, t0 = pg.evaluate(f"({js})()"), time.perf_counter()
+                pg.wait_for_timeout(int(seconds * 1000))
+                f1, t1 = pg.evaluate(f"({js})()"), time.perf_counter()
+                b.close()
+        finally:
+            proc.terminate()
+    return (f1 - f0) / (t1 - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--ref-chains", type=int, default=50, help="chains the slow reference loop is timed on")
+    ap.add_argument("--browser", action="store_true", help="also measure the animation's frames per second")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--browser-only", action="store_true", help="skip the sampler table")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    if not args.browser_only:
+        sampler_table(args.repeats, args.ref_chains)
+    if args.browser or args.browser_only:
+        browser_fps(args.seconds)
+
+
+if __name__ == "__main__":
+    main()

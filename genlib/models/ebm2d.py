@@ -1,0 +1,125 @@
+"""A 2-D energy-based model: an MLP energy trained with Langevin negatives on a toy data set (Du & Mordatch 2019;
+short-run negatives as in Nijkamp et al. 2019, persistent ones as in Tieleman 2008).
+
+p(x) = exp(-E(x)) / Z for x in R^2. The gradient of the negative log-likelihood is
+    E_data[dE/dtheta] - E_{x ~ p}[dE/dtheta],
+estimated with negatives x ~ p drawn by ULA on log p = -E:  x <- x - eta dE/dx + sigma w  (T = sigma^2 / (2 eta)),
+started from uniform noise on [-box, box]^2 each iteration (short-run) or from a persistent buffer of earlier
+negatives (a share `reinit` restarted from noise). Loss: mean E(data) - mean E(neg) + alpha mean(E(data)^2 + E(neg)^2).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import samplers
+
+
+@dataclass(frozen=True)
+class EBM2DConfig:
+    hidden: int = 64  # width of the hidden layers
+    layers: int = 3  # hidden layers
+    steps: int = 30  # Langevin steps per training iteration
+    step_size: float = 0.02  # eta
+    noise: float = 0.2  # sigma; sqrt(2 eta) = 0.2 samples p itself (T = 1)
+    persistent: bool = True  # persistent buffer of negatives, or short-run from noise every iteration
+    buffer_size: int = 2000
+    reinit: float = 0.05  # persistent: share of each batch restarted from noise
+    alpha: float = 0.1  # weight of the energy regulariser
+    box: float = 4.0  # negatives start uniformly in [-box, box]^2 and are kept inside it
+
+    def __post_init__(self):
+        if self.hidden < 1 or self.layers < 1 or self.steps < 1 or self.buffer_size < 1:
+            raise ValueError("hidden size, layers, steps and buffer size must be positive")
+        if not (self.step_size > 0) or self.noise < 0:
+            raise ValueError(f"the step size must be > 0 and the noise >= 0, got {self.step_size}, {self.noise}")
+        if not 0 <= self.reinit <= 1:
+            raise ValueError(f"reinit must be a share between 0 and 1, got {self.reinit}")
+
+
+class EBM2D(nn.Module):
+    kind = "ebm2d"
+
+    def __init__(self, config: EBM2DConfig = EBM2DConfig()):
+        super().__init__()
+        self.config = config
+        dims = [2] + [config.hidden] * config.layers
+        layers: list[nn.Module] = []
+        for a, b in zip(dims[:-1], dims[1:]):
+            layers += [nn.Linear(a, b), nn.SiLU()]
+        self.net = nn.Sequential(*layers, nn.Linear(dims[-1], 1))
+        self.register_buffer("buffer", torch.zeros(config.buffer_size, 2))
+        self.register_buffer("buffer_ready", torch.zeros((), dtype=torch.bool))
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        """E(x) [N] for points x [N, 2]."""
+        return self.net(x).squeeze(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.energy(x)
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        """d log p / dx = -dE/dx [N, 2]; the weights get no gradient."""
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+            (g,) = torch.autograd.grad(self.energy(x).sum(), x)
+        return -g
+
+    def _noise(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return (torch.rand(n, 2, generator=generator) * 2 - 1) * self.config.box
+
+    def langevin(self, x: torch.Tensor, steps: int, generator: torch.Generator) -> torch.Tensor:
+        """`steps` ULA steps from x; chains that blow up restart from noise, all stay inside the box."""
+        c = self.config
+        st = None
+        for st in samplers.ula(self.score, x, c.step_size, c.noise, generator):
+            if st.step >= steps:
+                break
+        out = st.x
+        if st.n_dead:
+            out = torch.where(st.alive[:, None], out, self._noise(len(out), generator))
+        return out.clamp(-c.box, c.box).detach()
+
+    def negatives(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """n negatives: short-run from noise, or persistent chains from the buffer (updated in place)."""
+        c = self.config
+        if not c.persistent:
+            return self.langevin(self._noise(n, generator), c.steps, generator)
+        if not bool(self.buffer_ready):
+            self.buffer.copy_(self._noise(c.buffer_size, generator))
+            self.buffer_ready.fill_(True)
+        idx = torch.randint(0, c.buffer_size, (n,), generator=generator)
+        x = self.buffer[idx].clone()
+        fresh = torch.rand(n, generator=generator) < c.reinit
+        x[fresh] = self._noise(int(fresh.sum()), generator)
+        x = self.langevin(x, c.steps, generator)
+        self.buffer[idx] = x
+        return x
+
+    def loss(self, x: torch.Tensor, generator: torch.Generator) -> dict:
+        """Contrastive loss of a batch of data points x [B, 2] against B Langevin negatives."""
+        neg = self.negatives(len(x), generator)
+        e_data, e_neg = self.energy(x), self.energy(neg)
+        cd = e_data.mean() - e_neg.mean()
+        reg = (e_data ** 2).mean() + (e_neg ** 2).mean()
+        return {"loss": cd + self.config.alpha * reg, "cd": cd.detach(), "e_data": e_data.mean().detach(),
+                "e_neg": e_neg.mean().detach(), "reg": reg.detach(), "negatives": neg}
+
+    @torch.no_grad()
+    def energy_grid(self, extent=(-4.0, 4.0, -4.0, 4.0), n: int = 80) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(xs, ys, E [n(y), n(x)]) on cell centres of an n x n grid."""
+        x0, x1, y0, y1 = extent
+        xs = x0 + (np.arange(n) + 0.5) * (x1 - x0) / n
+        ys = y0 + (np.arange(n) + 0.5) * (y1 - y0) / n
+        gx, gy = np.meshgrid(xs, ys)
+        pts = torch.tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.float32)
+        return xs, ys, self.energy(pts).reshape(n, n).numpy()
+
+    def density_grid(self, extent=(-4.0, 4.0, -4.0, 4.0), n: int = 80) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The model's density exp(-E) normalised on the grid (sum * cell area = 1)."""
+        xs, ys, e = self.energy_grid(extent, n)
+        d = np.exp(-(e - e.min()))
+        return xs, ys, d / (d.sum() * (xs[1] - xs[0]) * (ys[1] - ys[0]))

@@ -1,0 +1,154 @@
+"""AppTest for the Langevin & SGLD lab: each tab renders, steps advance the chains / training, bad settings show
+a message instead of a traceback, and exploding chains are stopped with a warning while the others go on."""
+import math
+
+import torch
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+
+
+def open_page(tab: str | None = None) -> AppTest:
+    """The page through app.py's navigation; `tab` selects a tab (the tabs are lazy: only the open one runs)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/langevin.py")
+    at.run()
+    assert not at.exception, at.exception
+    if tab is not None:
+        at.session_state["lv-tab"] = tab
+        at.run()
+        assert not at.exception, at.exception
+    return at
+
+
+def widget(at, kind, key):
+    return next(w for w in getattr(at, kind) if w.key == key)
+
+
+def test_page_has_three_tabs_and_the_math():
+    at = open_page()
+    assert at.title[0].value == "Langevin & SGLD lab"
+    assert [t.label for t in at.tabs] == ["Samplers", "SGLD", "2-D EBM"]
+    assert at.expander[0].label == "What you see" and len(at.latex) >= 4
+    assert not at.error
+    # lazy tabs: the open tab's controls only; every control of every tab has help text
+    assert at.button(key="lv-s-play") and not any(b.key.startswith("lv-g-") for b in at.button)
+    for tab in ("Samplers", "SGLD", "2-D EBM"):
+        at.session_state["lv-tab"] = tab
+        at.run()
+        assert not at.exception
+        for w in [*at.slider, *at.select_slider, *at.number_input, *at.selectbox, *at.radio, *at.button]:
+            assert w.help, (tab, w.label)
+
+
+def test_samplers_tab_steps_ula_and_mala_from_the_same_start():
+    at = open_page()
+    widget(at, "number_input", "lv-chains").set_value(200).run()
+    st0 = at.session_state["lv_samplers"]
+    assert st0["ULA"].steps == [0] and torch.equal(st0["ULA"].frames[0], st0["MALA"].frames[0])
+    for _ in range(3):
+        at.button(key="lv-s-step").click().run()
+    assert not at.exception
+    s = at.session_state["lv_samplers"]
+    assert s["ULA"].steps == [0, 5, 10, 15] and s["MALA"].steps == [0, 5, 10, 15]
+    assert 0 < s["MALA"].acceptance[-1] <= 1 and s["ULA"].dead == 0
+    assert any("step 15" in c.value for c in at.caption)
+    metrics = {m.label: m.value for m in at.metric}
+    assert "acceptance" in metrics and metrics["acceptance"].endswith("%")
+    assert "ESS (x₁)" in metrics and "KL to exact" in metrics
+    assert len(at.get("plotly_chart")) == 3  # ULA, MALA, marginals (the other tabs do not run)
+    # the effective temperature of the textbook noise is 1, of the course's noise 1/2
+    assert any("T = σ²/(2η) = **1**" in m.value for m in at.markdown)
+    widget(at, "selectbox", "lv-noise-mode").set_value("σ = √η  (course, T = ½)").run()
+    assert any("T = σ²/(2η) = **0.5**" in m.value for m in at.markdown)
+    assert at.session_state["lv_samplers"]["ULA"].steps == [0]  # new settings, new chains
+
+
+def test_samplers_tab_refuses_impossible_settings_with_a_message():
+    at = open_page()
+    widget(at, "number_input", "lv-chains").set_value(0).run()
+    assert not at.exception
+    assert any("number of chains must be at least 1" in e.value for e in at.error)
+    widget(at, "number_input", "lv-chains").set_value(50).run()
+    assert not at.error
+    widget(at, "selectbox", "lv-noise-mode").set_value("custom σ").run()
+    widget(at, "number_input", "lv-sigma").set_value(-0.5).run()
+    assert not at.exception
+    assert any("noise scale must be zero or positive" in e.value for e in at.error)
+
+
+def test_a_huge_step_stops_ula_chains_with_a_warning_and_mala_goes_on():
+    at = open_page()
+    widget(at, "selectbox", "lv-target").set_value("correlated Gaussian").run()
+    widget(at, "select_slider", "lv-eta").set_value(1.0).run()  # > 2 / 10: unstable along the narrow axis
+    for _ in range(4):
+        at.button(key="lv-s-step").click().run()
+    assert not at.exception
+    s = at.session_state["lv_samplers"]
+    assert s["ULA"].dead == 300
+    assert any("sent to infinity" in w.value for w in at.warning)
+    assert s["MALA"].dead == 0 and bool(torch.isfinite(s["MALA"].frames[-1]).all())
+    # the page keeps working: a smaller step gives live chains again
+    widget(at, "select_slider", "lv-eta").set_value(0.05).run()
+    at.button(key="lv-s-step").click().run()
+    assert not at.exception and at.session_state["lv_samplers"]["ULA"].dead == 0
+    assert not any("sent to infinity" in w.value for w in at.warning)
+
+
+def test_sgld_tab_runs_sgd_sgld_and_full_batch_langevin():
+    at = open_page("SGLD")
+    widget(at, "number_input", "lv-g-chains").set_value(20).run()
+    for _ in range(3):
+        at.button(key="lv-g-step").click().run()
+    assert not at.exception
+    g = at.session_state["lv_sgld"]
+    for name in ("SGD", "SGLD", "full-batch Langevin"):
+        assert g[name].steps == [0, 10, 20, 30] and g[name].frames[-1].shape == (20, 2)
+    # the first steps follow the schedule a (b + t)^-gamma with the defaults a = 0.02, b = 1, gamma = 0.1
+    assert math.isclose(g["SGLD"].step_sizes[1], 0.02 * (1 + 9) ** -0.1)
+    # SGD moves without noise: same start, its chains differ from SGLD's
+    assert not torch.equal(g["SGD"].frames[-1], g["SGLD"].frames[-1])
+    assert len(at.get("plotly_chart")) == 5  # three chain views, the schedule, the traces
+    assert any("step 30" in c.value for c in at.caption)
+
+
+def test_sgld_tab_refuses_a_bad_schedule_and_warns_about_exploding_chains():
+    at = open_page("SGLD")
+    widget(at, "number_input", "lv-g-chains").set_value(0).run()
+    assert not at.exception and any("number of chains must be at least 1" in e.value for e in at.error)
+    widget(at, "number_input", "lv-g-chains").set_value(10).run()
+    widget(at, "select_slider", "lv-g-a").set_value(2.0).run()
+    widget(at, "slider", "lv-g-gamma").set_value(0.0).run()
+    for _ in range(3):
+        at.button(key="lv-g-step").click().run()
+    assert not at.exception
+    assert any("sent to infinity" in w.value for w in at.warning)
+
+
+def test_ebm_tab_trains_and_refuses_negative_noise():
+    at = open_page("2-D EBM")
+    e = at.session_state["lv_ebm"]
+    assert e["history"] == [] and e["negatives"] is None
+    at.button(key="lv-ebm-step").click().run()
+    assert not at.exception
+    e = at.session_state["lv_ebm"]
+    assert len(e["history"]) >= 1 and e["negatives"].shape == (128, 2)
+    assert "cd" in e["history"][-1] and any("iteration" in c.value for c in at.caption)
+    widget(at, "number_input", "lv-e-sigma").set_value(-1.0).run()
+    assert not at.exception and any("noise >= 0" in x.value for x in at.error)
+
+
+def test_playing_draws_raster_frames_and_pause_brings_back_the_charts():
+    at = open_page()
+    at.button(key="lv-s-play").click().run()  # the rerun runs the fragment once (the browser's timer does the rest)
+    assert not at.exception
+    s = at.session_state["lv_samplers"]
+    assert s["playing"] and s["ULA"].steps == [0, 5]
+    imgs = at.get("image")
+    assert len(imgs) >= 1  # the ULA and MALA frames as images while playing
+    assert any("pause for the interactive chart" in str(i.proto) for i in imgs)
+    at.button(key="lv-s-play").click().run()  # pause
+    assert not at.exception and not at.session_state["lv_samplers"]["playing"]
+    assert not any("pause for the interactive chart" in str(i.proto) for i in at.get("image"))
+    assert at.slider(key="lv-s-scrub-" + str(len(at.session_state["lv_samplers"]["ULA"].frames) - 1)).value >= 1

@@ -1,0 +1,44 @@
+"""End to end: the Langevin & SGLD lab in Chromium. The chains play (the frame counter advances by itself), the SGLD
+and 2-D EBM tabs step, and no exception shows. Screenshots go to test-artifacts/."""
+import re
+
+from conftest import assert_no_exception, shot, wait_idle
+
+FRAME = "() => { const m = document.body.innerText.match(/step ([0-9]+) · frame ([0-9]+) of/); return m ? +m[2] : -1; }"
+
+
+def visible_button(page, name):
+    return page.locator("button:visible").filter(has_text=re.compile(f"{name}$")).first
+
+
+def test_langevin_lab_plays_chains_in_the_browser(app_server, page):
+    page.goto(app_server + "/langevin")
+    wait_idle(page)
+    assert_no_exception(page)
+    page.wait_for_selector("text=step 0 · frame 0 of 0")
+    visible_button(page, "Play").click()
+    # frames arrive from the fragment's browser timer, one per tick, without any click
+    page.wait_for_function(f"() => ({FRAME})() >= 8", timeout=60_000)
+    assert_no_exception(page)
+    shot(page, "langevin-samplers-playing")
+    visible_button(page, "Pause").click()
+    wait_idle(page)
+    frame = page.evaluate(f"({FRAME})()")
+    page.wait_for_timeout(800)
+    assert page.evaluate(f"({FRAME})()") == frame  # paused: the counter stays
+    assert frame >= 8
+    assert page.locator("text=/acceptance/").count() >= 1
+
+    page.get_by_role("tab", name="SGLD").click()
+    visible_button(page, "Step").click()
+    wait_idle(page)
+    page.wait_for_selector("text=/step 10 · frame 1 of 1/")
+    assert_no_exception(page)
+    shot(page, "langevin-sgld")
+
+    page.get_by_role("tab", name="2-D EBM").click()
+    visible_button(page, "Step").click()
+    wait_idle(page)
+    page.wait_for_function("() => /iteration [1-9]/.test(document.body.innerText)", timeout=30_000)
+    assert_no_exception(page)
+    shot(page, "langevin-ebm")
