@@ -88,17 +88,20 @@ def _safe(x: torch.Tensor, alive: torch.Tensor) -> torch.Tensor:
 
 
 def ula(grad_log_p: Score, x0: torch.Tensor, step_size: float, noise: float, generator: torch.Generator,
-        max_abs: float = MAX_ABS) -> Iterator[ChainState]:
+        max_abs: float = MAX_ABS, clip: tuple[float, float] | None = None) -> Iterator[ChainState]:
     """Unadjusted Langevin algorithm: x <- x + eta grad log p(x) + sigma w, w ~ N(0, I), endless.
 
     eta (step size) and sigma (noise) are separate settings; see `temperature`. Biased for any eta > 0: even at
-    T = 1 it samples a distribution that differs from p by O(eta) (Roberts & Tweedie 1996)."""
+    T = 1 it samples a distribution that differs from p by O(eta) (Roberts & Tweedie 1996). With `clip`
+    = (low, high) each step is projected back into the box (the image EBM keeps pixels in [-1, 1])."""
     check_settings(x0, step_size, noise)
     x, alive, t = x0.detach().clone(), torch.ones(len(x0), dtype=torch.bool), 0
     x, alive, _ = _retire(x, alive, max_abs)
     while True:
         w = torch.randn(x.shape, generator=generator, dtype=x.dtype)
         x_new = x + step_size * grad_log_p(_safe(x, alive)) + noise * w
+        if clip is not None:
+            x_new = x_new.clamp(*clip)
         x = torch.where(alive[:, None], x_new, x)
         x, alive, died = _retire(x, alive, max_abs)
         t += 1

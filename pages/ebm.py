@@ -50,7 +50,7 @@ state = ui.session("ebm", fresh_state)
 
 with st.sidebar:
     st.header("Langevin sampler")
-    step_size = st.slider("Step size η", 0.0, 30.0, 10.0, 0.5,
+    step_size = st.slider("Step size η", 0.5, 30.0, 10.0, 0.5,
                           help="Multiplies the clamped energy gradient in each Langevin step.")
     noise = st.select_slider("Noise σ", [0.0, 0.001, 0.003, 0.005, 0.01, 0.02, 0.05, 0.1], value=0.005,
                              help="Standard deviation of the Gaussian noise added in each step, set apart from the "

@@ -16,6 +16,8 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from .. import samplers
+
 
 @dataclass(frozen=True)
 class EBMConfig:
@@ -35,8 +37,8 @@ class EBMConfig:
             raise ValueError("steps, buffer size and channels must be positive")
         if not 0 <= self.reinit <= 1:
             raise ValueError(f"reinit must be a share between 0 and 1, got {self.reinit}")
-        if self.step_size < 0 or self.noise < 0 or self.grad_clamp <= 0:
-            raise ValueError("step size and noise must be >= 0 and the gradient clamp > 0")
+        if self.step_size <= 0 or self.noise < 0 or self.grad_clamp <= 0:
+            raise ValueError("the step size and the gradient clamp must be > 0 and the noise >= 0")
 
 
 class Swish(nn.Module):
@@ -50,16 +52,25 @@ class EnergyDiverged(FloatingPointError):
 
 def langevin(energy, x: torch.Tensor, steps: int, generator: torch.Generator, step_size: float, noise: float,
              grad_clamp: float) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yield (x, E(x)) after each Langevin step on images in [-1, 1]; the network's weights get no gradient."""
-    x = x.detach()
-    for _ in range(steps):
+    """Yield (x, E(x)) after each Langevin step on images in [-1, 1]; the network's weights get no gradient.
+
+    The Langevin lab's ULA (genlib.samplers.ula) on the flattened images, with grad log p = -dE/dx clamped
+    per pixel to +-grad_clamp and each step projected back into [-1, 1]. E(x) is that of the state the step
+    started from (it comes free with the gradient)."""
+    shape, last = x.shape, {}
+
+    def score(flat: torch.Tensor) -> torch.Tensor:
         with torch.enable_grad():
-            x.requires_grad_(True)
-            e = energy(x)
-            (g,) = torch.autograd.grad(e.sum(), x)
-        x = x.detach() - step_size * g.clamp(-grad_clamp, grad_clamp)
-        x = (x + noise * torch.randn(x.shape, generator=generator)).clamp(-1, 1)
-        yield x, e.detach()
+            xi = flat.reshape(shape).requires_grad_(True)
+            e = energy(xi)
+            (g,) = torch.autograd.grad(e.sum(), xi)
+        last["e"] = e.detach()
+        return -g.clamp(-grad_clamp, grad_clamp).reshape(len(flat), -1)
+
+    chain = samplers.ula(score, x.detach().reshape(len(x), -1), step_size, noise, generator, clip=(-1.0, 1.0))
+    for _ in range(steps):
+        state = next(chain)
+        yield state.x.reshape(shape), last["e"]
 
 
 class LangevinChain:
