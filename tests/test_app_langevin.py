@@ -3,18 +3,13 @@ a message instead of a traceback, and exploding chains are stopped with a warnin
 import math
 
 import torch
-from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+import conftest
 
 
-def open_page(tab: str | None = None) -> AppTest:
+def open_page(tab: str | None = None):
     """The page through app.py's navigation; `tab` selects a tab (the tabs are lazy: only the open one runs)."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("pages/langevin.py")
-    at.run()
-    assert not at.exception, at.exception
+    at = conftest.open_page("pages/langevin.py", timeout=120)
     if tab is not None:
         at.session_state["lv-tab"] = tab
         at.run()
