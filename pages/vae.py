@@ -201,7 +201,13 @@ with tabs[1]:
             idx = st.number_input("Validation digit #", 0, len(val) - 1, 0, help="Its encoder mean μ fixes the rest.")
             base = encode_means(val[idx:idx + 1])[0][0]
     axis = V.grid_axis(n, "quantile" if mode == "prior quantiles" else "scale", val_r)
-    img = V.decode_grid(model, axis, axis, dims, base)
+    # decoding n^2 digits is the slow part (~0.5 s for the conv decoder at n = 30): keep the last grid, so that
+    # moving the pointer only decodes one digit
+    gkey = (trainer.step_count, n, mode, val_r, dims, tuple(base.tolist()))
+    cached = st.session_state.get("vae_grid")
+    if cached is None or cached[0] is not model or cached[1] != gkey:  # `is`: a rebuilt model may reuse an id
+        st.session_state["vae_grid"] = cached = (model, gkey, V.decode_grid(model, axis, axis, dims, base))
+    img = cached[2]
     lo, hi = float(axis[0]), float(axis[-1])
     step_z = (hi - lo) / max(n - 1, 1)
     pc = st.columns(2)
