@@ -81,7 +81,7 @@ def sampler_table(repeats: int, ref_chains: int) -> None:
     print(f"\n{CHAINS} chains x {STEPS} steps, float64, torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
           f"{os.cpu_count()} CPU cores (shared with other jobs)")
     print(f"reference: per-chain numpy loop, timed on {ref_chains} chains and scaled to {CHAINS}\n")
-    print(f"| target | sampler | vectorised median (s) | best (s) | target <= 1 s | reference (s) | speed-up |")
+    print("| target | sampler | vectorised median (s) | best (s) | target <= 1 s | reference (s) | speed-up |")
     print("|---|---|---|---|---|---|---|")
     for name, kind, med, best, ref in rows:
         ok = "yes" if med <= 1.0 else "NO"

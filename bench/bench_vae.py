@@ -7,7 +7,6 @@ Targets (issue 3): throughput ratio >= 1.5x; grid <= 60 ms median; draw -> encod
 """
 from __future__ import annotations
 
-import io
 import os
 import statistics
 import sys

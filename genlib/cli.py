@@ -80,7 +80,8 @@ def cmd_train(args) -> dict:
 
     mcfg, tcfg, epochs = train_settings(args.kind, args.preset, args.set or [], args.epochs, args.seed)
     mnist = _load_data(args)
-    model = KINDS[args.kind].model_cls(mcfg)
+    torch.manual_seed(tcfg.seed)  # the initial weights (modules draw them from the global RNG); the run's own
+    model = KINDS[args.kind].model_cls(mcfg)  # torch.Generator (from the same seed) drives everything after
     supervised = getattr(model, "supervised", False)  # classifiers train on (images, labels)
     train_data = (mnist.train.images, mnist.train.labels) if supervised else mnist.train.images
     val_data = (mnist.val.images, mnist.val.labels) if supervised else mnist.val.images

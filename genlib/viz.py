@@ -78,3 +78,14 @@ def code_scatter(codes: torch.Tensor, labels: torch.Tensor, title: str = "", axi
     fig.update_layout(title=title, xaxis_title=f"{axis}[0]", yaxis_title=f"{axis}[1]", height=420,
                       margin=dict(l=10, r=10, t=40 if title else 10, b=10), legend_title_text="digit")
     return fig
+
+
+def chain_traces(steps: list[int], values: list[torch.Tensor], at_step: int, xaxis: str, yaxis: str,
+                 title: str) -> go.Figure:
+    """One line per chain of a per-chain quantity (energy, free energy) over the steps, and a marker at `at_step`."""
+    v = torch.stack(values).numpy()  # [frames, chains]
+    fig = go.Figure([go.Scatter(x=steps, y=v[:, i], mode="lines", line=dict(width=1), showlegend=False)
+                     for i in range(v.shape[1])])
+    fig.add_vline(x=at_step, line_dash="dot")
+    fig.update_layout(height=330, xaxis_title=xaxis, yaxis_title=yaxis, title=title, margin=dict(l=10, r=10, t=40, b=10))
+    return fig

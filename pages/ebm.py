@@ -1,5 +1,4 @@
 """Energy-based model page: train with Langevin negatives, watch chains turn noise into digits, compare energies."""
-import copy
 
 import numpy as np
 import plotly.graph_objects as go
@@ -172,13 +171,8 @@ with tab_chain:
             st.image(viz.grid(ch.frames[frame], nrow=int(np.ceil(np.sqrt(n)))),
                      caption=f"step {ch.steps[frame]} of {total}", width="stretch")
         with right:
-            e = torch.stack(ch.energies).numpy()
-            fig = go.Figure([go.Scatter(x=ch.steps, y=e[:, i], mode="lines", line=dict(width=1), showlegend=False)
-                             for i in range(e.shape[1])])
-            fig.add_vline(x=ch.steps[frame], line_dash="dot")
-            fig.update_layout(height=330, xaxis_title="Langevin step", yaxis_title="energy E(x)",
-                              title="Energy of each chain", margin=dict(l=10, r=10, t=40, b=10))
-            st.plotly_chart(fig, key="ebm-chain-energy")
+            st.plotly_chart(viz.chain_traces(ch.steps, ch.energies, ch.steps[frame], "Langevin step", "energy E(x)",
+                                             "Energy of each chain"), key="ebm-chain-energy")
 
     if step_once:
         st.session_state["ebm_chain"].advance(per_frame)

@@ -18,6 +18,7 @@ st.markdown(
     "| **Variational autoencoder** | The ELBO = reconstruction − KL, live; slide through the decoded 2-D latent grid, see where each class lands, interpolate, draw a digit and see its q(z\\|x). |\n"
     "| **Energy-based model** | A CNN assigns each image an energy; Langevin dynamics on it turns noise into digits. "
     "Train with a replay buffer, play the chains step by step, and use energies to spot odd inputs. |\n"
+    "| **Restricted Boltzmann machine** | Train with CD-k or PCD and watch the filters form; play Gibbs chains from noise, data or the persistent chains at any temperature; estimate the log-likelihood with AIS and check it against the exact value. |\n"
     "| **Langevin & SGLD lab** | ULA and MALA chains on 2-D densities with exact answers (bias, temperature, acceptance, ESS); SGD vs SGLD vs full-batch Langevin on the Welling & Teh posterior; a 2-D EBM trained live with Langevin negatives. |\n"
 )
 

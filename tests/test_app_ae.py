@@ -1,5 +1,4 @@
 """Streamlit AppTests for the home page and the Autoencoder page (no browser)."""
-import pytest
 import torch
 
 from conftest import button, open_page

@@ -1,7 +1,7 @@
 """AppTest for the energy-based model page: each tab renders, training ticks, chains advance."""
 import torch
 
-from conftest import button, open_page
+from conftest import open_page
 from genlib.models.ebm import EBM, EBMConfig, LangevinChain
 
 PAGE = "pages/ebm.py"

@@ -124,3 +124,15 @@ def test_divergence_after_good_epochs_saves_the_last_good_state(tmp_path):
     assert meta["steps"] > 0 and meta["steps"] % 36 == 0  # the end of the last good epoch (36 steps each)
     assert "# diverged in epoch" in meta["command"]
     assert all(torch.isfinite(p).all() for p in g.load(out).parameters())
+
+
+def test_the_same_seed_gives_the_same_weights_in_a_new_process(tmp_path):
+    import genlib as g
+
+    outs = [tmp_path / f"run{i}.safetensors" for i in range(2)]
+    for out in outs:  # two separate processes: nothing but --seed may decide the initial weights
+        rc, _, stderr = genlib("train", "ae", "--epochs", "1", "--seed", "5", "--out", out, "--quiet", "--weights-only",
+                               "--set", "hidden=[32]")
+        assert rc == 0, stderr
+    a, b = (g.load(o).state_dict() for o in outs)
+    assert all(a[k].equal(b[k]) for k in a)

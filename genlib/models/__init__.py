@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import autoencoder, classifier, ebm, vae
+from . import autoencoder, classifier, ebm, rbm, vae
 
 
 @dataclass(frozen=True)
@@ -22,4 +22,5 @@ KINDS: dict[str, ModelSpec] = {
                             "small CNN digit classifier, for sample-quality scores only"),
     "ebm": ModelSpec("ebm", ebm.EBMConfig, ebm.EBM, ebm.PRESETS, "convolutional energy-based model, Langevin negatives"),
     "vae": ModelSpec("vae", vae.VAEConfig, vae.VAE, vae.PRESETS, "variational autoencoder (MLP or conv, Bernoulli or Gaussian decoder)"),
+    "rbm": ModelSpec("rbm", rbm.RBMConfig, rbm.RBM, rbm.PRESETS, "Bernoulli restricted Boltzmann machine, CD-k or persistent CD"),
 }
