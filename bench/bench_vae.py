@@ -19,8 +19,8 @@ from torch import distributions as D
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from genlib import checkpoints, viz  # noqa: E402
-from genlib.data import load_mnist  # noqa: E402
-from genlib.models.vae import VAE, VAEConfig, canvas_to_digit, decode_grid, ellipse, grid_axis  # noqa: E402
+from genlib.data import canvas_to_digit, load_mnist  # noqa: E402
+from genlib.models.vae import VAE, VAEConfig, decode_grid, ellipse, grid_axis  # noqa: E402
 from genlib.train import TrainConfig, Trainer  # noqa: E402
 
 COURSE = VAEConfig(latent=8, hidden=(512, 512), likelihood="gaussian")  # 784-512-512-8, mean tanh, variance 1

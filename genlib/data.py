@@ -244,3 +244,18 @@ def toy_data(name: str, n: int, generator: torch.Generator) -> torch.Tensor:
         pts = torch.stack([r * torch.cos(t), r * torch.sin(t)], 1)
         return pts + 0.1 * torch.randn(n, 2, generator=g)
     raise ValueError(f"unknown toy data set {name!r}; choose one of {', '.join(TOYS)}")
+
+
+def canvas_to_digit(rgba: np.ndarray) -> torch.Tensor:
+    """A drawing canvas's RGBA array (H, W, 4), light strokes on a dark or transparent background,
+    -> an MNIST-style digit [1, 1, 28, 28] (cropped, scaled to 20 x 20, centred by mass; see grey_to_digit).
+    Raises ValueError for an empty canvas."""
+    a = np.asarray(rgba, dtype=np.float32)
+    if a.ndim != 3 or a.shape[2] not in (3, 4):
+        raise ValueError(f"expected an RGBA image (H, W, 4), got shape {a.shape}")
+    grey = a[..., :3].mean(-1) / 255.0
+    if a.shape[2] == 4:
+        grey = grey * (a[..., 3] / 255.0)  # transparent pixels count as background
+    if grey.max() <= 0.2:
+        raise ValueError("the canvas is empty: draw a digit first")
+    return grey_to_digit(np.clip(grey, 0, 1))

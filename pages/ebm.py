@@ -6,7 +6,7 @@ import streamlit as st
 import torch
 
 from genlib import checkpoints, viz
-from genlib.data import grey_to_digit, image_to_digit
+from genlib.data import canvas_to_digit, image_to_digit
 from genlib.models.ebm import EBM, EBMConfig, LangevinChain
 from pages import ui
 
@@ -146,13 +146,10 @@ with tab_chain:
         st.session_state.update(ebm_chain=new_chain(), ebm_chain_key=key, ebm_playing=False)
     playing = st.session_state["ebm_playing"]
 
-    b1, b2, b3 = st.columns(3)
-    if b1.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
-                 type="primary", width="stretch", help="Run the chain, one frame per tick."):
-        st.session_state["ebm_playing"] = not playing
-        st.rerun()
-    step_once = b2.button("Step", key="ebm-chain-step-btn", icon=":material/skip_next:", width="stretch", help="Advance one frame.")
-    if b3.button("Restart", icon=":material/restart_alt:", width="stretch", help="Start the chains again."):
+    step_once, restart = ui.run_buttons(st.session_state, "ebm_playing", ("ebm-chain-play", "ebm-chain-step-btn",
+                                        "ebm-chain-restart"), ("Play", "Restart"),
+                                        ("Run the chain, one frame per tick.", "Advance one frame.", "Start the chains again."))
+    if restart:
         st.session_state.update(ebm_chain=new_chain(), ebm_playing=False)
 
     @st.fragment(run_every=0.25 if playing else None)
@@ -209,8 +206,8 @@ with tab_energy:
     if ch is not None and len(ch.frames) > 1:
         groups[f"chain samples (step {ch.steps[-1]})"] = ch.frames[-1]
     drawn = getattr(canvas, "image_data", None)
-    if drawn is not None and drawn[..., :3].max() > 0:
-        groups["your drawing"] = grey_to_digit(drawn[..., :3].mean(-1) / 255.0)
+    if drawn is not None and drawn[..., :3].max() > 50:  # some ink on the canvas
+        groups["your drawing"] = canvas_to_digit(drawn)
     if up is not None:
         try:
             groups["your image"] = image_to_digit(up.getvalue())

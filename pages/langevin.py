@@ -174,18 +174,22 @@ def fmt(v, spec=".3g"):
 
 def play_buttons(key: str, state: dict, what: str) -> tuple[bool, bool]:
     """Play/pause toggle, single step, restart (outside the fragment). Returns (step, restart) clicks."""
-    b1, b2, b3 = st.columns(3)
-    playing = state.get("playing", False)
-    if b1.button("Pause" if playing else "Play", key=f"{key}-play", type="primary", width="stretch",
-                 icon=":material/pause:" if playing else ":material/play_arrow:",
-                 help=f"Run the {what}: one frame per tick ({1 / TICK:.0f} per second at most)."):
-        state["playing"] = not playing
-        st.rerun()
-    step = b2.button("Step", key=f"{key}-step", icon=":material/skip_next:", width="stretch",
-                     help="Advance one frame (the steps per frame set above).")
-    restart = b3.button("Restart", key=f"{key}-restart", icon=":material/restart_alt:", width="stretch",
-                        help="Start the chains again from the same seed.")
-    return step, restart
+    return ui.run_buttons(state, "playing", (f"{key}-play", f"{key}-step", f"{key}-restart"), ("Play", "Restart"), (
+        f"Run the {what}: one frame per tick ({1 / TICK:.0f} per second at most).",
+        "Advance one frame (the steps per frame set above).", "Start the chains again from the same seed."))
+
+
+def chain_state(name: str, key: tuple, build) -> dict:
+    """st.session_state[name], rebuilt with build() when the settings `key` change; impossible settings (a
+    ValueError from the library) are kept as {"error": message} for the page to show."""
+    state = st.session_state.get(name)
+    if state is None or state["key"] != key:
+        try:
+            state = {"key": key, "playing": False, "error": None, **build()}
+        except ValueError as e:
+            state = {"key": key, "playing": False, "error": str(e)}
+        st.session_state[name] = state
+    return state
 
 
 def scrub(key: str, chain: S.Chain, playing: bool = False) -> int:
@@ -253,13 +257,7 @@ with tab_s:
         c4.markdown(f"σ = **{sigma:.3g}**, effective temperature T = σ²/(2η) = **{T:.3g}**")
 
         key = (target_name, int(chains), int(seed), eta, sigma)
-        sstate = st.session_state.get("lv_samplers")
-        if sstate is None or sstate["key"] != key:
-            try:
-                sstate = {"key": key, "playing": False, "error": None, **new_samplers(target_name, int(chains), int(seed), eta, sigma)}
-            except ValueError as e:
-                sstate = {"key": key, "playing": False, "error": str(e)}
-            st.session_state["lv_samplers"] = sstate
+        sstate = chain_state("lv_samplers", key, lambda: new_samplers(target_name, int(chains), int(seed), eta, sigma))
 
         if sstate["error"]:
             st.error(f"Cannot run these settings: {sstate['error']}.")
@@ -365,19 +363,13 @@ with tab_g:
         g_seed = c3.number_input("Seed", 0, 10_000, 0, key="lv-g-seed", help="Seed of starts, minibatches and noise.")
         g_per_frame = c4.slider("Steps per frame", 1, 50, 10, key="lv-g-per-frame", help="Steps between two frames.")
 
-        try:
-            schedule = S.StepSchedule(a, float(b), gamma)
-            gkey = (a, b, gamma, batch, int(g_chains), int(g_seed))
-            gstate = st.session_state.get("lv_sgld")
-            if gstate is None or gstate["key"] != gkey:
-                gstate = {"key": gkey, "playing": False, "error": None, **new_sgld(int(g_chains), int(g_seed), schedule, batch)}
-        except ValueError as e:
-            gstate = {"key": None, "playing": False, "error": str(e)}
-        st.session_state["lv_sgld"] = gstate
-
+        gkey = (a, b, gamma, batch, int(g_chains), int(g_seed))
+        gstate = chain_state("lv_sgld", gkey, lambda: new_sgld(int(g_chains), int(g_seed), S.StepSchedule(a, float(b), gamma),
+                                                                batch))
         if gstate["error"]:
             st.error(f"Cannot run these settings: {gstate['error']}.")
         else:
+            schedule = S.StepSchedule(a, float(b), gamma)  # valid: building the chains with it just worked
             step_g, restart_g = play_buttons("lv-g", gstate, "three samplers")
             if restart_g:
                 gstate.update(playing=False, **new_sgld(int(g_chains), int(g_seed), schedule, batch))

@@ -193,16 +193,10 @@ with tab_chain:
         if st.session_state.get("rbm_chain_key") != key:
             st.session_state.update(rbm_chain=new_chain(), rbm_chain_key=key, rbm_playing=False)
         playing = st.session_state["rbm_playing"]
-        b1, b2, b3 = st.columns(3)
-        if b1.button("Pause" if playing else "Play", key="rbm-play",
-                     icon=":material/pause:" if playing else ":material/play_arrow:", type="primary", width="stretch",
-                     help="Run the chains, one frame per tick."):
-            st.session_state["rbm_playing"] = not playing
-            st.rerun()
-        step_once = b2.button("Step", key="rbm-chain-step", icon=":material/skip_next:", width="stretch",
-                              help="Advance one frame.")
-        if b3.button("Restart", key="rbm-restart", icon=":material/restart_alt:", width="stretch",
-                     help="Start the chains again."):
+        step_once, restart = ui.run_buttons(st.session_state, "rbm_playing", ("rbm-play", "rbm-chain-step", "rbm-restart"),
+                                            ("Play", "Restart"), ("Run the chains, one frame per tick.",
+                                                                  "Advance one frame.", "Start the chains again."))
+        if restart:
             st.session_state.update(rbm_chain=new_chain(), rbm_playing=False)
         if step_once and len(st.session_state["rbm_chain"]) < MAX_FRAMES:
             st.session_state["rbm_chain"].advance(per_frame, beta)

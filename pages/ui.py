@@ -119,20 +119,27 @@ def live_tick(trainer: Trainer, val: torch.Tensor, budget: float = TICK_SECONDS,
     return rec
 
 
+def run_buttons(state: dict, flag: str, keys: tuple[str, str, str], labels: tuple[str, str], helps: tuple[str, str, str]
+                ) -> tuple[bool, bool]:
+    """A run/pause toggle of `state[flag]`, a single step and a reset-like button, in one row (outside any
+    fragment). `labels` names the first button when paused and the third. Returns (step clicked, third clicked)."""
+    c1, c2, c3 = st.columns(3)
+    on = state.get(flag, False)
+    if c1.button("Pause" if on else labels[0], key=keys[0], width="stretch", type="primary",
+                 icon=":material/pause:" if on else ":material/play_arrow:", help=helps[0]):
+        state[flag] = not on
+        st.rerun()
+    step = c2.button("Step", key=keys[1], width="stretch", icon=":material/skip_next:", help=helps[1])
+    third = c3.button(labels[1], key=keys[2], width="stretch", icon=":material/restart_alt:", help=helps[2])
+    return step, third
+
+
 def train_buttons(key: str, state: dict) -> tuple[bool, bool]:
     """Start/pause toggle, single step, reset. Returns (step clicked, reset clicked)."""
-    c1, c2, c3 = st.columns(3)
-    running = state.get("running", False)
-    if c1.button("Pause" if running else "Start", key=f"{key}-run", width="stretch", type="primary",
-                 icon=":material/pause:" if running else ":material/play_arrow:",
-                 help="Start or pause live training; while running the model trains a little every tick."):
-        state["running"] = not running
-        st.rerun()
-    step = c2.button("Step", key=f"{key}-step", width="stretch", icon=":material/skip_next:",
-                     help="Run a single tick of training (as many optimizer steps as fit in a tick).")
-    reset = c3.button("Reset", key=f"{key}-reset", width="stretch", icon=":material/restart_alt:",
-                      help="Throw this run away and start from fresh random weights with the sidebar settings.")
-    return step, reset
+    return run_buttons(state, "running", (f"{key}-run", f"{key}-step", f"{key}-reset"), ("Start", "Reset"), (
+        "Start or pause live training; while running the model trains a little every tick.",
+        "Run a single tick of training (as many optimizer steps as fit in a tick).",
+        "Throw this run away and start from fresh random weights with the sidebar settings."))
 
 
 def checkpoint_bytes(trainer: Trainer, dataset: str) -> bytes:

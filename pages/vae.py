@@ -308,7 +308,7 @@ with tabs[4]:
         if up is not None:
             digit = gdata.image_to_digit(up.getvalue())
         elif rgba is not None and np.asarray(rgba)[..., :3].max() > 50:
-            digit = V.canvas_to_digit(rgba)
+            digit = gdata.canvas_to_digit(rgba)
     except ValueError as e:
         problem = f"Could not use {'the file ' + up.name if up is not None else 'the drawing'}: {e}."
     with right:

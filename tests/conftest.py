@@ -116,6 +116,16 @@ def page(browser, request):
     ctx.close()
 
 
+@pytest.fixture
+def one_torch_thread():
+    """For tests of tiny tensors: one intra-op thread is fastest, and on a loaded 2-core machine a second thread
+    makes every small op wait for a core (tens of times slower). Restored after the test."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def wait_idle(page, timeout: float = 60_000) -> None:
     """Wait until the page's script has run and finished (every page draws an h1 title first).
 
@@ -163,3 +173,10 @@ def open_page(page: str | None = None, timeout: float = 90):
 def button(at, label: str):
     """The button with this label (the first, if several)."""
     return next(b for b in at.button if b.label == label)
+
+
+def wait_for_counter(page, pattern: str, at_least: int, timeout: float = 60_000) -> None:
+    """Wait until the page text matches the JS regex `pattern` (one group of digits) with a value >= at_least,
+    e.g. a chain's step counter climbing while the fragment's browser timer plays it."""
+    page.wait_for_function("([p, n]) => { const m = document.body.innerText.match(new RegExp(p)); "
+                           "return m !== null && +m[1] >= n; }", arg=[pattern, at_least], timeout=timeout)

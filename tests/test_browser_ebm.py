@@ -1,7 +1,7 @@
 """End to end: the EBM page plays a Langevin chain in Chromium; the picture and the step counter move."""
 import re
 
-from conftest import assert_no_exception, shot, wait_idle
+from conftest import assert_no_exception, shot, wait_for_counter, wait_idle
 
 
 def test_ebm_chain_plays_in_the_browser(app_server, page):
@@ -13,9 +13,8 @@ def test_ebm_chain_plays_in_the_browser(app_server, page):
     first = chain_img.first.get_attribute("src")
     page.get_by_role("button", name=re.compile("^.*Play$")).click()
     # frames arrive from the fragment's browser timer, one every tick
-    page.wait_for_function("() => /step ([1-9][0-9]*) of 256/.test(document.body.innerText)", timeout=30_000)
-    page.wait_for_function("() => { const m = document.body.innerText.match(/step ([0-9]+) of 256/); "
-                           "return m && +m[1] >= 24; }", timeout=60_000)
+    wait_for_counter(page, r"step ([0-9]+) of 256", 1, timeout=30_000)
+    wait_for_counter(page, r"step ([0-9]+) of 256", 24)
     assert chain_img.first.get_attribute("src") != first
     assert_no_exception(page)
     shot(page, "ebm-chain-playing")

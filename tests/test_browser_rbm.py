@@ -1,7 +1,7 @@
 """End to end: the RBM page plays a Gibbs chain in Chromium; the picture and the step counter move."""
 import re
 
-from conftest import assert_no_exception, shot, wait_idle
+from conftest import assert_no_exception, shot, wait_for_counter, wait_idle
 
 
 def test_rbm_chain_plays_in_the_browser(app_server, page):
@@ -14,9 +14,8 @@ def test_rbm_chain_plays_in_the_browser(app_server, page):
     first = page.locator("[data-testid='stImage'] img").nth(1).get_attribute("src")
     page.get_by_role("button", name=re.compile("^.*Play$")).click()
     # frames arrive from the fragment's browser timer, one every tick
-    page.wait_for_function("() => /p\\(v\\|h\\) · step ([1-9][0-9]*)/.test(document.body.innerText)", timeout=30_000)
-    page.wait_for_function("() => { const m = document.body.innerText.match(/p\\(v\\|h\\) · step ([0-9]+)/); "
-                           "return m && +m[1] >= 5; }", timeout=60_000)
+    wait_for_counter(page, r"p\(v\|h\) · step ([0-9]+)", 1, timeout=30_000)
+    wait_for_counter(page, r"p\(v\|h\) · step ([0-9]+)", 5)
     assert page.locator("[data-testid='stImage'] img").nth(1).get_attribute("src") != first
     assert_no_exception(page)
     shot(page, "rbm-chain-playing")

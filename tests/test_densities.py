@@ -8,14 +8,7 @@ import torch
 from genlib import densities as D
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """These tensors are tiny: one intra-op thread is fastest, and on a loaded 2-core machine a second thread
-    makes every small op wait for a core (tens of times slower). Restored after each test."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny tensors: see conftest
 
 
 @pytest.mark.parametrize("name", list(D.TARGETS))

@@ -9,9 +9,9 @@ import torch
 from PIL import Image
 
 from genlib import checkpoints, metrics
-from genlib.data import binarize_fixed, image_to_digit
+from genlib.data import binarize_fixed, canvas_to_digit, image_to_digit
 from genlib.models import KINDS
-from genlib.models.vae import (VAE, VAEConfig, canvas_to_digit, decode_grid, ellipse, grid_axis, grid_latents,
+from genlib.models.vae import (VAE, VAEConfig, decode_grid, ellipse, grid_axis, grid_latents,
                                interpolate, random_shift)
 from genlib.train import TrainConfig, Trainer
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .. import metrics
-from ..data import EVAL_SEED, binarize_fixed, grey_to_digit
+from ..data import EVAL_SEED, binarize_fixed
 
 
 @dataclass(frozen=True)
@@ -221,21 +221,6 @@ def interpolate(z0: torch.Tensor, z1: torch.Tensor, n: int, spherical: bool = Fa
     omega = torch.arccos((z0 / z0.norm() * z1 / z1.norm()).sum().clamp(-1 + 1e-6, 1 - 1e-6))
     so = torch.sin(omega)
     return (torch.sin((1 - t) * omega) / so) * z0 + (torch.sin(t * omega) / so) * z1
-
-
-def canvas_to_digit(rgba: np.ndarray) -> torch.Tensor:
-    """A drawing canvas's RGBA array (H, W, 4), light strokes on a dark or transparent background,
-    -> an MNIST-style digit [1, 1, 28, 28] (cropped, scaled to 20 x 20, centred by mass; see grey_to_digit).
-    Raises ValueError for an empty canvas."""
-    a = np.asarray(rgba, dtype=np.float32)
-    if a.ndim != 3 or a.shape[2] not in (3, 4):
-        raise ValueError(f"expected an RGBA image (H, W, 4), got shape {a.shape}")
-    grey = a[..., :3].mean(-1) / 255.0
-    if a.shape[2] == 4:
-        grey = grey * (a[..., 3] / 255.0)  # transparent pixels count as background
-    if grey.max() <= 0.2:
-        raise ValueError("the canvas is empty: draw a digit first")
-    return grey_to_digit(np.clip(grey, 0, 1))
 
 
 def ellipse(mu: torch.Tensor, logvar: torch.Tensor, dims: tuple[int, int] = (0, 1), n: int = 60) -> np.ndarray:
