@@ -75,46 +75,92 @@ def _load_data(args) -> gdata.MNIST:
     return mnist
 
 
+def _device(name: str) -> torch.device:
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {name}: PyTorch sees no CUDA GPU here; use --device cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError as e:
+        raise UserError(f"--device {name!r}: {e}") from None
+
+
+def _resume(args, mnist: gdata.MNIST, device: torch.device) -> tuple[Trainer, int, dict]:
+    """A trainer continuing from `args.resume`; --set may change training settings (lr, ...), not the model."""
+    ckpt = _open(args.resume)
+    if ckpt.kind != args.kind:
+        raise UserError(f"{args.resume} holds a {ckpt.kind} model, not {args.kind}")
+    if args.preset:
+        raise UserError("--preset does not go with --resume (the checkpoint keeps its settings); use --set")
+    changes = {}
+    for item in args.set or []:
+        k, _, v = item.partition("=")
+        if k.strip() not in TRAIN_FIELDS - {"optimizer", "seed"}:
+            raise UserError(f"--set {k.strip()}: only training settings can change when resuming "
+                            f"({', '.join(sorted(TRAIN_FIELDS - {'optimizer', 'seed'}))})")
+        changes[k.strip()] = _parse_value(v.strip())
+    supervised = getattr(KINDS[args.kind].model_cls, "supervised", False)
+    try:
+        trainer = Trainer.resume(ckpt.path, (mnist.train.images, mnist.train.labels) if supervised
+                                 else mnist.train.images, device)
+        trainer.set_hparams(**changes)
+    except (ValueError, TypeError, checkpoints.CheckpointError) as e:
+        raise UserError(f"cannot resume from {args.resume}: {e}") from None
+    origin = {"file": str(ckpt.path), "steps": ckpt.meta["steps"], "command": ckpt.meta.get("command", ""),
+              **({"resumed_from": ckpt.meta["resumed_from"]} if "resumed_from" in ckpt.meta else {})}
+    return trainer, args.epochs or 10, {"resumed_from": origin}
+
+
 def cmd_train(args) -> dict:
     from tqdm import tqdm
 
-    mcfg, tcfg, epochs = train_settings(args.kind, args.preset, args.set or [], args.epochs, args.seed)
+    device = _device(args.device)
     mnist = _load_data(args)
-    torch.manual_seed(tcfg.seed)  # the initial weights (modules draw them from the global RNG); the run's own
-    model = KINDS[args.kind].model_cls(mcfg)  # torch.Generator (from the same seed) drives everything after
-    supervised = getattr(model, "supervised", False)  # classifiers train on (images, labels)
-    train_data = (mnist.train.images, mnist.train.labels) if supervised else mnist.train.images
+    if args.resume:
+        trainer, epochs, extra = _resume(args, mnist, device)
+        model = trainer.model
+    else:
+        mcfg, tcfg, epochs = train_settings(args.kind, args.preset, args.set or [], args.epochs, args.seed)
+        torch.manual_seed(tcfg.seed)  # the initial weights (modules draw them from the global RNG); the run's
+        model = KINDS[args.kind].model_cls(mcfg)  # own torch.Generator (same seed) drives everything after
+        supervised = getattr(model, "supervised", False)  # classifiers train on (images, labels)
+        trainer = Trainer(model, (mnist.train.images, mnist.train.labels) if supervised else mnist.train.images,
+                          tcfg, device)
+        extra = {}
+    supervised = getattr(model, "supervised", False)
     val_data = (mnist.val.images, mnist.val.labels) if supervised else mnist.val.images
-    trainer = Trainer(model, train_data, tcfg)
-    if tcfg.lr_end is not None and tcfg.decay_steps == 0:  # decay over the whole run by default
-        trainer.set_hparams(decay_steps=epochs * trainer.steps_per_epoch)
+    if trainer.config.lr_end is not None and trainer.config.decay_steps == 0:  # decay over the whole run
+        trainer.set_hparams(decay_steps=trainer.step_count + epochs * trainer.steps_per_epoch)
     out = Path(args.out or f"checkpoints/{args.kind}-{args.preset or 'default'}.safetensors")
     t0 = time.time()
     command = "python -m genlib " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     bar = tqdm(range(epochs), desc=f"train {args.kind}", file=sys.stderr, unit="epoch", disable=args.quiet)
     for epoch in bar:
+        if epoch and args.max_minutes is not None and time.time() - t0 > 60 * args.max_minutes:
+            command += f"  # stopped by --max-minutes after epoch {epoch}"
+            break
         rec = trainer.run(trainer.steps_per_epoch)
         if rec is None:  # diverged: the trainer rolled back to the start of this epoch
             if trainer.step_count == 0:
                 raise UserError(trainer.message)
-            trainer.save(out, dataset=mnist.description, command=command + f"  # diverged in epoch {epoch + 1}",
+            trainer.save(out, dataset=mnist.description, command=command + f"  # diverged in epoch {epoch + 1}", extra_meta=extra,
                          metrics={k: round(v, 6) for k, v in trainer.history[-1].items() if k.startswith(("train_", "val_"))})
             raise UserError(f"{trainer.message} Saved that state (epoch {epoch}) to {out}.")
         val = trainer.validate(val_data)
         bar.set_postfix(train=f"{rec['train_loss']:.4f}", val=f"{val['loss']:.4f}")
         if args.checkpoint_every and (epoch + 1) % args.checkpoint_every == 0 and epoch + 1 < epochs:
-            trainer.save(out, dataset=mnist.description, command=command + f"  # after epoch {epoch + 1}",
+            trainer.save(out, dataset=mnist.description, command=command + f"  # after epoch {epoch + 1}", extra_meta=extra,
                          metrics={k: round(v, 6) for k, v in rec.items() if k.startswith(("train_", "val_"))})
     if hasattr(model, "fit_code_stats"):
-        model.fit_code_stats(mnist.train.images)
+        model.fit_code_stats(mnist.train.images.to(device))
     last = trainer.history[-1]
     metrics = {k: round(v, 6) for k, v in last.items() if k.startswith(("train_", "val_"))}
     metrics["train_seconds"] = round(time.time() - t0, 1)
     if args.weights_only:
-        checkpoints.save(out, model, dataset=mnist.description, steps=trainer.step_count, metrics=metrics, command=command)
+        checkpoints.save(out, model.cpu(), dataset=mnist.description, steps=trainer.step_count, metrics=metrics,
+                         command=command, extra_meta=extra)
     else:
-        trainer.save(out, dataset=mnist.description, metrics=metrics, command=command)
-    return {"out": str(out), "kind": args.kind, "steps": trainer.step_count, "epochs": epochs,
+        trainer.save(out, dataset=mnist.description, metrics=metrics, command=command, extra_meta=extra)
+    return {"out": str(out), "kind": args.kind, "steps": trainer.step_count, "epochs": len(trainer.history),
             "dataset": mnist.source, **metrics}
 
 
@@ -200,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-every", type=int, metavar="N", help="also write --out every N epochs (long runs)")
     t.add_argument("--weights-only", action="store_true", help="leave out the optimizer and RNG state (smaller file, no exact resume)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--device", default="cpu", help="where to train: cpu (default) or cuda; the checkpoint loads on a CPU either way")
+    t.add_argument("--resume", metavar="FILE", help="continue training from a checkpoint's trainer state for --epochs more epochs")
+    t.add_argument("--max-minutes", type=float, help="stop (and save) after the epoch during which this much time has passed")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="evaluate a checkpoint on a data split")

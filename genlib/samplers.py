@@ -95,10 +95,10 @@ def ula(grad_log_p: Score, x0: torch.Tensor, step_size: float, noise: float, gen
     T = 1 it samples a distribution that differs from p by O(eta) (Roberts & Tweedie 1996). With `clip`
     = (low, high) each step is projected back into the box (the image EBM keeps pixels in [-1, 1])."""
     check_settings(x0, step_size, noise)
-    x, alive, t = x0.detach().clone(), torch.ones(len(x0), dtype=torch.bool), 0
+    x, alive, t = x0.detach().clone(), torch.ones(len(x0), dtype=torch.bool, device=x0.device), 0
     x, alive, _ = _retire(x, alive, max_abs)
     while True:
-        w = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+        w = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
         x_new = x + step_size * grad_log_p(_safe(x, alive)) + noise * w
         if clip is not None:
             x_new = x_new.clamp(*clip)

@@ -65,6 +65,10 @@ def _take(data: Data, idx) -> Data:
     return tuple(d[idx] for d in data) if isinstance(data, tuple) else data[idx]
 
 
+def _to(data: Data, device) -> Data:
+    return tuple(d.to(device) for d in data) if isinstance(data, tuple) else data.to(device)
+
+
 def _binarize_first(x: Data, generator: torch.Generator) -> Data:
     if isinstance(x, tuple):
         return (binarize(x[0], generator), *x[1:])
@@ -77,13 +81,17 @@ class Diverged(FloatingPointError):
 
 
 class Trainer:
-    def __init__(self, model: torch.nn.Module, data: Data, config: TrainConfig = TrainConfig()):
-        self.model, self.data, self.config = model, data, config
-        self.generator = torch.Generator().manual_seed(config.seed)
+    def __init__(self, model: torch.nn.Module, data: Data, config: TrainConfig = TrainConfig(),
+                 device: str | torch.device = "cpu"):
+        # model, data and generator live on `device` ("cpu", or "cuda" for long runs on a GPU); checkpoints
+        # are always written with CPU tensors, so they load anywhere
+        self.device = torch.device(device)
+        self.model, self.data, self.config = model.to(self.device), _to(data, self.device), config
+        self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
         self.optimizer = self._make_optimizer()
         self.step_count = 0
         self.epoch = 0
-        self.perm = torch.randperm(_count(data), generator=self.generator)
+        self.perm = torch.randperm(_count(data), generator=self.generator, device=self.device)
         self.pos = 0
         self.history: list[dict] = []  # one record per `run` (a tick or an epoch)
         self.message: str | None = None  # set when a run diverged
@@ -114,7 +122,7 @@ class Trainer:
     def next_batch(self) -> torch.Tensor:
         """The next minibatch of a random epoch order; a new order (and epoch) when this one is used up."""
         if self.pos >= _count(self.data):
-            self.perm = torch.randperm(_count(self.data), generator=self.generator)
+            self.perm = torch.randperm(_count(self.data), generator=self.generator, device=self.device)
             self.pos = 0
             self.epoch += 1
         idx = self.perm[self.pos:self.pos + self.config.batch_size]
@@ -162,8 +170,12 @@ class Trainer:
 
     def load_state(self, tensors: dict[str, torch.Tensor], scalars: dict) -> None:
         self.config = checkpoints.config_from_dict(TrainConfig, scalars["train_config"])
-        self.generator.set_state(tensors["rng"].clone())
-        self.perm = tensors["perm"].clone()
+        rng = tensors["rng"].clone()
+        if len(rng) == len(self.generator.get_state()):
+            self.generator.set_state(rng)
+        else:  # the state of a generator of another device (CPU <-> CUDA): the run goes on, not bit-exactly
+            self.generator.manual_seed(self.config.seed + scalars["step"])
+        self.perm = tensors["perm"].to(self.device)
         self.step_count, self.epoch, self.pos = scalars["step"], scalars["epoch"], scalars["pos"]
         state: dict = {}
         for k, v in tensors.items():
@@ -229,17 +241,18 @@ class Trainer:
     def save(self, path, **kw) -> None:
         """Checkpoint the model together with the trainer state (for an exact resume)."""
         tensors, scalars = self.state()
-        checkpoints.save(path, self.model, steps=self.step_count, extra_tensors=tensors,
-                         extra_meta={"trainer": scalars}, **kw)
+        extra_meta = {"trainer": scalars, **kw.pop("extra_meta", {})}
+        checkpoints.save(path, self.model, steps=self.step_count, extra_tensors=tensors, extra_meta=extra_meta, **kw)
 
     @classmethod
-    def resume(cls, path, data: Data) -> "Trainer":
-        """A trainer that continues exactly where the checkpoint at `path` stopped."""
+    def resume(cls, path, data: Data, device: str | torch.device = "cpu") -> "Trainer":
+        """A trainer that continues where the checkpoint at `path` stopped (exactly, on the same device)."""
         ckpt = checkpoints.read(path)
         if "trainer" not in ckpt.meta:
             raise checkpoints.CheckpointError(f"{path}: holds no trainer state to resume from")
         model = checkpoints.build(ckpt)
-        trainer = cls(model, data, checkpoints.config_from_dict(TrainConfig, ckpt.meta["trainer"]["train_config"]))
+        trainer = cls(model, data, checkpoints.config_from_dict(TrainConfig, ckpt.meta["trainer"]["train_config"]),
+                      device)
         trainer.load_state(ckpt.trainer_tensors(), ckpt.meta["trainer"])
         return trainer
 
@@ -249,11 +262,12 @@ def evaluate(model: torch.nn.Module, data: Data, batch_size: int = 500, seed: in
     """Mean of the model's loss terms over `data`, in eval mode; binary models see a fixed binarization."""
     was_training = model.training
     model.eval()
-    g = torch.Generator().manual_seed(seed)
+    device = next(model.parameters()).device
+    g = torch.Generator(device=device).manual_seed(seed)
     sums: dict[str, float] = {}
     n = _count(data)
     for i in range(0, n, batch_size):
-        x = _take(data, slice(i, i + batch_size))
+        x = _to(_take(data, slice(i, i + batch_size)), device)
         if getattr(model, "binary", False):
             x = _binarize_first(x, g)
         for k, v in model.loss(x, g).items():

@@ -136,3 +136,55 @@ def test_the_same_seed_gives_the_same_weights_in_a_new_process(tmp_path):
         assert rc == 0, stderr
     a, b = (g.load(o).state_dict() for o in outs)
     assert all(a[k].equal(b[k]) for k in a)
+
+
+def test_resume_continues_the_run_exactly(tmp_path):
+    """2 epochs in one go equal 1 epoch, then --resume for 1 more (same device, so bit-exact)."""
+    import genlib as g
+    from genlib import checkpoints
+
+    common = ["--quiet", "--seed", "2", "--set", "hidden=[32]", "--set", "code_size=2"]
+    one, two, resumed = (tmp_path / f"{n}.safetensors" for n in ("one", "two", "resumed"))
+    assert genlib("train", "ae", "--epochs", "1", "--out", one, *common)[0] == 0
+    assert genlib("train", "ae", "--epochs", "2", "--out", two, *common)[0] == 0
+    rc, stdout, stderr = genlib("train", "ae", "--resume", one, "--epochs", "1", "--out", resumed, "--quiet")
+    assert rc == 0, stderr
+    assert last_json(stdout)["steps"] == 2 * 36
+    a, b = g.load(two).state_dict(), g.load(resumed).state_dict()
+    assert all(a[k].equal(b[k]) for k in a)
+    origin = checkpoints.read_meta(resumed)["resumed_from"]  # the recipe stays traceable
+    assert origin["steps"] == 36 and origin["command"].startswith("python -m genlib train ae --epochs 1")
+
+
+def test_resume_changes_training_settings_only(tmp_path):
+    out = tmp_path / "a.safetensors"
+    assert genlib("train", "ae", "--epochs", "1", "--out", out, "--quiet", "--set", "hidden=[16]")[0] == 0
+    rc, stdout, stderr = genlib("train", "ae", "--resume", out, "--epochs", "1", "--set", "lr=1e-4",
+                                "--out", tmp_path / "b.safetensors", "--quiet")
+    assert rc == 0, stderr
+    for args, message in [(["--set", "code_size=3"], "only training settings"),
+                          (["--preset", "default"], "does not go with --resume")]:
+        rc, _, stderr = genlib("train", "ae", "--resume", out, *args, "--out", tmp_path / "c.safetensors")
+        assert rc == 2 and message in stderr and "Traceback" not in stderr
+    rc, _, stderr = genlib("train", "vae", "--resume", out, "--out", tmp_path / "c.safetensors")
+    assert rc == 2 and "holds a ae model" in stderr
+    assert not (tmp_path / "c.safetensors").exists()
+
+
+def test_max_minutes_stops_after_the_running_epoch_and_saves(tmp_path):
+    out = tmp_path / "t.safetensors"
+    rc, stdout, stderr = genlib("train", "ae", "--epochs", "50", "--max-minutes", "0", "--out", out, "--quiet",
+                                "--set", "hidden=[16]")
+    from genlib import checkpoints
+
+    assert rc == 0 and last_json(stdout)["epochs"] == 1 and last_json(stdout)["steps"] == 36
+    assert "stopped by --max-minutes after epoch 1" in checkpoints.read_meta(out)["command"]
+
+
+def test_a_missing_gpu_is_a_clean_error(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    rc, _, stderr = genlib("train", "ae", "--device", "cuda", "--out", tmp_path / "g.safetensors")
+    assert rc == 2 and "no CUDA GPU" in stderr and "Traceback" not in stderr

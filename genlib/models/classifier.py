@@ -45,7 +45,7 @@ class Classifier(nn.Module):
         x = x.reshape(-1, 1, 28, 28)
         s = self.config.shift
         if self.training and s > 0:  # one random shift per batch, zero-filled (torch.roll would wrap around)
-            dx, dy = (int(v) for v in torch.randint(-s, s + 1, (2,), generator=generator))
+            dx, dy = (int(v) for v in torch.randint(-s, s + 1, (2,), generator=generator, device=x.device))
             x = torch.roll(F.pad(x, (s, s, s, s)), (dy, dx), (2, 3))[:, :, s:-s, s:-s]
         logits = self(x)
         return {"loss": F.cross_entropy(logits, y), "accuracy": (logits.argmax(1) == y).float().mean()}

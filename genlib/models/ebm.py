@@ -130,20 +130,20 @@ class EBM(nn.Module):
 
     def _negatives(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Starting points: chains from the replay buffer, a share `reinit` restarted from uniform noise."""
-        c = self.config
+        c, dev = self.config, self.replay.device
         if not bool(self.replay_ready):
-            self.replay.copy_(torch.rand(self.replay.shape, generator=generator) * 2 - 1)
+            self.replay.copy_(torch.rand(self.replay.shape, generator=generator, device=dev) * 2 - 1)
             self.replay_ready.fill_(True)
-        idx = torch.randint(0, c.buffer_size, (n,), generator=generator)
+        idx = torch.randint(0, c.buffer_size, (n,), generator=generator, device=dev)
         x = self.replay[idx].clone()
-        fresh = torch.rand(n, generator=generator) < c.reinit
-        x[fresh] = torch.rand(int(fresh.sum()), 1, 28, 28, generator=generator) * 2 - 1
+        fresh = torch.rand(n, generator=generator, device=dev) < c.reinit
+        x[fresh] = torch.rand(int(fresh.sum()), 1, 28, 28, generator=generator, device=dev) * 2 - 1
         return x, idx
 
     def loss(self, x01: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         c = self.config
         x = x01.reshape(-1, 1, 28, 28) * 2 - 1
-        x = (x + c.data_noise * torch.randn(x.shape, generator=generator)).clamp(-1, 1)
+        x = (x + c.data_noise * torch.randn(x.shape, generator=generator, device=x.device)).clamp(-1, 1)
         neg, idx = self._negatives(len(x), generator)
         was_training = self.training
         self.eval()
@@ -167,7 +167,8 @@ class EBM(nn.Module):
                      every: int = 1, step_size: float | None = None, noise: float | None = None) -> list[torch.Tensor]:
         """Frames [n, 1, 28, 28] in [0, 1] of Langevin chains from uniform noise (or `start` in [0, 1])."""
         c = self.config
-        x = torch.rand(n, 1, 28, 28, generator=generator) * 2 - 1 if start is None else start * 2 - 1
+        dev = self.replay.device
+        x = torch.rand(n, 1, 28, 28, generator=generator, device=dev) * 2 - 1 if start is None else start.to(dev) * 2 - 1
         frames = [(x + 1) / 2]
         chain = langevin(self.energy, x, steps, generator, c.step_size if step_size is None else step_size,
                          c.noise if noise is None else noise, c.grad_clamp)
@@ -190,12 +191,13 @@ class EBM(nn.Module):
         from .. import checkpoints, quality
         from ..data import bundled_digits
 
-        g = torch.Generator().manual_seed(seed)
+        dev = self.replay.device  # everything runs where the model is
+        g = torch.Generator(device=dev).manual_seed(seed)
         samples = self.sample(n_samples, g, steps)
-        clf = checkpoints.load(checkpoints.resolve(quality.CLASSIFIER), kind="classifier")
-        real = bundled_digits().images
-        floor = real[torch.randperm(len(real), generator=g)[:n_samples]]
-        noise = torch.rand(n_samples, 1, 28, 28, generator=g)
+        clf = checkpoints.load(checkpoints.resolve(quality.CLASSIFIER), kind="classifier").to(dev)
+        real, x01 = bundled_digits().images.to(dev), x01.to(dev)
+        floor = real[torch.randperm(len(real), generator=g, device=dev)[:n_samples]]
+        noise = torch.rand(n_samples, 1, 28, 28, generator=g, device=dev)
         out = {f"sample_{k}": v for k, v in quality.scores(clf, samples, x01, floor).items()}
         out.update(energy_real=float(self(x01[:2000]).mean()), energy_samples=float(self(samples).mean()),
                    energy_noise=float(self(noise).mean()), sample_steps=steps, n_samples=n_samples)

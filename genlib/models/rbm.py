@@ -30,7 +30,7 @@ EXACT_MAX_HIDDEN = 20  # exact log Z sums over 2^H hidden states (or 2^V visible
 def bernoulli(p: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Binary samples with P(1) = p: u < p with u ~ U[0, 1). Draws the same numbers as torch.bernoulli(p, generator)
     (bit for bit, on the CPU) but about 3x faster, since torch.rand is vectorised."""
-    return (torch.rand(p.shape, generator=generator, dtype=p.dtype) < p).to(p.dtype)
+    return (torch.rand(p.shape, generator=generator, dtype=p.dtype, device=p.device) < p).to(p.dtype)
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ class RBM(nn.Module):
         p = v0.mean(0).clamp(0.01, 0.99)
         self.visible_bias.copy_(torch.log(p / (1 - p)))
         if self.config.persistent:
-            idx = torch.randint(0, len(v0), (self.config.n_chains,), generator=generator)
+            idx = torch.randint(0, len(v0), (self.config.n_chains,), generator=generator, device=v0.device)
             self.chains.copy_(v0[idx])
         self.initialized.fill_(True)
 
@@ -265,9 +265,9 @@ def pseudo_likelihood(model: RBM, v: torch.Tensor, generator: torch.Generator) -
     """Stochastic pseudo-log-likelihood [N]: V * log p(v_i | v_-i) for one random pixel i per digit
     (as scikit-learn's score_samples); p(v_i | v_-i) = sigmoid(F(v with v_i flipped) - F(v))."""
     v = model._flat(v)
-    i = torch.randint(0, v.shape[1], (len(v),), generator=generator)
+    i = torch.randint(0, v.shape[1], (len(v),), generator=generator, device=v.device)
     flipped = v.clone()
-    rows = torch.arange(len(v))
+    rows = torch.arange(len(v), device=v.device)
     flipped[rows, i] = 1 - flipped[rows, i]
     return v.shape[1] * F.logsigmoid(model.free_energy(flipped) - model.free_energy(v))
 

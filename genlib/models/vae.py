@@ -62,11 +62,11 @@ def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) ->
     """Translate each image [N, 1, 28, 28] by its own random (dy, dx) in [-s, s]^2, filling with zeros."""
     n, s = len(x), max_shift
     pad = nn.functional.pad(x, (s, s, s, s))
-    d = torch.randint(0, 2 * s + 1, (2, n), generator=generator)
-    ar = torch.arange(28)
+    d = torch.randint(0, 2 * s + 1, (2, n), generator=generator, device=x.device)
+    ar = torch.arange(28, device=x.device)
     rows = (d[0][:, None] + ar)[:, :, None]  # [N, 28, 1]
     cols = (d[1][:, None] + ar)[:, None, :]  # [N, 1, 28]
-    return pad[torch.arange(n)[:, None, None], 0, rows, cols].unsqueeze(1)
+    return pad[torch.arange(n, device=x.device)[:, None, None], 0, rows, cols].unsqueeze(1)
 
 
 class VAE(nn.Module):
