@@ -2,7 +2,7 @@
 straightforward per-chain numpy loop; optionally the frames per second of the chain animation in Chromium.
 
     .venv/bin/python bench/bench_samplers.py            # sampler table
-    .venv/bin/python bench/bench_samplers.py --browser  # + frames per second of the Samplers tab while playing
+    .venv/bin/python bench/bench_samplers.py --browser  # + frames per second of the animations while playing
 
 Targets: ULA 1000 x 1000 in at most 1 s; animation at least 10 frames per second.
 """
@@ -91,18 +91,45 @@ def sampler_table(repeats: int, ref_chains: int) -> None:
 
 
 def browser_fps(seconds: float) -> None:
-    """Play the Samplers tab in Chromium and count frames; the server once with torch's default thread count
-    (ui.torch_threads: GENLIB_THREADS or all cores) and once with GENLIB_THREADS=1."""
+    """Play the Samplers tab (300 and 1000 chains) and the SGLD tab in Chromium and count the frames the browser
+    displays: the flipbook (pages/ui.py) counts them in its data-shown attribute, and data-waits counts its ticks
+    with no frame ready. The server once with torch's default thread count (ui.torch_threads: GENLIB_THREADS or
+    all cores) and once with GENLIB_THREADS=1."""
     sys.path.insert(0, str(ROOT / "tests"))
     from conftest import CHROMIUM, start_server, wait_idle
     from playwright.sync_api import sync_playwright
 
-    frame_js = ("() => { const m = document.body.innerText.match(/step ([0-9]+) · frame ([0-9]+) of/); "
-                "return m ? +m[2] : -1; }")
-    tick_js = "() => { const m = document.body.innerText.match(/Tick ([0-9]+) ms/); return m ? +m[1] : -1; }"
+    def counter(name):
+        return f"() => {{ const e = document.querySelector('.flipbook'); return e ? +e.dataset.{name} : -1; }}"
+
+    shown_js, waits_js = counter("shown"), counter("waits")
+    server_js = ("() => { const m = document.body.innerText.match(/Server: ([0-9]+) ms per frame/); "
+                 "return m ? +m[1] : -1; }")
+
+    def button(pg, name):
+        return pg.locator("button:visible").filter(has_text=re.compile(f"{name}$")).first
+
+    def measure(pg) -> tuple[float, int, float]:
+        """(frames displayed per second, ticks without a frame, median server ms per frame) while playing."""
+        button(pg, "Play").click()
+        pg.wait_for_function(f"() => ({shown_js})() >= 3", timeout=60_000)
+        f0, w0, t0 = pg.evaluate(shown_js), pg.evaluate(waits_js), time.perf_counter()
+        server = []
+        while time.perf_counter() - t0 < seconds:
+            pg.wait_for_timeout(250)
+            server.append(pg.evaluate(server_js))
+        f1, w1, t1 = pg.evaluate(shown_js), pg.evaluate(waits_js), time.perf_counter()
+        button(pg, "Pause").click()
+        wait_idle(pg)
+        button(pg, "Restart").click()
+        wait_idle(pg)
+        server = [v for v in server if v >= 0]
+        return (f1 - f0) / (t1 - t0), w1 - w0, statistics.median(server) if server else float("nan")
+
     results = []
     for threads in (None, "1"):
         env = {"GENLIB_THREADS": threads} if threads else {}
+        label = threads or f"default ({os.cpu_count()})"
         proc, url = start_server(env=env)
         try:
             with sync_playwright() as p:
@@ -117,33 +144,25 @@ def browser_fps(seconds: float) -> None:
                     box.fill(str(chains))
                     box.press("Enter")
                     wait_idle(pg)
-                    pg.locator("button:visible").filter(has_text=re.compile("Play$")).first.click()
-                    pg.wait_for_function(f"() => ({frame_js})() >= 3", timeout=60_000)
-                    f0, t0 = pg.evaluate(f"({frame_js})()"), time.perf_counter()
-                    ticks = []
-                    while time.perf_counter() - t0 < seconds:
-                        pg.wait_for_timeout(250)
-                        ticks.append(pg.evaluate(f"({tick_js})()"))
-                    f1, t1 = pg.evaluate(f"({frame_js})()"), time.perf_counter()
-                    pg.locator("button:visible").filter(has_text=re.compile("Pause$")).first.click()
-                    wait_idle(pg)
-                    ticks = [t for t in ticks if t >= 0]
-                    results.append((threads or f"default ({os.cpu_count()})", chains, (f1 - f0) / (t1 - t0),
-                                    statistics.median(ticks) if ticks else float("nan")))
-                    pg.locator("button:visible").filter(has_text=re.compile("Restart$")).first.click()
-                    wait_idle(pg)
+                    results.append((label, f"Samplers, {chains} chains", *measure(pg)))
+                pg.get_by_role("tab", name="SGLD").click()
+                wait_idle(pg)
+                results.append((label, "SGLD, 50 chains x 3", *measure(pg)))
                 b.close()
         finally:
             proc.terminate()
-    results.append(("baseline: a one-caption fragment", 0, baseline_fps(seconds), float("nan")))
+    base = baseline_fps(seconds)
     load = os.getloadavg()[0]
-    print(f"\nChain animation in Chromium (Samplers tab, ULA + MALA, 5 steps per frame, browser timer 100 ms), "
-          f"{seconds:.0f} s each; load average {load:.1f} on {os.cpu_count()} cores\n")
-    print("| torch threads in the server | chains | frames per second | target >= 10 | server tick (median ms) |")
-    print("|---|---|---|---|---|")
-    for threads, chains, fps, tick in results:
-        print(f"| {threads} | {chains or '–'} | {fps:.1f} | {'yes' if fps >= 10 else 'NO'} | "
-              f"{'–' if math.isnan(tick) else f'{tick:.0f}'} |")
+    print(f"\nChain animation in Chromium (ULA + MALA, 5 steps per frame; SGLD 10 steps per frame): frames the "
+          f"browser displayed per second, {seconds:.0f} s each; load average {load:.1f} on {os.cpu_count()} cores\n")
+    print("| torch threads in the server | tab | frames per second | target >= 10 | ticks without a frame | "
+          "server ms per frame (median) |")
+    print("|---|---|---|---|---|---|")
+    for threads, what, fps, waits, server in results:
+        print(f"| {threads} | {what} | {fps:.1f} | {'yes' if fps >= 10 else 'NO'} | {waits} | "
+              f"{'–' if math.isnan(server) else f'{server:.0f}'} |")
+    print(f"\nFor comparison, a fragment that redraws one caption per 100 ms browser timer (one round trip per frame, "
+          f"as the page did before the flipbook): {base:.1f} frames per second.")
 
 
 BASELINE_APP = """
@@ -159,7 +178,8 @@ f()
 
 
 def baseline_fps(seconds: float) -> float:
-    """Frames per second of a fragment that only redraws one caption, same timer: the ceiling on this machine."""
+    """Frames per second of a fragment that only redraws one caption on a 100 ms browser timer: the ceiling of one
+    server round trip per frame on this machine (what the page did before the flipbook)."""
     import subprocess
     import tempfile
     import urllib.request

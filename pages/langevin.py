@@ -13,7 +13,9 @@ from genlib.data import TOYS, toy_data
 from genlib.models.ebm2d import EBM2D, EBM2DConfig
 from pages import ui
 
-TICK = 0.1  # seconds between animation frames while playing (the browser's timer)
+TICK = 0.1  # seconds between redraws of the EBM's training view while it runs (the browser's timer)
+FPS = 12  # frames per second the browser shows while the chains play (its own timer, see ui.flipbook)
+BATCH = 6  # frames computed per round trip while playing: the browser asks for the next batch as it plays one
 MAX_FRAMES = 600
 MAX_POINTS = 300  # chains drawn as points (all chains count in the statistics)
 TRAILS = 5  # chains drawn with their trail
@@ -85,7 +87,7 @@ def chain_figure(gr, frames: list[torch.Tensor], idx: int, color: str, title: st
                     yaxis=dict(range=[y0, y1], title=labels[1], scaleanchor="x", scaleratio=1), plot_bgcolor="white"))
 
 
-PIX = 360  # side of the raster frames drawn while playing
+PIX = 360  # width of a raster frame drawn while playing
 
 
 def raster_shape(extent) -> tuple[int, int]:
@@ -137,6 +139,24 @@ def raster_frame(bg: np.ndarray, extent, frames: list[torch.Tensor], idx: int, c
     return img
 
 
+def panels(images: list[np.ndarray], names: list[str]) -> np.ndarray:
+    """Raster frames side by side (a white gap between), each named in its top left corner: one image per frame."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    h = max(im.shape[0] for im in images)
+    gap = np.full((h, 12, 3), 255, np.uint8)
+    row = []
+    for im in images:
+        row += [np.pad(im, ((0, h - im.shape[0]), (0, 0), (0, 0)), constant_values=255), gap]
+    out = Image.fromarray(np.concatenate(row[:-1], 1))
+    draw, font, x = ImageDraw.Draw(out), ImageFont.load_default(size=14), 0
+    for im, name in zip(images, names):
+        draw.rectangle((x, 0, x + im.shape[1] - 1, im.shape[0] - 1), outline=(200, 200, 200))
+        draw.text((x + 6, 4), name, fill=(0, 0, 0), font=font)
+        x += im.shape[1] + gap.shape[1]
+    return np.asarray(out)
+
+
 def marginals_figure(gr, samples: dict[str, torch.Tensor], extent) -> go.Figure:
     """Histograms (as step lines) of each sampler's x1 and x2 against the exact marginal densities (two panels)."""
     px, py = gr.marginals()
@@ -175,7 +195,7 @@ def fmt(v, spec=".3g"):
 def play_buttons(key: str, state: dict, what: str) -> tuple[bool, bool]:
     """Play/pause toggle, single step, restart (outside the fragment). Returns (step, restart) clicks."""
     return ui.run_buttons(state, "playing", (f"{key}-play", f"{key}-step", f"{key}-restart"), ("Play", "Restart"), (
-        f"Run the {what}: one frame per tick ({1 / TICK:.0f} per second at most).",
+        f"Run the {what}: the browser shows {FPS} frames per second while the server computes the next ones.",
         "Advance one frame (the steps per frame set above).", "Start the chains again from the same seed."))
 
 
@@ -192,10 +212,10 @@ def chain_state(name: str, key: tuple, build) -> dict:
     return state
 
 
-def scrub(key: str, chain: S.Chain, playing: bool = False) -> int:
-    """The frame to show: a slider over the frames so far while paused, the newest frame while playing."""
+def scrub(key: str, chain: S.Chain) -> int:
+    """The frame to show (paused): a slider over the frames so far, the newest frame by default."""
     last = len(chain.frames) - 1
-    if last == 0 or playing:
+    if last == 0:
         return last
     return st.slider("Frame", 0, last, last, key=f"{key}-scrub-{last}",
                      help="Scrub through the frames computed so far (pause first to look around).")
@@ -230,6 +250,44 @@ def advance_samplers(state: dict, k: int) -> None:
         state["died"] += state[name].advance(k)
     if state["ULA"].full:
         state["playing"] = False
+
+
+def play_batch(state: dict, names: tuple, target_name: str, advance, caption, key: str, head: str) -> None:
+    """While playing: the next BATCH frames of the named chains side by side, one image per frame, as one
+    flipbook batch (ui.flipbook). `advance()` moves every chain one frame, `caption(i)` describes frame i.
+    The interactive charts and the scrub slider come back on pause."""
+    t0 = time.perf_counter()
+    target, bg, ref = target_and_grids(target_name)[0], background(target_name), state[names[0]]
+    first, frames, captions = len(ref.frames), [], []
+    while state["playing"] and len(frames) < BATCH:
+        advance()
+        i = len(ref.frames) - 1
+        frames.append(panels([raster_frame(bg, target.extent, state[n].frames, i, COLORS[n]) for n in names],
+                             list(names)))
+        captions.append(caption(i))
+    if not state["playing"]:  # the frame limit: show the paused view (and the Play button) at the last frame
+        st.rerun()
+    ui.flipbook(frames, captions, first, str(id(ref)), key, FPS, head=(
+        f"{head} Server: {1000 * (time.perf_counter() - t0) / max(len(frames), 1):.0f} ms per frame."))
+
+
+def play_samplers(state: dict, target_name: str, per_frame: int) -> None:
+    """ULA and MALA side by side; each frame's caption: the step, MALA's acceptance, the KL to the exact density."""
+    target, fine, _ = target_and_grids(target_name)
+    ula, mala = state["ULA"], state["MALA"]
+
+    def caption(i: int) -> str:
+        kl = {name: fmt(S.kl_to_grid(ch.frames[i], fine), ".3f") for name, ch in (("ULA", ula), ("MALA", mala))}
+        return (f"step {ula.steps[i]} · frame {i} of {MAX_FRAMES - 1} at most · MALA acceptance "
+                f"{fmt(mala.acceptance[i], '.1%')} · KL to exact: ULA {kl['ULA']}, MALA {kl['MALA']} "
+                f"(noise floor {state['kl_exact']:.3f})")
+
+    x0, x1, y0, y1 = target.extent
+    play_batch(state, ("ULA", "MALA"), target_name, lambda: advance_samplers(state, per_frame), caption,
+               "lv-s-flipbook", head=(
+                   f"{target.name}, x₁ ∈ [{x0:g}, {x1:g}], x₂ ∈ [{y0:g}, {y1:g}]: ULA (red) and MALA (blue) from the "
+                   f"same start; trails of {TRAILS} chains. ESS (x₁): ULA {fmt(ess_x1(ula), '.0f')}, MALA "
+                   f"{fmt(ess_x1(mala), '.0f')}. Pause for the interactive charts, the marginals and the frame slider."))
 
 
 tab_s, tab_g, tab_e = st.tabs(["Samplers", "SGLD", "2-D EBM"], key="lv-tab", on_change="rerun")
@@ -268,36 +326,29 @@ with tab_s:
             if step_s:
                 advance_samplers(sstate, per_frame)
 
-            @st.fragment(run_every=TICK if sstate["playing"] else None)
+            @st.fragment  # no timer: while playing, the browser's flipbook asks for the next batch of frames
             def samplers_view():
-                t0 = time.perf_counter()
                 stt = st.session_state["lv_samplers"]
                 if stt.get("error"):
                     return
                 if stt["playing"]:
-                    advance_samplers(stt, per_frame)
-                    if not stt["playing"]:
-                        st.rerun()
-                target, fine, coarse = target_and_grids(target_name)
+                    play_samplers(stt, target_name, per_frame)
                 ula, mala = stt["ULA"], stt["MALA"]
-                idx = scrub("lv-s", ula, stt["playing"])
-                st.caption(f"step {ula.steps[idx]} · frame {idx} of {len(ula.frames) - 1}"
-                           + (" · reached the frame limit: Restart to run again" if ula.full else ""))
                 if ula.dead:
                     st.warning(f"{ula.dead} of {len(ula.frames[0])} ULA chains were sent to infinity by the step size "
                                f"η = {eta:g} and stopped; the other chains go on. MALA rejects such moves instead.")
+                if stt["playing"]:
+                    return
+                target, fine, coarse = target_and_grids(target_name)
+                idx = scrub("lv-s", ula)
+                st.caption(f"step {ula.steps[idx]} · frame {idx} of {len(ula.frames) - 1}"
+                           + (" · reached the frame limit: Restart to run again" if ula.full else ""))
                 cols = st.columns(2)
                 samples = {}
                 for col, name, ch in [(cols[0], "ULA", ula), (cols[1], "MALA", mala)]:
                     with col:
-                        if stt["playing"]:  # a raster image per frame: the browser keeps up with the timer
-                            st.image(raster_frame(background(target_name), target.extent, ch.frames, idx, COLORS[name]),
-                                     caption=f"{name} on the {target.name} (x₁ ∈ [{target.extent[0]:g}, {target.extent[1]:g}],"
-                                     f" x₂ ∈ [{target.extent[2]:g}, {target.extent[3]:g}]); pause for the interactive chart",
-                                     width=PIX)
-                        else:
-                            st.plotly_chart(chain_figure(coarse, ch.frames, idx, COLORS[name], f"{name} on the {target.name}",
-                                                         target.extent), key=f"lv-s-fig-{name}")
+                        st.plotly_chart(chain_figure(coarse, ch.frames, idx, COLORS[name], f"{name} on the {target.name}",
+                                                     target.extent), key=f"lv-s-fig-{name}")
                         samples[name] = ch.frames[idx]
                         m1, m2, m3 = st.columns(3)
                         if name == "ULA":
@@ -313,7 +364,7 @@ with tab_s:
                                   f"samples score {stt['kl_exact']:.3f}: that is the noise floor.")
                 st.plotly_chart(marginals_figure(fine, samples, target.extent), key="lv-s-marg")
                 st.caption(f"{target.name}: {target.description}. Noise floor of the KL with {len(ula.frames[0])} exact "
-                           f"samples: {stt['kl_exact']:.3f}. Tick {1000 * (time.perf_counter() - t0):.0f} ms.")
+                           f"samples: {stt['kl_exact']:.3f}.")
 
             samplers_view()
 
@@ -346,6 +397,41 @@ def advance_sgld(state: dict, k: int) -> None:
         state["playing"] = False
 
 
+@st.cache_resource
+def exact_mode_share() -> float:
+    """The exact posterior mass of the mode θ₂ > 0 (on a fine grid: computed once)."""
+    return target_and_grids(WT_NAME)[0].mode_masses()[0]
+
+
+def mode_share_and_kl(ch: S.Chain, idx: int, fine) -> tuple[float, float]:
+    """Share of samples in the mode θ₂ > 0 and KL to the exact posterior, frames idx/2 to idx pooled over chains."""
+    pooled = torch.stack(ch.frames[idx // 2: idx + 1]).reshape(-1, 2).numpy()
+    pooled = pooled[np.isfinite(pooled).all(1)]
+    if not len(pooled):
+        return float("nan"), float("nan")
+    return float((pooled[:, 1] > 0).mean()), S.kl_to_grid(pooled, fine)
+
+
+def play_sgld(state: dict, per_frame: int) -> None:
+    """SGD, SGLD and full-batch Langevin side by side; each caption: the step size, the share in the mode
+    θ₂ > 0 and the KL to the exact posterior per method."""
+    target, fine, _ = target_and_grids(WT_NAME)
+    ref = state["SGLD"]
+
+    def caption(i: int) -> str:
+        stats = [(n, *mode_share_and_kl(state[n], i, fine)) for n in SGLD_METHODS]
+        return (f"step {ref.steps[i]} · frame {i} of {MAX_FRAMES - 1} at most · ε = {fmt(ref.step_sizes[i], '.2e')} · "
+                "share in mode θ₂ > 0 / KL to exact: " + ", ".join(f"{n} {fmt(up, '.0%')} / {fmt(kl, '.2f')}"
+                                                                  for n, up, kl in stats))
+
+    x0, x1, y0, y1 = target.extent
+    play_batch(state, SGLD_METHODS, WT_NAME,
+               lambda: advance_sgld(state, per_frame), caption, "lv-g-flipbook", head=(
+                   f"Posterior over θ₁ ∈ [{x0:g}, {x1:g}], θ₂ ∈ [{y0:g}, {y1:g}]; exact share in the mode θ₂ > 0: "
+                   f"{exact_mode_share():.0%}. Shares and KL pool the second half of the frames over all chains. "
+                   "Pause for the interactive charts, the step schedule, the traces and the frame slider."))
+
+
 with tab_g:
     if tab_g.open:  # lazy tabs: only the selected tab runs (and redraws while a fragment plays)
         c1, c2, c3, c4 = st.columns(4)
@@ -376,43 +462,36 @@ with tab_g:
             if step_g:
                 advance_sgld(gstate, g_per_frame)
 
-            @st.fragment(run_every=TICK if gstate["playing"] else None)
+            @st.fragment  # no timer: while playing, the browser's flipbook asks for the next batch of frames
             def sgld_view():
                 stt = st.session_state["lv_sgld"]
                 if stt.get("error"):
                     return
                 if stt["playing"]:
-                    advance_sgld(stt, g_per_frame)
-                    if not stt["playing"]:
-                        st.rerun()
-                target, fine, coarse = target_and_grids(WT_NAME)
-                ref = stt["SGLD"]
-                idx = scrub("lv-g", ref, stt["playing"])
-                st.caption(f"step {ref.steps[idx]} · frame {idx} of {len(ref.frames) - 1} · ε = "
-                           f"{fmt(ref.step_sizes[idx], '.2e')}" + (" · reached the frame limit" if ref.full else ""))
+                    play_sgld(stt, g_per_frame)
                 dead = {n: stt[n].dead for n in SGLD_METHODS if stt[n].dead}
                 if dead:
                     st.warning("Chains sent to infinity by too large a step (a) were stopped: "
                                + ", ".join(f"{n}: {d}" for n, d in dead.items()) + ". The others go on.")
-                exact_up, _ = target.mode_masses()
+                if stt["playing"]:
+                    return
+                target, fine, coarse = target_and_grids(WT_NAME)
+                ref = stt["SGLD"]
+                idx = scrub("lv-g", ref)
+                st.caption(f"step {ref.steps[idx]} · frame {idx} of {len(ref.frames) - 1} · ε = "
+                           f"{fmt(ref.step_sizes[idx], '.2e')}" + (" · reached the frame limit" if ref.full else ""))
+                exact_up = exact_mode_share()
                 cols = st.columns(3)
                 for col, name in zip(cols, SGLD_METHODS):
                     ch = stt[name]
                     with col:
-                        if stt["playing"]:
-                            st.image(raster_frame(background(WT_NAME), target.extent, ch.frames, idx, COLORS[name]),
-                                     caption=f"{name} (θ₁ ∈ [{target.extent[0]:g}, {target.extent[1]:g}], θ₂ ∈ "
-                                     f"[{target.extent[2]:g}, {target.extent[3]:g}])", width=260)
-                        else:
-                            st.plotly_chart(chain_figure(coarse, ch.frames, idx, COLORS[name], name, target.extent,
-                                                         ("θ₁", "θ₂")), key=f"lv-g-fig-{name}")
-                        pooled = torch.stack(ch.frames[idx // 2: idx + 1]).reshape(-1, 2).numpy()
-                        pooled = pooled[np.isfinite(pooled).all(1)]
-                        up = float((pooled[:, 1] > 0).mean()) if len(pooled) else float("nan")
+                        st.plotly_chart(chain_figure(coarse, ch.frames, idx, COLORS[name], name, target.extent,
+                                                     ("θ₁", "θ₂")), key=f"lv-g-fig-{name}")
+                        up, kl = mode_share_and_kl(ch, idx, fine)
                         m1, m2 = st.columns(2)
                         m1.metric("share in mode θ₂ > 0", fmt(up, ".0%"), help=f"Over the second half of the frames, all "
                                   f"chains. Exact posterior: {exact_up:.0%}.")
-                        m2.metric("KL to exact", fmt(S.kl_to_grid(pooled, fine) if len(pooled) else None, ".2f"),
+                        m2.metric("KL to exact", fmt(kl, ".2f"),
                                   help="KL(histogram ‖ exact posterior) on 24 × 24 cells, samples of the second half of "
                                   "the frames pooled over chains.")
                 left, right = st.columns(2)

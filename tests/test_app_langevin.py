@@ -1,8 +1,12 @@
 """AppTest for the Langevin & SGLD lab: each tab renders, steps advance the chains / training, bad settings show
 a message instead of a traceback, and exploding chains are stopped with a warning while the others go on."""
+import base64
+import io
+import json
 import math
 
 import torch
+from PIL import Image
 
 import conftest
 
@@ -134,16 +138,53 @@ def test_ebm_tab_trains_and_refuses_negative_noise():
     assert not at.exception and any("noise >= 0" in x.value for x in at.error)
 
 
-def test_playing_draws_raster_frames_and_pause_brings_back_the_charts():
+def flipbook_data(at) -> dict | None:
+    """The data of the page's flipbook (the browser-side player of the animation), or None if none is shown."""
+    books = [e for e in at.get("bidi_component") if e.proto.component_name == "genlib_flipbook"]
+    assert len(books) <= 1
+    return json.loads(books[0].proto.json) if books else None
+
+
+def test_playing_sends_a_batch_of_frames_to_the_flipbook_and_pause_brings_back_the_charts():
     at = open_page()
-    at.button(key="lv-s-play").click().run()  # the rerun runs the fragment once (the browser's timer does the rest)
+    at.button(key="lv-s-play").click().run()  # one run computes a batch; the browser asks for the next ones
     assert not at.exception
     s = at.session_state["lv_samplers"]
-    assert s["playing"] and s["ULA"].steps == [0, 5]
-    imgs = at.get("image")
-    assert len(imgs) >= 1  # the ULA and MALA frames as images while playing
-    assert any("pause for the interactive chart" in str(i.proto) for i in imgs)
+    assert s["playing"] and s["ULA"].steps == [0, 5, 10, 15, 20, 25, 30] and s["MALA"].steps == s["ULA"].steps
+    data = flipbook_data(at)
+    assert data["first"] == 1 and len(data["frames"]) == len(data["captions"]) == 6 and data["fps"] >= 10
+    assert not at.get("plotly_chart") and not at.get("metric")  # one element per batch while playing
+    assert data["captions"][-1].startswith("step 30 · frame 6 of") and "MALA acceptance" in data["captions"][-1]
+    assert "KL to exact" in data["captions"][-1] and "ESS (x₁)" in data["head"] and "Pause for" in data["head"]
+    # each frame is one JPEG: ULA and MALA side by side
+    img = Image.open(io.BytesIO(base64.b64decode(data["frames"][0].split(",", 1)[1])))
+    assert img.format == "JPEG" and img.width == data["width"] == 2 * 360 + 12
     at.button(key="lv-s-play").click().run()  # pause
     assert not at.exception and not at.session_state["lv_samplers"]["playing"]
-    assert not any("pause for the interactive chart" in str(i.proto) for i in at.get("image"))
-    assert at.slider(key="lv-s-scrub-" + str(len(at.session_state["lv_samplers"]["ULA"].frames) - 1)).value >= 1
+    assert flipbook_data(at) is None and len(at.get("plotly_chart")) == 3
+    assert any("step 30 · frame 6 of 6" in c.value for c in at.caption)
+    assert at.slider(key="lv-s-scrub-6").value == 6
+
+
+def test_playing_stops_at_the_frame_limit():
+    at = open_page()
+    for name in ("ULA", "MALA"):
+        at.session_state["lv_samplers"][name].max_frames = 4
+    at.button(key="lv-s-play").click().run()
+    assert not at.exception
+    s = at.session_state["lv_samplers"]
+    assert not s["playing"] and len(s["ULA"].frames) == 4 and flipbook_data(at) is None
+    assert any("reached the frame limit" in c.value for c in at.caption)
+
+
+def test_sgld_tab_plays_three_samplers_in_one_flipbook():
+    at = open_page("SGLD")
+    widget(at, "number_input", "lv-g-chains").set_value(20).run()
+    at.button(key="lv-g-play").click().run()
+    assert not at.exception
+    data = flipbook_data(at)
+    assert at.session_state["lv_sgld"]["SGLD"].steps == [0, 10, 20, 30, 40, 50, 60] and len(data["frames"]) == 6
+    assert data["captions"][0].startswith("step 10 · frame 1 of") and "share in mode θ₂ > 0" in data["captions"][0]
+    assert not at.get("plotly_chart")
+    at.button(key="lv-g-play").click().run()  # pause: charts, schedule and traces again
+    assert not at.exception and flipbook_data(at) is None and len(at.get("plotly_chart")) == 5

@@ -1,10 +1,12 @@
-"""End to end: the Langevin & SGLD lab in Chromium. The chains play (the frame counter advances by itself), the SGLD
-and 2-D EBM tabs step, and no exception shows. Screenshots go to test-artifacts/."""
+"""End to end: the Langevin & SGLD lab in Chromium. The chains play (the browser's flipbook shows frame after frame
+by itself), the SGLD tab steps and plays, the 2-D EBM tab steps, and no exception shows. Screenshots go to
+test-artifacts/."""
 import re
 
 from conftest import assert_no_exception, shot, wait_idle
 
 FRAME = "() => { const m = document.body.innerText.match(/step ([0-9]+) · frame ([0-9]+) of/); return m ? +m[2] : -1; }"
+SHOWN = "() => { const e = document.querySelector('.flipbook'); return e ? +e.dataset.shown : -1; }"
 
 
 def visible_button(page, name):
@@ -17,9 +19,10 @@ def test_langevin_lab_plays_chains_in_the_browser(app_server, page):
     assert_no_exception(page)
     page.wait_for_selector("text=step 0 · frame 0 of 0")
     visible_button(page, "Play").click()
-    # frames arrive from the fragment's browser timer, one per tick, without any click
+    # the browser's flipbook plays the frames and asks the server for the next batches, without any click
     page.wait_for_function(f"() => ({FRAME})() >= 8", timeout=60_000)
     assert_no_exception(page)
+    assert page.evaluate(SHOWN) >= 8 and page.locator(".flipbook img").evaluate("i => i.naturalWidth") > 0
     shot(page, "langevin-samplers-playing")
     visible_button(page, "Pause").click()
     wait_idle(page)
@@ -34,6 +37,13 @@ def test_langevin_lab_plays_chains_in_the_browser(app_server, page):
     wait_idle(page)
     page.wait_for_selector("text=/step 10 · frame 1 of 1/")
     assert_no_exception(page)
+    visible_button(page, "Play").click()
+    page.wait_for_function(f"() => ({SHOWN})() >= 8", timeout=60_000)
+    assert_no_exception(page)
+    shot(page, "langevin-sgld-playing")
+    visible_button(page, "Pause").click()
+    wait_idle(page)
+    assert page.locator(".flipbook").count() == 0
     shot(page, "langevin-sgld")
 
     page.get_by_role("tab", name="2-D EBM").click()
