@@ -75,6 +75,14 @@ def _load_data(args) -> gdata.MNIST:
     return mnist
 
 
+def _data(split: gdata.Digits, kind: str):
+    """What a model of `kind` trains and validates on: images, or (images, labels) for supervised models."""
+    return (split.images, split.labels) if getattr(KINDS[kind].model_cls, "supervised", False) else split.images
+
+
+RESUMABLE = TRAIN_FIELDS - {"optimizer", "seed"}  # training settings a resumed run may change
+
+
 def _device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"--device {name}: PyTorch sees no CUDA GPU here; use --device cpu")
@@ -94,14 +102,12 @@ def _resume(args, mnist: gdata.MNIST, device: torch.device) -> tuple[Trainer, in
     changes = {}
     for item in args.set or []:
         k, _, v = item.partition("=")
-        if k.strip() not in TRAIN_FIELDS - {"optimizer", "seed"}:
+        if k.strip() not in RESUMABLE:
             raise UserError(f"--set {k.strip()}: only training settings can change when resuming "
-                            f"({', '.join(sorted(TRAIN_FIELDS - {'optimizer', 'seed'}))})")
+                            f"({', '.join(sorted(RESUMABLE))})")
         changes[k.strip()] = _parse_value(v.strip())
-    supervised = getattr(KINDS[args.kind].model_cls, "supervised", False)
     try:
-        trainer = Trainer.resume(ckpt.path, (mnist.train.images, mnist.train.labels) if supervised
-                                 else mnist.train.images, device)
+        trainer = Trainer.resume(ckpt.path, _data(mnist.train, args.kind), device)
         trainer.set_hparams(**changes)
     except (ValueError, TypeError, checkpoints.CheckpointError) as e:
         raise UserError(f"cannot resume from {args.resume}: {e}") from None
@@ -117,17 +123,13 @@ def cmd_train(args) -> dict:
     mnist = _load_data(args)
     if args.resume:
         trainer, epochs, extra = _resume(args, mnist, device)
-        model = trainer.model
     else:
         mcfg, tcfg, epochs = train_settings(args.kind, args.preset, args.set or [], args.epochs, args.seed)
         torch.manual_seed(tcfg.seed)  # the initial weights (modules draw them from the global RNG); the run's
         model = KINDS[args.kind].model_cls(mcfg)  # own torch.Generator (same seed) drives everything after
-        supervised = getattr(model, "supervised", False)  # classifiers train on (images, labels)
-        trainer = Trainer(model, (mnist.train.images, mnist.train.labels) if supervised else mnist.train.images,
-                          tcfg, device)
+        trainer = Trainer(model, _data(mnist.train, args.kind), tcfg, device)
         extra = {}
-    supervised = getattr(model, "supervised", False)
-    val_data = (mnist.val.images, mnist.val.labels) if supervised else mnist.val.images
+    model, val_data = trainer.model, _data(mnist.val, args.kind)
     if trainer.config.lr_end is not None and trainer.config.decay_steps == 0:  # decay over the whole run
         trainer.set_hparams(decay_steps=trainer.step_count + epochs * trainer.steps_per_epoch)
     out = Path(args.out or f"checkpoints/{args.kind}-{args.preset or 'default'}.safetensors")

@@ -199,6 +199,20 @@ def play_buttons(key: str, state: dict, what: str) -> tuple[bool, bool]:
         "Advance one frame (the steps per frame set above).", "Start the chains again from the same seed."))
 
 
+def chain_controls(state: dict, key: str, what: str, build, advance) -> bool:
+    """The settings' error, or the play / step / restart row (restart rebuilds the chains with `build()`, step
+    calls `advance()`). True when there are chains to show."""
+    if state["error"]:
+        st.error(f"Cannot run these settings: {state['error']}.")
+        return False
+    step, restart = play_buttons(key, state, what)
+    if restart:
+        state.update(playing=False, **build())
+    if step:
+        advance()
+    return True
+
+
 def chain_state(name: str, key: tuple, build) -> dict:
     """st.session_state[name], rebuilt with build() when the settings `key` change; impossible settings (a
     ValueError from the library) are kept as {"error": message} for the page to show."""
@@ -315,16 +329,9 @@ with tab_s:
         c4.markdown(f"σ = **{sigma:.3g}**, effective temperature T = σ²/(2η) = **{T:.3g}**")
 
         key = (target_name, int(chains), int(seed), eta, sigma)
-        sstate = chain_state("lv_samplers", key, lambda: new_samplers(target_name, int(chains), int(seed), eta, sigma))
-
-        if sstate["error"]:
-            st.error(f"Cannot run these settings: {sstate['error']}.")
-        else:
-            step_s, restart_s = play_buttons("lv-s", sstate, "samplers")
-            if restart_s:
-                sstate.update(playing=False, **new_samplers(target_name, int(chains), int(seed), eta, sigma))
-            if step_s:
-                advance_samplers(sstate, per_frame)
+        build_s = lambda: new_samplers(target_name, int(chains), int(seed), eta, sigma)
+        sstate = chain_state("lv_samplers", key, build_s)
+        if chain_controls(sstate, "lv-s", "samplers", build_s, lambda: advance_samplers(sstate, per_frame)):
 
             @st.fragment  # no timer: while playing, the browser's flipbook asks for the next batch of frames
             def samplers_view():
@@ -450,17 +457,10 @@ with tab_g:
         g_per_frame = c4.slider("Steps per frame", 1, 50, 10, key="lv-g-per-frame", help="Steps between two frames.")
 
         gkey = (a, b, gamma, batch, int(g_chains), int(g_seed))
-        gstate = chain_state("lv_sgld", gkey, lambda: new_sgld(int(g_chains), int(g_seed), S.StepSchedule(a, float(b), gamma),
-                                                                batch))
-        if gstate["error"]:
-            st.error(f"Cannot run these settings: {gstate['error']}.")
-        else:
+        build_g = lambda: new_sgld(int(g_chains), int(g_seed), S.StepSchedule(a, float(b), gamma), batch)
+        gstate = chain_state("lv_sgld", gkey, build_g)
+        if chain_controls(gstate, "lv-g", "three samplers", build_g, lambda: advance_sgld(gstate, g_per_frame)):
             schedule = S.StepSchedule(a, float(b), gamma)  # valid: building the chains with it just worked
-            step_g, restart_g = play_buttons("lv-g", gstate, "three samplers")
-            if restart_g:
-                gstate.update(playing=False, **new_sgld(int(g_chains), int(g_seed), schedule, batch))
-            if step_g:
-                advance_sgld(gstate, g_per_frame)
 
             @st.fragment  # no timer: while playing, the browser's flipbook asks for the next batch of frames
             def sgld_view():

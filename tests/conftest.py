@@ -180,3 +180,21 @@ def wait_for_counter(page, pattern: str, at_least: int, timeout: float = 60_000)
     e.g. a chain's step counter climbing while the fragment's browser timer plays it."""
     page.wait_for_function("([p, n]) => { const m = document.body.innerText.match(new RegExp(p)); "
                            "return m !== null && +m[1] >= n; }", arg=[pattern, at_least], timeout=timeout)
+
+
+def play_chain(page, image, pattern: str, frames: int, name: str) -> None:
+    """Click Play on a chain page, wait until its step counter (`pattern`, see wait_for_counter) reaches
+    `frames` and the chain's picture (`image`, a locator of an img) has changed, take screenshot `name`,
+    then Pause and wait until the page is idle."""
+    import re
+
+    first = image.get_attribute("src")
+    page.get_by_role("button", name=re.compile("^.*Play$")).click()
+    # frames arrive from the fragment's browser timer, one every tick
+    wait_for_counter(page, pattern, 1, timeout=30_000)
+    wait_for_counter(page, pattern, frames)
+    assert image.get_attribute("src") != first
+    assert_no_exception(page)
+    shot(page, name)
+    page.get_by_role("button", name=re.compile("Pause")).click()
+    wait_idle(page)
