@@ -130,8 +130,8 @@ def cmd_train(args) -> dict:
         trainer = Trainer(model, _data(mnist.train, args.kind), tcfg, device)
         extra = {}
     model, val_data = trainer.model, _data(mnist.val, args.kind)
-    if trainer.config.lr_end is not None and trainer.config.decay_steps == 0:  # decay over the whole run
-        trainer.set_hparams(decay_steps=trainer.step_count + epochs * trainer.steps_per_epoch)
+    if trainer.config.lr_end is not None and trainer.config.decay_steps == 0:  # decay over this run (or resume)
+        trainer.set_hparams(decay_start=trainer.step_count, decay_steps=epochs * trainer.steps_per_epoch)
     out = Path(args.out or f"checkpoints/{args.kind}-{args.preset or 'default'}.safetensors")
     t0 = time.time()
     command = "python -m genlib " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -153,13 +153,15 @@ def cmd_train(args) -> dict:
             trainer.save(out, dataset=mnist.description, command=command + f"  # after epoch {epoch + 1}", extra_meta=extra,
                          metrics={k: round(v, 6) for k, v in rec.items() if k.startswith(("train_", "val_"))})
     if hasattr(model, "fit_code_stats"):
-        model.fit_code_stats(mnist.train.images.to(device))
+        with trainer.averaged_weights():  # the statistics of the weights the file will hold
+            model.fit_code_stats(mnist.train.images.to(device))
     last = trainer.history[-1]
     metrics = {k: round(v, 6) for k, v in last.items() if k.startswith(("train_", "val_"))}
     metrics["train_seconds"] = round(time.time() - t0, 1)
     if args.weights_only:
-        checkpoints.save(out, model.cpu(), dataset=mnist.description, steps=trainer.step_count, metrics=metrics,
-                         command=command, extra_meta=extra)
+        with trainer.averaged_weights():
+            checkpoints.save(out, model, dataset=mnist.description, steps=trainer.step_count, metrics=metrics,
+                             command=command, extra_meta=extra)
     else:
         trainer.save(out, dataset=mnist.description, metrics=metrics, command=command, extra_meta=extra)
     return {"out": str(out), "kind": args.kind, "steps": trainer.step_count, "epochs": len(trainer.history),

@@ -10,9 +10,15 @@ Data is a tensor [N, ...] or, for supervised models (`supervised = True`), a tup
 Each trainer owns its `torch.Generator`; its state, the epoch order and the optimizer state travel with a
 checkpoint, so N steps in one go equal k steps, save, load, N - k steps. A non-finite loss or parameter
 stops the run and restores the state from the start of that run.
+
+With `ema` > 0 the trainer also keeps an exponential moving average of the weights (Polyak averaging),
+    w_ema <- ema * w_ema + (1 - ema) * w      after every step,
+which smooths out the step-to-step wandering of models such as EBMs. A checkpoint then holds w_ema as its
+model (what sampling and the app use); the raw weights travel in the trainer state, for resuming.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -34,13 +40,15 @@ class TrainConfig:
     weight_decay: float = 0.0
     beta1: float = 0.9  # adam's first-moment decay (0 for EBMs, as in Du & Mordatch)
     seed: int = 0
-    lr_end: float | None = None  # if set: lr moves linearly from `lr` to `lr_end` over `decay_steps` steps
-    decay_steps: int = 0
+    lr_end: float | None = None  # if set: lr moves linearly from `lr` to `lr_end` over `decay_steps` steps,
+    decay_steps: int = 0  # counted from step `decay_start` (where a resumed run begins its decay)
+    decay_start: int = 0
+    ema: float = 0.0  # decay of the weight average kept for checkpoints (0: off; 0.998 averages ~500 steps)
 
     def lr_at(self, step: int) -> float:
         if self.lr_end is None or self.decay_steps <= 0:
             return self.lr
-        return self.lr + (self.lr_end - self.lr) * min(step / self.decay_steps, 1.0)
+        return self.lr + (self.lr_end - self.lr) * min(max(step - self.decay_start, 0) / self.decay_steps, 1.0)
 
     def __post_init__(self):
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -49,6 +57,8 @@ class TrainConfig:
             raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema must be a decay in [0, 1), got {self.ema}")
 
 
 TRAIN_FIELDS = {f for f in TrainConfig.__dataclass_fields__}
@@ -95,6 +105,7 @@ class Trainer:
         self.pos = 0
         self.history: list[dict] = []  # one record per `run` (a tick or an epoch)
         self.message: str | None = None  # set when a run diverged
+        self.ema: dict[str, torch.Tensor] | None = None  # the weight average, when config.ema > 0
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         # fused=True: one kernel per step instead of several passes over the parameters (about 2x faster
@@ -110,6 +121,8 @@ class Trainer:
         if new.optimizer != self.config.optimizer:
             raise ValueError("the optimizer cannot change during a run; reset instead")
         self.config = new
+        if new.ema == 0:
+            self.ema = None
         for g in self.optimizer.param_groups:
             g["lr"], g["weight_decay"] = new.lr, new.weight_decay
             if "momentum" in g:
@@ -149,13 +162,26 @@ class Trainer:
             raise Diverged(f"loss = {out['loss'].item()}")
         self.optimizer.step()
         self.step_count += 1
+        if self.config.ema > 0:
+            self._update_ema()
         return {k: float(v.detach()) for k, v in out.items()}
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        params = dict(self.model.named_parameters())
+        if self.ema is None:  # starts at the current weights (also when a resumed run switches it on)
+            self.ema = {k: p.detach().clone() for k, p in params.items()}
+        else:
+            torch._foreach_lerp_(list(self.ema.values()), [params[k] for k in self.ema], 1 - self.config.ema)
 
     # ---- state for exact resume and roll-back ---------------------------------------------------------
     def state(self) -> tuple[dict[str, torch.Tensor], dict]:
         """(tensors, json-able scalars) that fully describe the run besides the model weights."""
         opt = self.optimizer.state_dict()
         tensors = {"rng": self.generator.get_state(), "perm": self.perm.clone()}
+        if self.ema is not None:  # the average, and the raw weights (a checkpoint's model holds the average)
+            tensors.update({f"ema.{k}": v.clone() for k, v in self.ema.items()})
+            tensors.update({f"weights.{k}": p.detach().clone() for k, p in self.model.named_parameters()})
         scalars: dict = {}
         for i, st in opt["state"].items():
             for k, v in st.items():
@@ -177,6 +203,11 @@ class Trainer:
             self.generator.manual_seed(self.config.seed + scalars["step"])
         self.perm = tensors["perm"].to(self.device)
         self.step_count, self.epoch, self.pos = scalars["step"], scalars["epoch"], scalars["pos"]
+        self.ema = {k[4:]: v.to(self.device).clone() for k, v in tensors.items() if k.startswith("ema.")} or None
+        with torch.no_grad():
+            for k, p in self.model.named_parameters():
+                if f"weights.{k}" in tensors:
+                    p.copy_(tensors[f"weights.{k}"])
         state: dict = {}
         for k, v in tensors.items():
             if k.startswith("optim."):
@@ -242,7 +273,26 @@ class Trainer:
         """Checkpoint the model together with the trainer state (for an exact resume)."""
         tensors, scalars = self.state()
         extra_meta = {"trainer": scalars, **kw.pop("extra_meta", {})}
-        checkpoints.save(path, self.model, steps=self.step_count, extra_tensors=tensors, extra_meta=extra_meta, **kw)
+        with self.averaged_weights():
+            checkpoints.save(path, self.model, steps=self.step_count, extra_tensors=tensors, extra_meta=extra_meta, **kw)
+
+    @contextlib.contextmanager
+    def averaged_weights(self):
+        """Inside: the model holds the weight average (if `ema` is on); the raw weights come back after."""
+        if self.ema is None:
+            yield self.model
+            return
+        params = dict(self.model.named_parameters())
+        raw = {k: p.detach().clone() for k, p in params.items()}
+        try:
+            with torch.no_grad():
+                for k, p in params.items():
+                    p.copy_(self.ema[k])
+            yield self.model
+        finally:
+            with torch.no_grad():
+                for k, p in params.items():
+                    p.copy_(raw[k])
 
     @classmethod
     def resume(cls, path, data: Data, device: str | torch.device = "cpu") -> "Trainer":

@@ -157,6 +157,8 @@ def test_resume_continues_the_run_exactly(tmp_path):
 
 
 def test_resume_changes_training_settings_only(tmp_path):
+    from genlib import checkpoints
+
     out = tmp_path / "a.safetensors"
     assert genlib("train", "ae", "--epochs", "1", "--out", out, "--quiet", "--set", "hidden=[16]")[0] == 0
     rc, stdout, stderr = genlib("train", "ae", "--resume", out, "--epochs", "1", "--set", "lr=1e-4",
@@ -168,6 +170,13 @@ def test_resume_changes_training_settings_only(tmp_path):
         assert rc == 2 and message in stderr and "Traceback" not in stderr
     rc, _, stderr = genlib("train", "vae", "--resume", out, "--out", tmp_path / "c.safetensors")
     assert rc == 2 and "holds a ae model" in stderr
+    # a linear decay set on resume starts where the resume starts: lr, then lr_end after this run's 36 steps
+    rc, _, stderr = genlib("train", "ae", "--resume", out, "--epochs", "1", "--set", "lr_end=0",
+                           "--out", tmp_path / "d.safetensors", "--quiet")
+    lr0 = checkpoints.read_meta(out)["trainer"]["train_config"]["lr"]
+    trainer = checkpoints.read_meta(tmp_path / "d.safetensors")["trainer"]
+    assert rc == 0 and trainer["train_config"]["decay_start"] == 36 and trainer["train_config"]["decay_steps"] == 36
+    assert trainer["param_groups"][0]["lr"] == pytest.approx(lr0 / 36)  # the last step's: lr0 * (1 - 35/36)
     assert not (tmp_path / "c.safetensors").exists()
 
 

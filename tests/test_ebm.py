@@ -103,3 +103,14 @@ def test_frechet_distance_matches_the_closed_form_for_gaussians():
     # N(0, I) vs N(m, 4I): |m|^2 + 3 * (1 + 4 - 2 * 2) = 1 + 3 = 4
     assert frechet_distance(a, b) == pytest.approx(4.0, rel=0.03)
     assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_sample_scores_average_over_sampling_seeds(mnist):
+    model = checkpoints.load(checkpoints.resolve("ebm-mnist"), kind="ebm")
+    one = model.eval_metrics(mnist.val.images, n_samples=100, steps=32, seeds=1)
+    two = model.eval_metrics(mnist.val.images, n_samples=100, steps=32, seeds=2)
+    assert one["sample_frechet"] == one["sample_frechet_min"] == one["sample_frechet_max"]
+    assert two["sample_frechet_min"] == pytest.approx(min(one["sample_frechet"], 2 * two["sample_frechet"] - one["sample_frechet"]))
+    assert two["sample_frechet_min"] < two["sample_frechet_max"]  # another seed, other chains
+    assert two["sample_frechet_floor"] < two["sample_frechet_min"]  # 32 steps from noise are not real digits yet
+    assert two["energy_noise"] > two["energy_real"]

@@ -43,6 +43,40 @@ def test_resume_is_exact(digits, tmp_path, optimizer):
         assert torch.equal(p, q), name
 
 
+def test_weight_average_follows_its_recursion_and_is_what_a_checkpoint_holds(digits, tmp_path):
+    d = 0.8
+    tr = make(digits, lr=1e-2, ema=d)
+    expected = None
+    for _ in range(7):  # w_ema <- d * w_ema + (1 - d) * w after every step, starting at the first step's weights
+        tr.run(1)
+        w = {k: p.detach().clone() for k, p in tr.model.named_parameters()}
+        expected = w if expected is None else {k: d * expected[k] + (1 - d) * w[k] for k in w}
+    for k, v in expected.items():
+        torch.testing.assert_close(tr.ema[k], v, rtol=1e-6, atol=1e-7)
+    raw = {k: p.detach().clone() for k, p in tr.model.named_parameters()}
+    tr.save(tmp_path / "ema.safetensors")
+    saved = checkpoints.load(tmp_path / "ema.safetensors").state_dict()
+    for k, v in expected.items():
+        torch.testing.assert_close(saved[k], v, rtol=1e-6, atol=1e-7)
+        assert not torch.equal(saved[k], raw[k])
+        assert torch.equal(dict(tr.model.named_parameters())[k], raw[k])  # saving leaves the raw weights in place
+    tr.set_hparams(ema=0.0)
+    assert tr.ema is None
+
+
+def test_resume_with_a_weight_average_is_exact(digits, tmp_path):
+    a = make(digits, ema=0.9)
+    a.run(20)
+    b = make(digits, ema=0.9)
+    b.run(9)
+    b.save(tmp_path / "mid.safetensors")
+    c = Trainer.resume(tmp_path / "mid.safetensors", digits)
+    c.run(11)
+    for k, p in a.model.named_parameters():
+        assert torch.equal(p, dict(c.model.named_parameters())[k]), k
+        assert torch.equal(a.ema[k], c.ema[k]), k
+
+
 def test_changing_lr_and_batch_size_mid_run_keeps_the_run(digits):
     tr = make(digits)
     tr.run(5)
@@ -59,6 +93,8 @@ def test_linear_lr_decay():
     c = TrainConfig(lr=1.0, lr_end=0.0, decay_steps=10)
     assert [c.lr_at(s) for s in (0, 5, 10, 20)] == [1.0, 0.5, 0.0, 0.0]
     assert TrainConfig(lr=0.3).lr_at(1000) == 0.3
+    c = TrainConfig(lr=1.0, lr_end=0.0, decay_steps=10, decay_start=100)  # a resumed run decays from its start
+    assert [c.lr_at(s) for s in (0, 100, 105, 110, 200)] == [1.0, 1.0, 0.5, 0.0, 0.0]
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
@@ -99,7 +135,7 @@ def test_divergence_rolls_back_exactly_to_the_start_of_the_failing_run(digits):
 
 
 def test_invalid_settings_are_refused():
-    for bad in (dict(lr=0), dict(lr=float("nan")), dict(batch_size=0), dict(optimizer="lbfgs")):
+    for bad in (dict(lr=0), dict(lr=float("nan")), dict(batch_size=0), dict(optimizer="lbfgs"), dict(ema=1.0)):
         with pytest.raises(ValueError):
             TrainConfig(**bad)
     with pytest.raises(ValueError):
