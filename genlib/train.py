@@ -204,10 +204,8 @@ class Trainer:
         self.perm = tensors["perm"].to(self.device)
         self.step_count, self.epoch, self.pos = scalars["step"], scalars["epoch"], scalars["pos"]
         self.ema = {k[4:]: v.to(self.device).clone() for k, v in tensors.items() if k.startswith("ema.")} or None
-        with torch.no_grad():
-            for k, p in self.model.named_parameters():
-                if f"weights.{k}" in tensors:
-                    p.copy_(tensors[f"weights.{k}"])
+        if self.ema is not None:  # the file's model holds the average; the run goes on from the raw weights
+            self._set_params({k[8:]: v for k, v in tensors.items() if k.startswith("weights.")})
         state: dict = {}
         for k, v in tensors.items():
             if k.startswith("optim."):
@@ -282,17 +280,17 @@ class Trainer:
         if self.ema is None:
             yield self.model
             return
-        params = dict(self.model.named_parameters())
-        raw = {k: p.detach().clone() for k, p in params.items()}
+        raw = {k: p.detach().clone() for k, p in self.model.named_parameters()}
         try:
-            with torch.no_grad():
-                for k, p in params.items():
-                    p.copy_(self.ema[k])
+            self._set_params(self.ema)
             yield self.model
         finally:
-            with torch.no_grad():
-                for k, p in params.items():
-                    p.copy_(raw[k])
+            self._set_params(raw)
+
+    @torch.no_grad()
+    def _set_params(self, values: dict[str, torch.Tensor]) -> None:
+        for k, p in self.model.named_parameters():
+            p.copy_(values[k])
 
     @classmethod
     def resume(cls, path, data: Data, device: str | torch.device = "cpu") -> "Trainer":
