@@ -14,23 +14,21 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from genlib.data import load_mnist  # noqa: E402
-from genlib.models.ebm import EBM, EBMConfig, langevin  # noqa: E402
+from genlib.models.ebm import EBM, EBMConfig  # noqa: E402
+from genlib.samplers import run  # noqa: E402
 from genlib.train import TrainConfig, Trainer  # noqa: E402
 
 
 def main() -> None:
     torch.manual_seed(0)
     model = EBM(EBMConfig()).eval()
-    c = model.config
     g = torch.Generator().manual_seed(0)
     x = torch.rand(128, 1, 28, 28, generator=g) * 2 - 1
-    for _ in langevin(model.energy, x, 5, g, c.step_size, c.noise, c.grad_clamp):  # warm-up
-        pass
+    run(model.chain(x, g), 5)  # warm-up
     runs = []
     for _ in range(5):
         t0 = time.perf_counter()
-        for _ in langevin(model.energy, x, 60, g, c.step_size, c.noise, c.grad_clamp):
-            pass
+        run(model.chain(x, g), 60)
         runs.append(60 / (time.perf_counter() - t0))
     mn = load_mnist()
     tr = Trainer(EBM(EBMConfig()), mn.train.images, TrainConfig(lr=1e-4, beta1=0.0, batch_size=128))

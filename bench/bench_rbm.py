@@ -21,9 +21,11 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from genlib import models  # noqa: E402
 from genlib import checkpoints  # noqa: E402
 from genlib.data import binarize_fixed, load_mnist  # noqa: E402
-from genlib.models.rbm import RBM, RBMConfig, ais, base_rate_biases, gibbs  # noqa: E402
+from genlib.models.rbm import RBM, RBMConfig, ais, base_rate_biases  # noqa: E402
+from genlib.samplers import gibbs, run  # noqa: E402
 
 V, H, B = 784, 500, 64
 
@@ -111,8 +113,7 @@ def main() -> None:
     v = torch.bernoulli(torch.full((100, V), 0.5), generator=g)
 
     def gibbs_block():
-        for _ in gibbs(model, v, 10, g):
-            pass
+        run(gibbs(model, v, g), 10)
 
     t_gibbs = timed(gibbs_block, 5) / 10
 
@@ -128,7 +129,7 @@ def main() -> None:
     print(f"{'Gibbs steps per second, 100 chains, 784 x 500':58s} {1 / t_gibbs:12.0f}")
     if not quick:
         path = checkpoints.resolve("rbm-500")
-        m = checkpoints.load(path) if path.exists() else ours
+        m = models.load(path) if path.exists() else ours
         base = base_rate_biases(binarize_fixed(mn.train.images))
         res = ais(m, base, n_runs=100, generator=torch.Generator().manual_seed(0))
         name = "rbm-500" if path.exists() else "untrained 784 x 500"

@@ -18,6 +18,7 @@ import torch
 from torch import distributions as D
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from genlib import models  # noqa: E402
 from genlib import checkpoints, viz  # noqa: E402
 from genlib.data import canvas_to_digit, load_mnist  # noqa: E402
 from genlib.models.vae import VAE, VAEConfig, decode_grid, ellipse, grid_axis  # noqa: E402
@@ -92,7 +93,7 @@ def main() -> None:
     # the 30 x 30 grid: decode 900 latents and compose one image (as the page does, PNG included), for the
     # course's conv decoder and for the MLP decoder of the default 2-D VAE (speed does not depend on training)
     path = checkpoints.resolve("vae-conv-2d")
-    model = checkpoints.load(path) if path.exists() else VAE(VAEConfig(latent=2, encoder="conv", decoder="conv", hidden=(16,))).eval()
+    model = models.load(path) if path.exists() else VAE(VAEConfig(latent=2, encoder="conv", decoder="conv", hidden=(16,))).eval()
     mlp = VAE(VAEConfig(latent=2)).eval()
     axis = grid_axis(30, "scale", 1.0)
     for name, m in (("conv decoder (vae-conv-2d)", model), ("MLP decoder 2-512-512-784", mlp)):

@@ -1,7 +1,8 @@
-"""Checkpoints: one safetensors file per model, JSON metadata under the key `genlib` (DESIGN 4.2).
+"""The checkpoint file format only: one safetensors file per model, JSON metadata under the key `genlib` (DESIGN 4.2).
 
-No pickle: loading never runs code. Writes are atomic (temporary file, then rename). Every failure to
-read a file is one `CheckpointError` naming the file and the problem.
+Bytes or a file <-> metadata + tensors; atomic writes; the registry of bundled files. No pickle: reading never
+runs code. Every failure to read is one `CheckpointError` naming the file and the problem. Building a model from
+a checkpoint (and checking its kind) is genlib.models' job: this module knows no model.
 """
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
+from safetensors.torch import load as _st_load
 from safetensors.torch import save as _st_save
 
 FORMAT = 1
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+# the bundled checkpoints; GENLIB_CHECKPOINT_DIR points elsewhere (tests, a server with its own set)
+CHECKPOINT_DIR = Path(os.environ.get("GENLIB_CHECKPOINT_DIR") or Path(__file__).resolve().parent.parent / "checkpoints")
 TRAINER_PREFIX = "trainer."  # tensors of the trainer's state (optimizer, RNG, epoch order) for exact resume
 
 
@@ -112,69 +115,54 @@ def save(path: str | os.PathLike, model: torch.nn.Module, **kw) -> Path:
     return atomic_write(path, to_bytes(model, **kw))
 
 
-def read(path: str | os.PathLike, kind: str | None = None) -> Checkpoint:
-    """Read and validate a checkpoint file without building the model."""
+def read(path: str | os.PathLike) -> Checkpoint:
+    """Read and validate a checkpoint file (format, metadata, checksum) without building a model."""
     p = Path(path)
     if not p.exists():
         raise CheckpointError(f"{p}: no such file")
     if not p.is_file():
         raise CheckpointError(f"{p}: not a file")
     try:
-        with safe_open(str(p), framework="pt") as f:
-            meta_raw = (f.metadata() or {}).get("genlib")
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        data = p.read_bytes()
+    except OSError as e:
+        raise CheckpointError(f"{p}: cannot be read ({e.strerror or type(e).__name__})") from None
+    return from_bytes(data, p)
+
+
+def from_bytes(data: bytes, name: str | os.PathLike = "checkpoint") -> Checkpoint:
+    """Parse the bytes of a checkpoint file (an upload, say); `name` names it in errors."""
+    try:
+        meta_raw = (safe_meta(data) or {}).get("genlib")
+        tensors = _st_load(data)
     except Exception as e:  # safetensors raises its own error types for bad headers and short files
         reason = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
-        raise CheckpointError(f"{p}: not a valid safetensors file (truncated, corrupt or another format: {reason})") from None
+        raise CheckpointError(f"{name}: not a valid safetensors file (truncated, corrupt or another format: {reason})") from None
     if meta_raw is None:
-        raise CheckpointError(f"{p}: a safetensors file, but not a genlib checkpoint (no 'genlib' metadata)")
+        raise CheckpointError(f"{name}: a safetensors file, but not a genlib checkpoint (no 'genlib' metadata)")
     try:
         meta = json.loads(meta_raw)
-        assert isinstance(meta, dict)
-    except (ValueError, AssertionError):
-        raise CheckpointError(f"{p}: its 'genlib' metadata is not a JSON object") from None
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{name}: its 'genlib' metadata is not a JSON object")
     if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{p}: checkpoint format {meta.get('format')!r}, this version reads format {FORMAT}")
-    from .models import KINDS
-
-    if meta.get("kind") not in KINDS:
-        raise CheckpointError(f"{p}: unknown model kind {meta.get('kind')!r} (known: {', '.join(sorted(KINDS))})")
-    if kind is not None and meta["kind"] != kind:
-        raise CheckpointError(f"{p}: this is a {meta['kind']!r} checkpoint, but a {kind!r} model was expected")
+        raise CheckpointError(f"{name}: checkpoint format {meta.get('format')!r}, this version reads format {FORMAT}")
     if "sha256" in meta and meta["sha256"] != _digest(tensors):
-        raise CheckpointError(f"{p}: corrupt (the tensor data does not match its checksum)")
-    return Checkpoint(p, meta, tensors)
+        raise CheckpointError(f"{name}: corrupt (the tensor data does not match its checksum)")
+    return Checkpoint(Path(name) if not isinstance(name, Path) else name, meta, tensors)
 
 
-def build(ckpt: Checkpoint) -> torch.nn.Module:
-    """The model a checkpoint describes, with its weights, in eval mode."""
-    from .models import KINDS
-
-    spec = KINDS[ckpt.kind]
-    name = ckpt.path or "checkpoint"
-    try:
-        config = config_from_dict(spec.config_cls, ckpt.meta.get("config", {}), where=str(name))
-        model = spec.model_cls(config)
-    except CheckpointError:
-        raise
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{name}: invalid {ckpt.kind} config ({e})") from None
-    expected = model.state_dict()
-    got = ckpt.model_tensors()
-    missing, unexpected = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
-    if missing or unexpected:
-        raise CheckpointError(f"{name}: tensors do not match a {ckpt.kind} model with this config "
-                              f"(missing: {', '.join(missing) or '-'}; unexpected: {', '.join(unexpected) or '-'})")
-    for k, t in got.items():
-        if t.shape != expected[k].shape:
-            raise CheckpointError(f"{name}: tensor {k!r} has shape {list(t.shape)}, the config needs {list(expected[k].shape)}")
-    model.load_state_dict(got)
-    return model.eval()
-
-
-def load(path: str | os.PathLike, kind: str | None = None) -> torch.nn.Module:
-    """Load any genlib checkpoint as its model, in eval mode."""
-    return build(read(path, kind))
+def safe_meta(data: bytes) -> dict | None:
+    """The safetensors header's __metadata__ of file bytes (no tensor is read)."""
+    if len(data) < 8:
+        raise ValueError("shorter than a safetensors header")
+    n = int.from_bytes(data[:8], "little")
+    if n > len(data) - 8:
+        raise ValueError("header longer than the file")
+    header = json.loads(data[8:8 + n])
+    if not isinstance(header, dict):
+        raise ValueError("header is not a JSON object")
+    return header.get("__metadata__")
 
 
 def resolve(name_or_path: str | os.PathLike) -> Path:

@@ -10,14 +10,15 @@ import json
 import shlex
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import checkpoints, data as gdata
+from . import checkpoints, data as gdata, models, quality
 from .models import KINDS
-from .train import TRAIN_FIELDS, TrainConfig, Trainer, evaluate
+from .train import TRAIN_FIELDS, Trainer, evaluate
 
 
 class UserError(Exception):
@@ -32,33 +33,36 @@ def _parse_value(s: str):
 
 
 def train_settings(kind: str, preset: str | None, sets: list[str], epochs: int | None, seed: int | None):
-    """Split preset + --set overrides into (model config, train config, epochs)."""
+    """The preset's (model config, train config, epochs) with the --set overrides, --epochs and --seed applied."""
     if kind not in KINDS:
         raise UserError(f"unknown model kind {kind!r}; choose one of {', '.join(sorted(KINDS))}")
     spec = KINDS[kind]
-    name = preset or "default"
+    name = preset or spec.default_preset
     if name not in spec.presets:
         raise UserError(f"unknown preset {name!r} for {kind}; choose one of {', '.join(spec.presets)}")
-    settings = dict(spec.presets[name])
+    p = spec.presets[name]
+    model_fields = set(spec.config_cls.__dataclass_fields__)
+    model_set, train_set = {}, {}
+    n_epochs = p.epochs if epochs is None else epochs
     for s in sets:
         if "=" not in s:
             raise UserError(f"--set expects key=value, got {s!r}")
-        k, v = s.split("=", 1)
-        settings[k.strip()] = _parse_value(v.strip())
-    if epochs is not None:
-        settings["epochs"] = epochs
+        k, v = (part.strip() for part in s.split("=", 1))
+        v = _parse_value(v)
+        if k == "epochs":
+            n_epochs = v if epochs is None else n_epochs
+        elif k in model_fields:
+            model_set[k] = tuple(v) if isinstance(v, list) else v
+        elif k in TRAIN_FIELDS:
+            train_set[k] = v
+        else:
+            raise UserError(f"unknown setting {k}; model settings: {', '.join(sorted(model_fields))}; "
+                            f"training settings: {', '.join(sorted(TRAIN_FIELDS))}")
     if seed is not None:
-        settings["seed"] = seed
-    n_epochs = settings.pop("epochs", 10)
-    model_fields = set(spec.config_cls.__dataclass_fields__)
-    unknown = set(settings) - model_fields - TRAIN_FIELDS
-    if unknown:
-        raise UserError(f"unknown setting(s) {', '.join(sorted(unknown))}; model settings: "
-                        f"{', '.join(sorted(model_fields))}; training settings: {', '.join(sorted(TRAIN_FIELDS))}")
+        train_set["seed"] = seed
     try:
-        mcfg = checkpoints.config_from_dict(spec.config_cls, {k: v for k, v in settings.items() if k in model_fields})
-        tcfg = TrainConfig(**{k: v for k, v in settings.items() if k in TRAIN_FIELDS})
-    except (ValueError, TypeError, checkpoints.CheckpointError) as e:
+        mcfg, tcfg = replace(p.model, **model_set), replace(p.train, **train_set)
+    except (ValueError, TypeError) as e:
         raise UserError(f"invalid setting: {e}") from None
     if not isinstance(n_epochs, int) or n_epochs < 1:
         raise UserError(f"epochs must be a positive integer, got {n_epochs!r}")
@@ -77,7 +81,7 @@ def _load_data(args) -> gdata.MNIST:
 
 def _data(split: gdata.Digits, kind: str):
     """What a model of `kind` trains and validates on: images, or (images, labels) for supervised models."""
-    return (split.images, split.labels) if getattr(KINDS[kind].model_cls, "supervised", False) else split.images
+    return (split.images, split.labels) if KINDS[kind].model_cls.supervised else split.images
 
 
 RESUMABLE = TRAIN_FIELDS - {"optimizer", "seed"}  # training settings a resumed run may change
@@ -107,7 +111,7 @@ def _resume(args, mnist: gdata.MNIST, device: torch.device) -> tuple[Trainer, in
                             f"({', '.join(sorted(RESUMABLE))})")
         changes[k.strip()] = _parse_value(v.strip())
     try:
-        trainer = Trainer.resume(ckpt.path, _data(mnist.train, args.kind), device)
+        trainer = Trainer.resume(ckpt, models.build(ckpt), _data(mnist.train, args.kind), device)
         trainer.set_hparams(**changes)
     except (ValueError, TypeError, checkpoints.CheckpointError) as e:
         raise UserError(f"cannot resume from {args.resume}: {e}") from None
@@ -120,16 +124,18 @@ def cmd_train(args) -> dict:
     from tqdm import tqdm
 
     device = _device(args.device)
+    if args.kind in KINDS and not KINDS[args.kind].model_cls.image_data:
+        raise UserError(f"a {args.kind} model trains on 2-D toy points, in the app's Langevin lab; the command line "
+                        "trains models of digits")
     mnist = _load_data(args)
     if args.resume:
         trainer, epochs, extra = _resume(args, mnist, device)
     else:
         mcfg, tcfg, epochs = train_settings(args.kind, args.preset, args.set or [], args.epochs, args.seed)
-        torch.manual_seed(tcfg.seed)  # the initial weights (modules draw them from the global RNG); the run's
-        model = KINDS[args.kind].model_cls(mcfg)  # own torch.Generator (same seed) drives everything after
+        model = models.create(args.kind, mcfg, tcfg.seed)  # initial weights from a generator of the run's seed
         trainer = Trainer(model, _data(mnist.train, args.kind), tcfg, device)
         extra = {}
-    model, val_data = trainer.model, _data(mnist.val, args.kind)
+    val_data = _data(mnist.val, args.kind)
     if trainer.config.lr_end is not None and trainer.config.decay_steps == 0:  # decay over this run (or resume)
         trainer.set_hparams(decay_start=trainer.step_count, decay_steps=epochs * trainer.steps_per_epoch)
     out = Path(args.out or f"checkpoints/{args.kind}-{args.preset or 'default'}.safetensors")
@@ -144,40 +150,53 @@ def cmd_train(args) -> dict:
         if rec is None:  # diverged: the trainer rolled back to the start of this epoch
             if trainer.step_count == 0:
                 raise UserError(trainer.message)
-            trainer.save(out, dataset=mnist.description, command=command + f"  # diverged in epoch {epoch + 1}", extra_meta=extra,
-                         metrics={k: round(v, 6) for k, v in trainer.history[-1].items() if k.startswith(("train_", "val_"))})
+            trainer.save(out, dataset=mnist.description, command=command + f"  # diverged in epoch {epoch + 1}",
+                         extra_meta=extra)
             raise UserError(f"{trainer.message} Saved that state (epoch {epoch}) to {out}.")
         val = trainer.validate(val_data)
         bar.set_postfix(train=f"{rec['train_loss']:.4f}", val=f"{val['loss']:.4f}")
         if args.checkpoint_every and (epoch + 1) % args.checkpoint_every == 0 and epoch + 1 < epochs:
-            trainer.save(out, dataset=mnist.description, command=command + f"  # after epoch {epoch + 1}", extra_meta=extra,
-                         metrics={k: round(v, 6) for k, v in rec.items() if k.startswith(("train_", "val_"))})
-    if hasattr(model, "fit_code_stats"):
-        with trainer.averaged_weights():  # the statistics of the weights the file will hold
-            model.fit_code_stats(mnist.train.images.to(device))
-    last = trainer.history[-1]
-    metrics = {k: round(v, 6) for k, v in last.items() if k.startswith(("train_", "val_"))}
-    metrics["train_seconds"] = round(time.time() - t0, 1)
-    if args.weights_only:
-        with trainer.averaged_weights():
-            checkpoints.save(out, model, dataset=mnist.description, steps=trainer.step_count, metrics=metrics,
-                             command=command, extra_meta=extra)
-    else:
-        trainer.save(out, dataset=mnist.description, metrics=metrics, command=command, extra_meta=extra)
+            trainer.save(out, dataset=mnist.description, command=command + f"  # after epoch {epoch + 1}",
+                         extra_meta=extra)
+    metrics = {**trainer.summary(), "train_seconds": round(time.time() - t0, 1)}
+    trainer.save(out, dataset=mnist.description, metrics=metrics, command=command, extra_meta=extra,
+                 weights_only=args.weights_only)
     return {"out": str(out), "kind": args.kind, "steps": trainer.step_count, "epochs": len(trainer.history),
             "dataset": mnist.source, **metrics}
 
 
 def _open(path) -> checkpoints.Checkpoint:
+    """A checkpoint of a known kind, by path or bundled name."""
     try:
-        return checkpoints.read(checkpoints.resolve(path))
+        ckpt = checkpoints.read(checkpoints.resolve(path))
+    except checkpoints.CheckpointError as e:
+        raise UserError(str(e)) from None
+    if ckpt.meta.get("kind") not in KINDS:
+        raise UserError(f"{ckpt.path}: unknown model kind {ckpt.meta.get('kind')!r} (known: {', '.join(sorted(KINDS))})")
+    return ckpt
+
+
+def _build(ckpt: checkpoints.Checkpoint) -> models.Model:
+    try:
+        return models.build(ckpt)
     except checkpoints.CheckpointError as e:
         raise UserError(str(e)) from None
 
 
+def _classifier(device) -> models.Model:
+    """The bundled classifier that scores samples, or a one-line error naming the missing file."""
+    path = checkpoints.resolve(quality.CLASSIFIER)
+    try:
+        return models.load(path, kind="classifier").to(device)
+    except checkpoints.CheckpointError as e:
+        raise UserError(f"sample scores need the bundled classifier: {e}") from None
+
+
 def cmd_eval(args) -> dict:
     ckpt = _open(args.file)
-    model = checkpoints.build(ckpt)
+    model = _build(ckpt)
+    if not model.image_data:
+        raise UserError(f"a {ckpt.kind} model is evaluated in the app (2-D toy data), not on digits")
     mnist = _load_data(args)
     split = {"train": mnist.train, "val": mnist.val, "validation": mnist.val, "test": mnist.test}[args.split]
     if split is None:
@@ -186,9 +205,12 @@ def cmd_eval(args) -> dict:
     x = split.images[:args.limit] if args.limit else split.images
     y = split.labels[:len(x)]
     t0 = time.time()
-    metrics = evaluate(model, (x, y) if getattr(model, "supervised", False) else x)
-    if hasattr(model, "eval_metrics"):  # extra, model-specific metrics (IWAE bound, AIS, ...)
-        metrics.update(model.eval_metrics(x))
+    metrics = evaluate(model, (x, y) if model.supervised else x)
+    samples = g = None
+    if model.scored:  # sample quality from the bundled classifier, averaged over sampling seeds
+        scores, samples, g = quality.sample_scores(model.sample, _classifier(x.device), x, gdata.bundled_digits().images)
+        metrics.update(scores)
+    metrics.update(model.eval_metrics(x, samples, g))  # model-specific figures (IWAE bound, AIS, energies, ...)
     return {"file": str(ckpt.path), "kind": ckpt.kind, "split": args.split, "n": len(x),
             "dataset": split.name if split is not mnist.test else "MNIST test split",
             **{k: round(v, 6) for k, v in metrics.items()}, "seconds": round(time.time() - t0, 2)}
@@ -198,15 +220,17 @@ def cmd_sample(args) -> dict:
     from . import viz
 
     ckpt = _open(args.file)
-    model = checkpoints.build(ckpt)
+    model = _build(ckpt)
     if args.n < 1:
         raise UserError("--n must be at least 1")
     out = Path(args.out)
     if out.suffix not in (".png", ".gif", ".npy"):
         raise UserError(f"--out must end in .png, .gif or .npy, got {out.name!r}")
+    if not model.can_sample:
+        raise UserError(f"a {ckpt.kind} model does not generate digits, so there is nothing to sample")
     g = torch.Generator().manual_seed(args.seed)
     if out.suffix == ".gif":
-        if not hasattr(model, "sample_chain"):
+        if not model.can_chain:
             raise UserError(f"a {ckpt.kind} model has no sampling chain to animate; use .png or .npy")
         frames = model.sample_chain(args.n, args.steps, g)
         data = viz.gif_bytes([viz.grid(f) for f in frames])

@@ -33,9 +33,6 @@ class Digits:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def flat(self) -> torch.Tensor:
-        return self.images.reshape(len(self), -1)
-
 
 @dataclass
 class MNIST:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 
-LOG2PI = math.log(2 * math.pi)
+LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass
@@ -96,7 +97,7 @@ class Gaussian(Target):
         self.prec = torch.linalg.inv(self.cov)
         self.chol = torch.linalg.cholesky(self.cov)
         self.extent = extent
-        self.log_z = float(LOG2PI + 0.5 * torch.logdet(self.cov))
+        self.log_z = float(LOG_2PI + 0.5 * torch.logdet(self.cov))
         r = float(self.cov[0, 1] / torch.sqrt(self.cov[0, 0] * self.cov[1, 1]))
         self.description = f"N(m, Σ) with unit variances and correlation {r:g}" if r else "N(m, Σ)"
 
@@ -128,7 +129,7 @@ class Mixture(Target):
         self.means = torch.tensor(means, dtype=torch.float64)
         self.std = std
         self.extent = extent
-        self.log_z = LOG2PI + 2 * math.log(std)  # log p below is already averaged over the K components
+        self.log_z = LOG_2PI + 2 * math.log(std)  # log p below is already averaged over the K components
         self.description = f"{len(means)} Gaussians with std {std:g}, equal weights, at the corners (±2.5, ±2.5)"
 
     def log_prob(self, x):
@@ -156,7 +157,7 @@ class Banana(Target):
     def __init__(self, a=1.2, b=0.5, s=0.5, extent=(-4.5, 4.5, -3.0, 7.0)):
         self.a, self.b, self.s = a, b, s
         self.extent = extent
-        self.log_z = LOG2PI + math.log(a * s)
+        self.log_z = LOG_2PI + math.log(a * s)
         self.description = f"x₁ ~ N(0, {a:g}²), x₂ | x₁ ~ N({b:g}(x₁² − {a:g}²), {s:g}²)"
 
     def log_prob(self, x):
@@ -212,7 +213,7 @@ class Funnel(Target):
     def __init__(self, sv=1.5, extent=(-10.0, 10.0, -5.5, 5.5)):
         self.sv = sv
         self.extent = extent
-        self.log_z = LOG2PI + math.log(sv)
+        self.log_z = LOG_2PI + math.log(sv)
         self.description = f"v ~ N(0, {sv:g}²) vertical, x | v ~ N(0, eᵛ) horizontal"
 
     def log_prob(self, x):
@@ -310,10 +311,18 @@ class WellingTehPosterior(Target):
     def minibatch_grad(self, theta: torch.Tensor, batch: int, generator: torch.Generator) -> torch.Tensor:
         """Unbiased estimate of the score from `batch` points per chain (with replacement), [C, 2]."""
         n = len(self.x)
-        if not 1 <= batch <= n:
-            raise ValueError(f"minibatch size must be between 1 and {n}, got {batch}")
+        self._check_batch(batch)
         idx = torch.randint(0, n, (len(theta), batch), generator=generator)
         return self._score(theta, self.x.to(theta.dtype)[idx], n / batch)
+
+    def minibatch_score(self, batch: int, generator: torch.Generator) -> Callable[[torch.Tensor], torch.Tensor]:
+        """SGLD's gradient estimate as a function of theta, with `batch` checked now (a ValueError), not at the first step."""
+        self._check_batch(batch)
+        return lambda theta: self.minibatch_grad(theta, batch, generator)
+
+    def _check_batch(self, batch: int) -> None:
+        if not 1 <= batch <= len(self.x):
+            raise ValueError(f"the minibatch size must be between 1 and {len(self.x)}, got {batch}")
 
     def mode_masses(self, n: int = 200) -> tuple[float, float]:
         """Exact posterior mass of the two halves split by the line through the saddle, theta2 > 0 vs < 0."""

@@ -46,16 +46,6 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Gene
 
 
 @torch.no_grad()
-def elbo_terms(model, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """Per-digit [N] terms of the ELBO with one z sample: rec = -log p(x|z), kl, elbo = -rec - kl."""
-    mu, logvar = model.encode(x)
-    z = reparameterize(mu, logvar, generator)
-    rec = -model.log_px(x, model.decode(z))
-    kl = gaussian_kl(mu, logvar).sum(-1)
-    return {"rec": rec, "kl": kl, "elbo": -rec - kl}
-
-
-@torch.no_grad()
 def kl_per_dim(model, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """Mean KL(q(z_j|x) || N(0,1)) over the digits, per latent dimension [D]; near 0 = a collapsed dimension."""
     out = [gaussian_kl(*model.encode(x[i:i + batch_size])).sum(0) for i in range(0, len(x), batch_size)]

@@ -1,4 +1,6 @@
-"""Langevin samplers as generators of chain states, vectorised over chains: ULA, MALA, SGLD, SGD, and diagnostics.
+"""The one chain engine: ULA, MALA, SGLD, SGD, Gibbs for the RBM, image Langevin and the replay buffer for the EBMs,
+one recorder of frames, energies and statistics, and diagnostics. Samplers are generators of chain states,
+vectorised over chains.
 
 Papers: unadjusted and Metropolis-adjusted Langevin (MALA): Roberts & Tweedie 1996, "Exponential convergence of
 Langevin distributions and their discrete approximations"; stochastic gradient Langevin dynamics (SGLD): Welling &
@@ -31,6 +33,7 @@ class ChainState:
     step_size: float  # the step size of the last step (changes along an SGLD schedule)
     accepted: torch.Tensor | None = None  # MALA: accepted proposals per chain so far [C]
     died: int = 0  # chains that died in this step
+    mean: torch.Tensor | None = None  # Gibbs: p(v = 1 | h) of the step [C, d], the picture a page shows
 
     @property
     def n_dead(self) -> int:
@@ -93,8 +96,13 @@ def ula(grad_log_p: Score, x0: torch.Tensor, step_size: float, noise: float, gen
 
     eta (step size) and sigma (noise) are separate settings; see `temperature`. Biased for any eta > 0: even at
     T = 1 it samples a distribution that differs from p by O(eta) (Roberts & Tweedie 1996). With `clip`
-    = (low, high) each step is projected back into the box (the image EBM keeps pixels in [-1, 1])."""
+    = (low, high) each step is projected back into the box (the image EBM keeps pixels in [-1, 1]).
+    Settings are checked here, at the call (a ValueError), not at the first step."""
     check_settings(x0, step_size, noise)
+    return _ula(grad_log_p, x0, step_size, noise, generator, max_abs, clip)
+
+
+def _ula(grad_log_p, x0, step_size, noise, generator, max_abs, clip) -> Iterator[ChainState]:
     x, alive, t = x0.detach().clone(), torch.ones(len(x0), dtype=torch.bool, device=x0.device), 0
     x, alive, _ = _retire(x, alive, max_abs)
     while True:
@@ -122,6 +130,10 @@ def mala(log_p: LogProb, grad_log_p: Score, x0: torch.Tensor, step_size: float, 
     check_settings(x0, step_size, noise)
     if noise == 0:
         raise ValueError("MALA needs noise > 0 (its proposal must have a density)")
+    return _mala(log_p, grad_log_p, x0, step_size, generator, noise, max_abs)
+
+
+def _mala(log_p, grad_log_p, x0, step_size, generator, noise, max_abs) -> Iterator[ChainState]:
     x = x0.detach().clone()
     lp, g = log_p(x), grad_log_p(x)
     alive = torch.isfinite(x).all(1) & torch.isfinite(lp) & torch.isfinite(g).all(1)
@@ -172,7 +184,11 @@ class StepSchedule:
 
 def _schedule_steps(grad: Score, x0: torch.Tensor, schedule: StepSchedule, generator: torch.Generator,
                     noisy: bool, max_abs: float) -> Iterator[ChainState]:
-    check_settings(x0)
+    check_settings(x0)  # at the call: the generator below only starts at the first step
+    return _scheduled(grad, x0, schedule, generator, noisy, max_abs)
+
+
+def _scheduled(grad, x0, schedule, generator, noisy, max_abs) -> Iterator[ChainState]:
     x, alive, t = x0.detach().clone(), torch.ones(len(x0), dtype=torch.bool), 0
     while True:
         eps = float(schedule(t))
@@ -238,41 +254,148 @@ class SGLD(torch.optim.Optimizer):
         return loss
 
 
-class Chain:
-    """A recorded run of a sampler, for a page to play, pause and scrub: frames [C, d] every `advance`."""
+# ---- samplers of the image models -------------------------------------------------------------------------------
 
-    def __init__(self, sampler: Iterator[ChainState], x0: torch.Tensor, max_frames: int = 1000):
-        self._gen = sampler
-        self.max_frames = max_frames
-        self.frames = [x0.detach().clone()]
-        self.steps = [0]
-        self.acceptance = [None]  # MALA acceptance rate so far, per frame
-        self.step_sizes = [None]
+def langevin_images(energy: Callable[[torch.Tensor], torch.Tensor], x0: torch.Tensor, step_size: float, noise: float,
+                    grad_clamp: float, generator: torch.Generator) -> Iterator[ChainState]:
+    """ULA on images in [-1, 1] for an energy model (Du & Mordatch 2019): grad log p = -dE/dx, clamped per pixel to
+    +-grad_clamp, each step projected back into [-1, 1]. x0 [N, ...] (e.g. [N, 1, 28, 28]); the states are the
+    flattened images [N, prod(...)]. The energy network's weights get no gradient."""
+    if not (grad_clamp > 0):
+        raise ValueError(f"the gradient clamp must be positive, got {grad_clamp}")
+    shape = x0.shape
+
+    def score(flat: torch.Tensor) -> torch.Tensor:
+        with torch.enable_grad():
+            xi = flat.reshape(shape).requires_grad_(True)
+            (g,) = torch.autograd.grad(energy(xi).sum(), xi)
+        return -g.clamp(-grad_clamp, grad_clamp).reshape(len(flat), -1)
+
+    return ula(score, x0.detach().reshape(len(x0), -1), step_size, noise, generator, clip=(-1.0, 1.0))
+
+
+def run(chain: Iterator[ChainState], steps: int) -> ChainState:
+    """Advance a chain by `steps` steps (at least 1) and return its last state."""
+    if steps < 1:
+        raise ValueError(f"the number of steps must be at least 1, got {steps}")
+    for _ in range(steps):
+        state = next(chain)
+    return state
+
+
+def gibbs(model, v0: torch.Tensor, generator: torch.Generator, beta: float | Callable[[], float] = 1.0
+          ) -> Iterator[ChainState]:
+    """Block Gibbs sampling of an RBM, v -> h ~ p(h|v) -> v' ~ p(v|h), at inverse temperature beta (a number, or a
+    function read before every step so that a page can change it while the chain runs). States: the sampled
+    v [N, V]; `mean` is p(v' = 1 | h), the smooth picture of the chain. `model` provides gibbs_step(v, generator, beta)."""
+    beta_now = beta if callable(beta) else (lambda: beta)
+    if not beta_now() > 0:
+        raise ValueError(f"the inverse temperature must be positive, got {beta_now()}")
+    v = v0.detach().reshape(len(v0), -1).clone()
+    return _gibbs(model, v, generator, beta_now)
+
+
+@torch.no_grad()
+def _gibbs(model, v, generator, beta_now) -> Iterator[ChainState]:
+    alive, t = torch.ones(len(v), dtype=torch.bool, device=v.device), 0
+    while True:
+        v, pv, _ = model.gibbs_step(v, generator, beta_now())
+        t += 1
+        yield ChainState(v, t, alive, 0.0, mean=pv)
+
+
+def replay_starts(buffer: torch.Tensor, ready: torch.Tensor, n: int, reinit: float,
+                  noise: Callable[[int], torch.Tensor], generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Starting points of n chains from a replay buffer of earlier samples (Du & Mordatch 2019; persistent chains as in
+    Tieleman 2008): n random entries, a share `reinit` of them restarted from noise(k). The buffer fills with noise
+    at its first use (`ready` is a bool tensor flag). Returns (x [n, ...], idx); write the moved chains back with
+    buffer[idx] = x."""
+    if not bool(ready):
+        buffer.copy_(noise(len(buffer)))
+        ready.fill_(True)
+    idx = torch.randint(0, len(buffer), (n,), generator=generator, device=buffer.device)
+    x = buffer[idx].clone()
+    fresh = torch.rand(n, generator=generator, device=buffer.device) < reinit
+    x[fresh] = noise(int(fresh.sum()))
+    return x, idx
+
+
+class Recorder:
+    """A chain recorded for a page to play, pause and scrub, and for a GIF: the one recorder of every sampler here.
+
+    Each `advance(k)` runs k steps and records a frame: the state (rows of dead chains NaN), the Gibbs mean p(v|h) if
+    the sampler gives one (`means=True`), each chain's energy if an `energy` function is given (E(x), or the RBM's free energy),
+    the step, the step size and MALA's acceptance rate so far. Recording stops at `max_frames` frames or after
+    `total_steps` steps. `store` keeps the states in a smaller dtype (binary RBM states as uint8; means then float16).
+    """
+
+    def __init__(self, chain: Iterator[ChainState], x0: torch.Tensor, *, max_frames: int = 1000,
+                 total_steps: int | None = None, energy: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 store: torch.dtype | None = None, means: bool = False):
+        if max_frames < 1 or (total_steps is not None and total_steps < 0):
+            raise ValueError(f"need max_frames >= 1 and total_steps >= 0, got {max_frames} and {total_steps}")
+        self._chain, self._energy, self._store = chain, energy, store
+        self.max_frames, self.total_steps = max_frames, total_steps
+        x0 = x0.detach().reshape(len(x0), -1)
+        self.frames: list[torch.Tensor] = [self._keep(x0)]
+        # Gibbs means p(v|h); the start frame shows the start state itself
+        self.means: list[torch.Tensor] | None = [self._keep_mean(x0)] if means else None
+        self.energies: list[torch.Tensor] = [self._energy_of(x0)] if energy is not None else []
+        self.steps, self.acceptance, self.step_sizes = [0], [None], [None]
         self.state: ChainState | None = None
         self.dead = 0
 
+    def _keep(self, x: torch.Tensor) -> torch.Tensor:
+        return x.to(self._store) if self._store is not None else x.clone()
+
+    def _keep_mean(self, m: torch.Tensor) -> torch.Tensor:
+        return m.half() if self._store is not None else m.clone()
+
+    @torch.no_grad()
+    def _energy_of(self, x: torch.Tensor) -> torch.Tensor:
+        return self._energy(x).detach()
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
     @property
     def full(self) -> bool:
-        return len(self.frames) >= self.max_frames
+        """No more frames: the frame limit or the chain's length is reached."""
+        return len(self.frames) >= self.max_frames or (self.total_steps is not None and self.steps[-1] >= self.total_steps)
 
     def advance(self, k: int) -> int:
-        """k more steps, then record a frame. Returns how many chains died in these steps."""
+        """k more steps (fewer at the end of the chain), then record a frame. Returns how many chains died."""
+        if self.total_steps is not None:
+            k = min(k, self.total_steps - self.steps[-1])
         if self.full or k < 1:
             return 0
         died = 0
         for _ in range(k):
-            self.state = next(self._gen)
+            self.state = next(self._chain)
             died += self.state.died
-        self.dead = self.state.n_dead
-        self.frames.append(self.state.x.clone())
-        self.steps.append(self.state.step)
-        self.acceptance.append(self.state.acceptance_rate)
-        self.step_sizes.append(self.state.step_size)
+        st = self.state
+        self.dead = st.n_dead
+        self.frames.append(self._keep(st.x))
+        if self.means is not None:
+            self.means.append(self._keep_mean(st.mean if st.mean is not None else st.x))
+        if self._energy is not None:
+            self.energies.append(self._energy_of(st.x))
+        self.steps.append(st.step)
+        self.acceptance.append(st.acceptance_rate)
+        self.step_sizes.append(st.step_size)
         return died
+
+    def frame(self, i: int) -> torch.Tensor:
+        """The state of frame i [C, d] (as float32 when stored compactly)."""
+        return self.frames[i].float() if self._store is not None else self.frames[i]
+
+    def mean(self, i: int) -> torch.Tensor:
+        """The Gibbs mean p(v|h) of frame i (the state itself when no means are recorded), float [C, d]."""
+        return self.means[i].float() if self.means is not None else self.frame(i)
 
     def trace(self, start: int = 0) -> np.ndarray:
         """Frames from `start` on as an array [T, C, d]."""
-        return torch.stack(self.frames[start:]).numpy()
+        return torch.stack([self.frame(i) for i in range(start, len(self.frames))]).numpy()
 
 
 # ---- diagnostics ---------------------------------------------------------------------------------------------

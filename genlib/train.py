@@ -1,11 +1,10 @@
 """One small step-wise trainer shared by every model (in the spirit of minGPT's trainer).
 
-The trainer knows nothing about its model. A model provides either
-  - `loss(x, generator) -> {"loss": scalar tensor, ...}`, differentiable: the trainer backpropagates; or
-  - `compute_grads(x, generator) -> {"loss": ..., ...}`, which fills `p.grad` itself without autograd
-    (the RBM's CD-k update); `loss` is then used for validation only.
-A model with `binary = True` sees a fresh stochastic binarization of every batch (so of every epoch).
-Data is a tensor [N, ...] or, for supervised models (`supervised = True`), a tuple (images, labels).
+The trainer knows nothing about its model beyond the contract of genlib.models.base: `loss(batch, generator)`
+(differentiable: the trainer backpropagates), or `compute_grads(batch, generator)` when the model declares
+`manual_grads` (the RBM's CD-k fills p.grad itself; `loss` is then for validation only). A model that declares
+`binary` sees a fresh stochastic binarization of every batch (so of every epoch). Data is a tensor [N, ...] or a
+tuple (images, labels).
 
 Each trainer owns its `torch.Generator`; its state, the epoch order and the optimizer state travel with a
 checkpoint, so N steps in one go equal k steps, save, load, N - k steps. A non-finite loss or parameter
@@ -62,6 +61,16 @@ class TrainConfig:
 
 
 TRAIN_FIELDS = {f for f in TrainConfig.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named recipe for `python -m genlib train KIND --preset NAME`: the model's config, the training settings and
+    the number of epochs, kept apart."""
+
+    model: object  # the model's frozen config dataclass
+    train: TrainConfig = TrainConfig()
+    epochs: int = 10
 
 
 Data = torch.Tensor | tuple[torch.Tensor, ...]
@@ -141,7 +150,7 @@ class Trainer:
         idx = self.perm[self.pos:self.pos + self.config.batch_size]
         self.pos += len(idx)
         x = _take(self.data, idx)
-        if getattr(self.model, "binary", False):
+        if self.model.binary:
             x = _binarize_first(x, self.generator)
         return x
 
@@ -152,7 +161,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.lr_at(self.step_count)
-        if hasattr(self.model, "compute_grads"):
+        if self.model.manual_grads:
             out = self.model.compute_grads(x, self.generator)
         else:
             out = self.model.loss(x, self.generator)
@@ -260,6 +269,21 @@ class Trainer:
         self.history.append(rec)
         return rec
 
+    def tick(self, val: Data, budget: float = 0.1, max_steps: int = 200) -> dict | None:
+        """One tick of live training (the app's pages): optimizer steps for about `budget` seconds, then the
+        validation metrics, with the tick's duration as `tick_ms`. None when the steps diverged (rolled back)."""
+        t0 = time.perf_counter()
+        rec = self.run(max_steps, time_budget=budget)
+        if rec is not None:
+            self.validate(val)
+            rec["tick_ms"] = 1000 * (time.perf_counter() - t0)
+        return rec
+
+    def summary(self) -> dict[str, float]:
+        """The last record's training and validation metrics, rounded: what a checkpoint's metadata keeps."""
+        last = self.history[-1] if self.history else {}
+        return {k: round(v, 6) for k, v in last.items() if k.startswith(("train_", "val_"))}
+
     def validate(self, data: Data, max_n: int | None = None, batch_size: int = 500) -> dict[str, float]:
         """Validation metrics, added to the last history record with the prefix `val_`."""
         metrics = evaluate(self.model, _take(data, slice(0, max_n)) if max_n else data, batch_size)
@@ -267,12 +291,29 @@ class Trainer:
             self.history[-1].update({f"val_{k}": v for k, v in metrics.items()})
         return metrics
 
-    def save(self, path, **kw) -> None:
-        """Checkpoint the model together with the trainer state (for an exact resume)."""
-        tensors, scalars = self.state()
-        extra_meta = {"trainer": scalars, **kw.pop("extra_meta", {})}
+    def to_bytes(self, *, dataset: str = "", command: str = "", metrics: dict | None = None,
+                 extra_meta: dict | None = None, weights_only: bool = False) -> bytes:
+        """The checkpoint of this run as bytes: the model as it will be used (its weight average when `ema` is on, with
+        the end-of-run statistics `after_training` fits to those weights, e.g. the autoencoder's code Gaussian), the
+        step count, the metrics (default: `summary()`) and, unless `weights_only`, the trainer state for an exact
+        resume. The one serializer of a run: the command line's file and the app's download are these bytes."""
+        tensors, scalars = self.state() if not weights_only else ({}, None)
+        meta = {**({"trainer": scalars} if scalars is not None else {}), **(extra_meta or {})}
         with self.averaged_weights():
-            checkpoints.save(path, self.model, steps=self.step_count, extra_tensors=tensors, extra_meta=extra_meta, **kw)
+            kept = {k: b.clone() for k, b in self.model.named_buffers()}  # writing a file never changes the run
+            try:
+                self.model.after_training(self.data[0] if isinstance(self.data, tuple) else self.data)
+                return checkpoints.to_bytes(self.model, dataset=dataset, steps=self.step_count, command=command,
+                                            metrics=self.summary() if metrics is None else metrics,
+                                            extra_tensors=tensors, extra_meta=meta)
+            finally:
+                with torch.no_grad():
+                    for k, b in self.model.named_buffers():
+                        b.copy_(kept[k])
+
+    def save(self, path, **kw) -> None:
+        """Write `to_bytes(**kw)` to `path` atomically."""
+        checkpoints.atomic_write(path, self.to_bytes(**kw))
 
     @contextlib.contextmanager
     def averaged_weights(self):
@@ -293,12 +334,13 @@ class Trainer:
             p.copy_(values[k])
 
     @classmethod
-    def resume(cls, path, data: Data, device: str | torch.device = "cpu") -> "Trainer":
-        """A trainer that continues where the checkpoint at `path` stopped (exactly, on the same device)."""
-        ckpt = checkpoints.read(path)
-        if "trainer" not in ckpt.meta:
-            raise checkpoints.CheckpointError(f"{path}: holds no trainer state to resume from")
-        model = checkpoints.build(ckpt)
+    def resume(cls, ckpt: checkpoints.Checkpoint, model: torch.nn.Module, data: Data,
+               device: str | torch.device = "cpu") -> "Trainer":
+        """A trainer that continues where checkpoint `ckpt` stopped (exactly, on the same device); `model` is the
+        model built from it (genlib.models.build)."""
+        if not isinstance(ckpt.meta.get("trainer"), dict):
+            raise checkpoints.CheckpointError(f"{ckpt.path}: holds no trainer state to resume from "
+                                              "(written with --weights-only?)")
         trainer = cls(model, data, checkpoints.config_from_dict(TrainConfig, ckpt.meta["trainer"]["train_config"]),
                       device)
         trainer.load_state(ckpt.trainer_tensors(), ckpt.meta["trainer"])
@@ -316,7 +358,7 @@ def evaluate(model: torch.nn.Module, data: Data, batch_size: int = 500, seed: in
     n = _count(data)
     for i in range(0, n, batch_size):
         x = _to(_take(data, slice(i, i + batch_size)), device)
-        if getattr(model, "binary", False):
+        if model.binary:
             x = _binarize_first(x, g)
         for k, v in model.loss(x, g).items():
             sums[k] = sums.get(k, 0.0) + float(v) * _count(x)

@@ -4,8 +4,9 @@ import math
 import pytest
 import torch
 
-from genlib import checkpoints
-from genlib.models.ebm import EBM, EBMConfig, EnergyDiverged, langevin
+from genlib import checkpoints, models
+from genlib.models.ebm import EBM, EBMConfig, EnergyDiverged
+from genlib.samplers import langevin_images, run
 from genlib.quality import frechet_distance
 from genlib.train import TrainConfig, Trainer
 
@@ -17,8 +18,7 @@ def test_langevin_on_a_quadratic_energy_samples_the_exact_gaussian():
     g = torch.Generator().manual_seed(0)
     x = torch.rand(4000, 1, 28, 28, generator=g) * 2 - 1
     energy = lambda z: z.pow(2).flatten(1).sum(1) / (2 * s2)
-    for x, _ in langevin(energy, x, 300, g, step_size=eta, noise=math.sqrt(2 * eta), grad_clamp=1e9):
-        pass
+    x = run(langevin_images(energy, x, eta, math.sqrt(2 * eta), 1e9, g), 300).x
     exact = 2 * eta / (1 - (1 - eta / s2) ** 2)
     assert abs(exact - s2 / (1 - eta / (2 * s2))) < 1e-12
     assert abs(x.mean().item()) < 3 * math.sqrt(exact / x.numel()) * 10
@@ -29,10 +29,9 @@ def test_langevin_gradient_clamp_and_pixel_range():
     g = torch.Generator().manual_seed(0)
     x = torch.zeros(8, 1, 28, 28)
     energy = lambda z: -1000 * z.flatten(1).sum(1)  # pushes every pixel up hard
-    (x1, _), = list(langevin(energy, x, 1, g, step_size=10.0, noise=0.0, grad_clamp=0.03))
+    x1 = run(langevin_images(energy, x, 10.0, 0.0, 0.03, g), 1).x
     assert torch.allclose(x1, torch.full_like(x1, 0.3))  # step 10 x clamp 0.03
-    for x2, _ in langevin(energy, x, 10, g, step_size=10.0, noise=0.0, grad_clamp=0.03):
-        pass
+    x2 = run(langevin_images(energy, x, 10.0, 0.0, 0.03, g), 10).x
     assert x2.max() == 1.0  # clamped to the pixel range
 
 
@@ -40,12 +39,12 @@ def test_replay_buffer_reinitialisation_rate_and_write_back():
     torch.manual_seed(0)
     model = EBM(EBMConfig(buffer_size=256, reinit=0.05, steps=2))
     g = torch.Generator().manual_seed(1)
-    model._negatives(1, g)  # fills the buffer from noise
+    model.negatives_start(1, g)  # fills the buffer from noise
     marked = torch.full_like(model.replay, 7.0)  # a value uniform noise in [-1, 1] never takes
     model.replay.copy_(marked)
     fresh = 0
     for _ in range(200):
-        x, idx = model._negatives(100, g)
+        x, idx = model.negatives_start(100, g)
         fresh += int((x.flatten(1)[:, 0] != 7.0).sum())
     rate = fresh / 20000
     assert rate == pytest.approx(0.05, abs=0.006)  # binomial sd ~ 0.0015
@@ -88,9 +87,9 @@ def test_divergence_guard_rolls_back_on_exploding_energies(mnist):
 def test_checkpoint_round_trip_keeps_the_replay_buffer(tmp_path):
     torch.manual_seed(0)
     model = EBM(EBMConfig(buffer_size=32))
-    model._negatives(4, torch.Generator().manual_seed(0))
+    model.negatives_start(4, torch.Generator().manual_seed(0))
     path = checkpoints.save(tmp_path / "ebm.safetensors", model)
-    loaded = checkpoints.load(path, kind="ebm")
+    loaded = models.load(path, kind="ebm")
     assert torch.equal(loaded.replay, model.replay) and bool(loaded.replay_ready)
     x = torch.rand(3, 1, 28, 28)
     assert torch.equal(loaded(x), model.eval()(x))
@@ -106,9 +105,18 @@ def test_frechet_distance_matches_the_closed_form_for_gaussians():
 
 
 def test_sample_scores_average_over_sampling_seeds(mnist):
-    model = checkpoints.load(checkpoints.resolve("ebm-mnist"), kind="ebm")
-    one = model.eval_metrics(mnist.val.images, n_samples=100, steps=32, seeds=1)
-    two = model.eval_metrics(mnist.val.images, n_samples=100, steps=32, seeds=2)
+    from genlib import quality
+
+    model = models.load(checkpoints.resolve("ebm-mnist"), kind="ebm")
+    clf = models.load(checkpoints.resolve(quality.CLASSIFIER), kind="classifier")
+
+    def scores(seeds):
+        out, samples, g = quality.sample_scores(lambda n, g: model.sample(n, g, 32), clf, mnist.val.images,
+                                                mnist.train.images, n_samples=100, seeds=seeds)
+        assert samples.shape == (100 * seeds, 1, 28, 28)
+        return {**out, **model.eval_metrics(mnist.val.images, samples, g)}
+
+    one, two = scores(1), scores(2)
     assert one["sample_frechet"] == one["sample_frechet_min"] == one["sample_frechet_max"]
     assert two["sample_frechet_min"] == pytest.approx(min(one["sample_frechet"], 2 * two["sample_frechet"] - one["sample_frechet"]))
     assert two["sample_frechet_min"] < two["sample_frechet_max"]  # another seed, other chains

@@ -1,16 +1,14 @@
 """RBM: free energy, exact log Z, Gibbs marginals, AIS and the CD/PCD update against enumeration of tiny models."""
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from conftest import ROOT
-from genlib import checkpoints
+from harness import run_cli
+from genlib import checkpoints, models
 from genlib.models.rbm import (RBM, RBMConfig, ais, base_rate_biases, default_betas, exact_log_probs, exact_log_z,
-                               gibbs, pseudo_likelihood_exact, GibbsChain)
+                               pseudo_likelihood_exact)
+from genlib.samplers import Recorder, gibbs
 from genlib.train import TrainConfig, Trainer
 
 
@@ -68,7 +66,9 @@ def test_gibbs_chain_marginals_match_the_exact_distribution(beta):
     g = torch.Generator().manual_seed(0)
     v = torch.bernoulli(torch.full((4000, 6), 0.5), generator=g)
     counts = torch.zeros(64)
-    for t, (v, _, _) in enumerate(gibbs(m, v, 60, g, beta=beta)):
+    chain = gibbs(m, v, g, beta=beta)
+    for t in range(60):
+        v = next(chain).x
         if t >= 20:  # burn-in
             counts += torch.bincount(_state_index(v), minlength=64)
     empirical = counts / counts.sum()
@@ -216,13 +216,23 @@ def test_nonsense_settings_are_refused(bad):
 def test_gibbs_chain_records_frames():
     m = RBM(RBMConfig(n_hidden=16))
     g = torch.Generator().manual_seed(0)
-    ch = GibbsChain(m, torch.bernoulli(torch.full((5, 784), 0.5), generator=g), g)
+    beta = {"now": 1.0}
+    v0 = torch.bernoulli(torch.full((5, 784), 0.5), generator=g)
+    ch = Recorder(gibbs(m, v0, g, beta=lambda: beta["now"]), v0, energy=m.free_energy, store=torch.uint8, means=True)
     ch.advance(3)
-    ch.advance(2, beta=0.5)
-    assert ch.steps == [0, 3, 5] and len(ch.means) == len(ch.samples) == len(ch.free_energies) == 3
-    mean, sample = ch.frame(2)
-    assert set(sample.unique().tolist()) <= {0.0, 1.0} and mean.shape == sample.shape == (5, 1, 28, 28)
+    beta["now"] = 0.5  # read before every step: a page changes the temperature of a running chain
+    ch.advance(2)
+    assert ch.steps == [0, 3, 5] and len(ch.means) == len(ch.frames) == len(ch.energies) == 3
+    mean, sample = ch.mean(2), ch.frame(2)
+    assert set(sample.unique().tolist()) <= {0.0, 1.0} and mean.shape == sample.shape == (5, 784)
     assert 0 <= mean.min() and mean.max() <= 1 and len(ch) == 3
+    assert torch.allclose(ch.energies[2], m.free_energy(sample))
+    # the same steps by hand: h ~ p(h|v), v ~ p(v|h) at beta 1 three times, then at beta 0.5 twice
+    g2 = torch.Generator().manual_seed(0)
+    v = torch.bernoulli(torch.full((5, 784), 0.5), generator=g2)
+    for b in (1.0, 1.0, 1.0, 0.5, 0.5):
+        v, pv, _ = m.gibbs_step(v, g2, b)
+    assert torch.equal(v, sample) and torch.allclose(pv, mean, atol=1e-3)  # means are kept as float16
     frames = m.sample_chain(4, 10, g, every=5)
     assert len(frames) == 3 and all(0 <= f.min() and f.max() <= 1 for f in frames)
 
@@ -232,7 +242,7 @@ def test_checkpoint_round_trip_and_mismatch(tmp_path):
     g = torch.Generator().manual_seed(0)
     m.compute_grads(torch.bernoulli(torch.full((20, 784), 0.3), generator=g), g)
     path = checkpoints.save(tmp_path / "rbm.safetensors", m)
-    back = checkpoints.load(path)
+    back = models.load(path)
     assert isinstance(back, RBM) and back.config == m.config
     names = set(checkpoints.read(path).model_tensors())
     assert {"weight", "visible_bias", "hidden_bias"} <= names
@@ -240,28 +250,26 @@ def test_checkpoint_round_trip_and_mismatch(tmp_path):
     for k, v in m.state_dict().items():
         assert torch.equal(back.state_dict()[k], v)
     with pytest.raises(checkpoints.CheckpointError, match="'rbm' checkpoint, but a 'vae'"):
-        checkpoints.load(path, kind="vae")
+        models.load(path, kind="vae")
     # a checkpoint whose config says 32 hidden units but holds 16
     ck = checkpoints.read(path)
     ck.meta["config"]["n_hidden"] = 32
     with pytest.raises(checkpoints.CheckpointError, match="shape"):
-        checkpoints.build(ck)
+        models.build(ck)
 
 
 def _cli(*args):
     # one thread: AIS is 14 500 small sequential steps, which threads only slow down on a busy 2-core machine
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "genlib", *map(str, args)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600, env=env)
+    return run_cli(*args, env={"OMP_NUM_THREADS": "1"}, process=True)
 
 
 def test_cli_train_eval_sample_gif(tmp_path, mnist_test_root):
     out = tmp_path / "rbm.safetensors"
     p = _cli("train", "rbm", "--preset", "small", "--epochs", "1", "--set", "n_hidden=8", "--quiet", "--out", out)
-    assert p.returncode == 0, p.stderr
+    assert p.rc == 0, p.err
     p = _cli("eval", out, "--data-dir", mnist_test_root, "--limit", "300")
-    assert p.returncode == 0, p.stderr
-    r = json.loads(p.stdout.strip().splitlines()[-1])
+    assert p.rc == 0, p.err
+    r = json.loads(p.out.strip().splitlines()[-1])
     assert r["kind"] == "rbm" and r["n"] == 300
     assert abs(r["ais_logz"] - r["exact_logz"]) < 0.1  # 8 hidden units: AIS against the exact answer
     assert r["test_ll"] == pytest.approx(r["exact_test_ll"], abs=0.1) and r["test_ll"] < 0
@@ -269,14 +277,14 @@ def test_cli_train_eval_sample_gif(tmp_path, mnist_test_root):
     assert {"recon", "free_energy", "pseudo_ll"} <= set(r)
     gif = tmp_path / "chain.gif"
     p = _cli("sample", out, "--out", gif, "--n", "9", "--steps", "5")
-    assert p.returncode == 0, p.stderr
+    assert p.rc == 0, p.err
     assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
 
 
 def test_cli_refuses_k_zero_and_zero_chains(tmp_path):
     for bad in ("k=0", "n_chains=0"):
         p = _cli("train", "rbm", "--set", bad, "--out", tmp_path / "x.safetensors")
-        assert p.returncode != 0 and "invalid setting" in p.stderr and "Traceback" not in p.stderr
+        assert p.rc != 0 and "invalid setting" in p.err and "Traceback" not in p.err
 
 
 def test_pcd_negative_phase_matches_the_exact_model_expectation():

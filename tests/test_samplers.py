@@ -203,40 +203,53 @@ def test_impossible_settings_are_refused_with_a_clear_message():
     with pytest.raises(ValueError, match="chains must be at least 1"):
         S.init_chains(0, 2, g)
     with pytest.raises(ValueError, match="chains must be at least 1"):
-        next(S.ula(t.grad, torch.zeros(0, 2), 0.1, 0.1, g))
+        S.ula(t.grad, torch.zeros(0, 2), 0.1, 0.1, g)  # checked at the call, before any step
     with pytest.raises(ValueError, match="noise scale must be zero or positive"):
-        next(S.ula(t.grad, torch.zeros(3, 2), 0.1, -0.5, g))
+        S.ula(t.grad, torch.zeros(3, 2), 0.1, -0.5, g)  # checked at the call, before any step
     with pytest.raises(ValueError, match="step size must be a positive"):
-        next(S.mala(t.log_prob, t.grad, torch.zeros(3, 2), 0.0, g))
+        S.mala(t.log_prob, t.grad, torch.zeros(3, 2), 0.0, g)  # checked at the call, before any step
     with pytest.raises(ValueError, match="noise scale"):
-        next(S.mala(t.log_prob, t.grad, torch.zeros(3, 2), 0.1, g, noise=float("nan")))
+        S.mala(t.log_prob, t.grad, torch.zeros(3, 2), 0.1, g, noise=float("nan"))  # checked at the call, before any step
 
 
 def test_chain_records_frames_for_scrubbing():
     t, g = std_normal(), torch.Generator().manual_seed(15)
     x0 = S.init_chains(7, 2, g)
-    ch = S.Chain(S.mala(t.log_prob, t.grad, x0, 0.2, g), x0, max_frames=4)
+    ch = S.Recorder(S.mala(t.log_prob, t.grad, x0, 0.2, g), x0, max_frames=4)
     for _ in range(5):
         ch.advance(3)
     assert ch.steps == [0, 3, 6, 9] and ch.full and ch.trace().shape == (4, 7, 2)
     assert ch.acceptance[0] is None and 0 < ch.acceptance[-1] <= 1
+    # the recorded frames are the chain's states: a fresh chain with the same seed passes through them
+    g2 = torch.Generator().manual_seed(15)
+    x0b = S.init_chains(7, 2, g2)
+    chain = S.mala(t.log_prob, t.grad, x0b, 0.2, g2)
+    assert torch.equal(S.run(chain, 6).x, ch.frame(2))
+
+
+def test_recorder_stops_at_the_chain_length_and_records_energies():
+    t, g = std_normal(), torch.Generator().manual_seed(3)
+    x0 = S.init_chains(5, 2, g)
+    ch = S.Recorder(S.ula(t.grad, x0, 0.1, 0.3, g), x0, total_steps=10, energy=lambda x: -t.log_prob(x))
+    for _ in range(4):
+        ch.advance(4)
+    assert ch.steps == [0, 4, 8, 10] and ch.full  # the last advance takes only the 2 steps left
+    assert len(ch.energies) == 4 and torch.allclose(ch.energies[-1], -t.log_prob(ch.frame(-1)))
 
 
 def test_2d_ebm_learns_low_energy_on_the_data_with_langevin_negatives():
     from genlib.data import toy_data
-    from genlib.models.ebm2d import EBM2D, EBM2DConfig
+    from genlib.models.ebm2d import EBM2DConfig
 
     g = torch.Generator().manual_seed(16)
     data = toy_data("eight_gaussians", 2000, g)
-    torch.manual_seed(16)
-    model = EBM2D(EBM2DConfig(persistent=False, steps=20))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    for _ in range(150):
-        out = model.loss(data[torch.randint(0, 2000, (128,), generator=g)], g)
-        opt.zero_grad()
-        out["loss"].backward()
-        opt.step()
-    assert out["negatives"].shape == (128, 2) and float(out["negatives"].abs().max()) <= 4.0
+    from genlib.models import create
+    from genlib.train import TrainConfig, Trainer
+
+    model = create("ebm2d", EBM2DConfig(persistent=False, steps=20), seed=16)
+    trainer = Trainer(model, data, TrainConfig(lr=1e-3, batch_size=128, seed=16))
+    assert trainer.run(150) is not None, trainer.message
+    assert model.negatives.shape == (128, 2) and float(model.negatives.abs().max()) <= 4.0
     with torch.no_grad():
         e_data = model.energy(data[:500]).mean()
         e_noise = model.energy((torch.rand(500, 2, generator=g) * 2 - 1) * 4).mean()
@@ -245,7 +258,5 @@ def test_2d_ebm_learns_low_energy_on_the_data_with_langevin_negatives():
     # its Langevin samples sit closer to the data than uniform noise does (MMD with a 0.5 kernel)
     samples = model.langevin(model._noise(500, g), 200, g)
     assert S.mmd2(samples, data[:500], 0.5) < 0.5 * S.mmd2(model._noise(500, g), data[:500], 0.5)
-    xs, ys, d = model.density_grid(n=40)
-    assert d.shape == (40, 40) and d.sum() * (xs[1] - xs[0]) * (ys[1] - ys[0]) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="noise >= 0"):
         EBM2DConfig(noise=-0.1)

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..train import Preset, TrainConfig
+from .base import Model
+
 
 @dataclass(frozen=True)
 class AEConfig:
@@ -35,8 +38,9 @@ def mlp(sizes: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class Autoencoder(nn.Module):
+class Autoencoder(Model):
     kind = "ae"
+    can_sample = True
 
     def __init__(self, config: AEConfig = AEConfig()):
         super().__init__()
@@ -44,7 +48,7 @@ class Autoencoder(nn.Module):
         self.encoder = mlp([784, *config.hidden, config.code_size])
         self.decoder = mlp([config.code_size, *reversed(config.hidden), 784])
         # Empirical mean and std of training codes: an AE has no prior, so `sample` decodes codes drawn
-        # from this diagonal Gaussian fitted after training (see `fit_code_stats`).
+        # from this diagonal Gaussian fitted after training (see `after_training`).
         self.register_buffer("code_mean", torch.zeros(config.code_size))
         self.register_buffer("code_std", torch.ones(config.code_size))
 
@@ -65,7 +69,8 @@ class Autoencoder(nn.Module):
         return {"loss": mse}
 
     @torch.no_grad()
-    def fit_code_stats(self, x: torch.Tensor) -> None:
+    def after_training(self, x: torch.Tensor) -> None:
+        """Fit the Gaussian that `sample` draws codes from to the codes of the training digits x."""
         h = self.encode(x)
         self.code_mean.copy_(h.mean(0))
         self.code_std.copy_(h.std(0).clamp_min(1e-6))
@@ -77,8 +82,7 @@ class Autoencoder(nn.Module):
         return self.decode(h).clamp(0, 1)
 
 
-# Presets for `python -m genlib train ae --preset NAME`: model settings and training settings together.
 PRESETS = {
-    "default": dict(code_size=2, lr=1e-3, batch_size=128, epochs=30),
-    "mnist-2d": dict(code_size=2, lr=1e-3, batch_size=128, epochs=100),
+    "default": Preset(AEConfig(code_size=2), TrainConfig(lr=1e-3, batch_size=128), epochs=30),
+    "mnist-2d": Preset(AEConfig(code_size=2), TrainConfig(lr=1e-3, batch_size=128), epochs=100),
 }

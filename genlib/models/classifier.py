@@ -12,6 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..train import Preset, TrainConfig
+from .base import Dropout, Model, use_generator
+
 
 @dataclass(frozen=True)
 class ClassifierConfig:
@@ -19,7 +22,7 @@ class ClassifierConfig:
     shift: int = 2  # training augmentation: random shifts of up to this many pixels
 
 
-class Classifier(nn.Module):
+class Classifier(Model):
     kind = "classifier"
     supervised = True
 
@@ -29,8 +32,8 @@ class Classifier(nn.Module):
         self.body = nn.Sequential(
             nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 28 -> 14
             nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 14 -> 7
-            nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 7 * 7, config.features), nn.ReLU())
-        self.head = nn.Sequential(nn.Dropout(0.25), nn.Linear(config.features, 10))
+            nn.Flatten(), Dropout(0.25), nn.Linear(64 * 7 * 7, config.features), nn.ReLU())
+        self.head = nn.Sequential(Dropout(0.25), nn.Linear(config.features, 10))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The feature vector [N, features] of images in [0, 1]."""
@@ -42,6 +45,7 @@ class Classifier(nn.Module):
 
     def loss(self, batch, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         x, y = batch
+        use_generator(self, generator)
         x = x.reshape(-1, 1, 28, 28)
         s = self.config.shift
         if self.training and s > 0:  # one random shift per batch, zero-filled (torch.roll would wrap around)
@@ -52,5 +56,5 @@ class Classifier(nn.Module):
 
 
 PRESETS = {
-    "default": dict(lr=1e-3, batch_size=64, epochs=30),
+    "default": Preset(ClassifierConfig(), TrainConfig(lr=1e-3, batch_size=64), epochs=30),
 }

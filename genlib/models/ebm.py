@@ -17,6 +17,8 @@ import torch
 from torch import nn
 
 from .. import samplers
+from ..train import Preset, TrainConfig
+from .base import Model
 
 
 @dataclass(frozen=True)
@@ -41,82 +43,31 @@ class EBMConfig:
             raise ValueError("the step size and the gradient clamp must be > 0 and the noise >= 0")
 
 
-class Swish(nn.Module):
-    def forward(self, x):
-        return x * torch.sigmoid(x)
+SAMPLE_STEPS = 256  # Langevin steps from noise to a sample (what `sample`, the app's chains and `eval` use)
 
 
 class EnergyDiverged(FloatingPointError):
     """Energies exploded or the samples collapsed."""
 
 
-def langevin(energy, x: torch.Tensor, steps: int, generator: torch.Generator, step_size: float, noise: float,
-             grad_clamp: float) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yield (x, E(x)) after each Langevin step on images in [-1, 1]; the network's weights get no gradient.
-
-    The Langevin lab's ULA (genlib.samplers.ula) on the flattened images, with grad log p = -dE/dx clamped
-    per pixel to +-grad_clamp and each step projected back into [-1, 1]. E(x) is that of the state the step
-    started from (it comes free with the gradient)."""
-    shape, last = x.shape, {}
-
-    def score(flat: torch.Tensor) -> torch.Tensor:
-        with torch.enable_grad():
-            xi = flat.reshape(shape).requires_grad_(True)
-            e = energy(xi)
-            (g,) = torch.autograd.grad(e.sum(), xi)
-        last["e"] = e.detach()
-        return -g.clamp(-grad_clamp, grad_clamp).reshape(len(flat), -1)
-
-    chain = samplers.ula(score, x.detach().reshape(len(x), -1), step_size, noise, generator, clip=(-1.0, 1.0))
-    for _ in range(steps):
-        state = next(chain)
-        yield state.x.reshape(shape), last["e"]
-
-
-class LangevinChain:
-    """A chain the page can play, pause and scrub: frames in [0, 1] and the energy of each image per frame."""
-
-    def __init__(self, energy, x: torch.Tensor, total: int, generator: torch.Generator, step_size: float,
-                 noise: float, grad_clamp: float):
-        self.energy, self.total = energy, total
-        self._gen = langevin(energy, x, total, generator, step_size, noise, grad_clamp)
-        self._x = x
-        with torch.no_grad():
-            self.energies = [energy(x)]  # [n] per frame
-        self.frames = [(x + 1) / 2]
-        self.steps = [0]
-
-    @property
-    def done(self) -> bool:
-        return self.steps[-1] >= self.total
-
-    def advance(self, k: int) -> None:
-        """k more Langevin steps (fewer at the end of the chain), then record a frame."""
-        k = min(k, self.total - self.steps[-1])
-        if k <= 0:
-            return
-        for _ in range(k):
-            self._x, _ = next(self._gen)
-        with torch.no_grad():
-            self.energies.append(self.energy(self._x))
-        self.frames.append((self._x + 1) / 2)
-        self.steps.append(self.steps[-1] + k)
-
-
-class EBM(nn.Module):
+class EBM(Model):
     kind = "ebm"
+    can_sample = True
+    can_chain = True
+    scored = True  # eval scores its samples with the bundled classifier
 
     def __init__(self, config: EBMConfig = EBMConfig()):
         super().__init__()
         self.config = config
         c = config.channels
-        # strided convolutions 28 -> 16 -> 8 -> 4 -> 2, Swish activations, then a small dense head -> scalar
+        # strided convolutions 28 -> 16 -> 8 -> 4 -> 2, Swish activations
+        # x * sigmoid(x) (nn.SiLU), then a small dense head -> scalar
         self.net = nn.Sequential(
-            nn.Conv2d(1, c, 5, 2, 4), Swish(),
-            nn.Conv2d(c, 2 * c, 3, 2, 1), Swish(),
-            nn.Conv2d(2 * c, 4 * c, 3, 2, 1), Swish(),
-            nn.Conv2d(4 * c, 4 * c, 3, 2, 1), Swish(),
-            nn.Flatten(), nn.Linear(16 * c, 4 * c), Swish(), nn.Linear(4 * c, 1))
+            nn.Conv2d(1, c, 5, 2, 4), nn.SiLU(),
+            nn.Conv2d(c, 2 * c, 3, 2, 1), nn.SiLU(),
+            nn.Conv2d(2 * c, 4 * c, 3, 2, 1), nn.SiLU(),
+            nn.Conv2d(4 * c, 4 * c, 3, 2, 1), nn.SiLU(),
+            nn.Flatten(), nn.Linear(16 * c, 4 * c), nn.SiLU(), nn.Linear(4 * c, 1))
         self.register_buffer("replay", torch.zeros(config.buffer_size, 1, 28, 28))
         self.register_buffer("replay_ready", torch.zeros((), dtype=torch.bool))
 
@@ -128,27 +79,30 @@ class EBM(nn.Module):
         """Energy of images given in [0, 1] (the app's convention)."""
         return self.energy(x01 * 2 - 1)
 
-    def _negatives(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def noise(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """n images of uniform noise in [-1, 1]."""
+        return torch.rand(n, 1, 28, 28, generator=generator, device=self.replay.device) * 2 - 1
+
+    def chain(self, x: torch.Tensor, generator: torch.Generator, step_size: float | None = None,
+              noise: float | None = None) -> Iterator[samplers.ChainState]:
+        """Langevin chains on this energy from images x in [-1, 1] (the config's step size and noise unless given)."""
+        c = self.config
+        return samplers.langevin_images(self.energy, x, c.step_size if step_size is None else step_size,
+                                        c.noise if noise is None else noise, c.grad_clamp, generator)
+
+    def negatives_start(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Starting points: chains from the replay buffer, a share `reinit` restarted from uniform noise."""
-        c, dev = self.config, self.replay.device
-        if not bool(self.replay_ready):
-            self.replay.copy_(torch.rand(self.replay.shape, generator=generator, device=dev) * 2 - 1)
-            self.replay_ready.fill_(True)
-        idx = torch.randint(0, c.buffer_size, (n,), generator=generator, device=dev)
-        x = self.replay[idx].clone()
-        fresh = torch.rand(n, generator=generator, device=dev) < c.reinit
-        x[fresh] = torch.rand(int(fresh.sum()), 1, 28, 28, generator=generator, device=dev) * 2 - 1
-        return x, idx
+        return samplers.replay_starts(self.replay, self.replay_ready, n, self.config.reinit,
+                                      lambda k: self.noise(k, generator), generator)
 
     def loss(self, x01: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         c = self.config
         x = x01.reshape(-1, 1, 28, 28) * 2 - 1
         x = (x + c.data_noise * torch.randn(x.shape, generator=generator, device=x.device)).clamp(-1, 1)
-        neg, idx = self._negatives(len(x), generator)
+        start, idx = self.negatives_start(len(x), generator)
         was_training = self.training
         self.eval()
-        for neg, _ in langevin(self.energy, neg, c.steps, generator, c.step_size, c.noise, c.grad_clamp):
-            pass
+        neg = samplers.run(self.chain(start, generator), c.steps).x.reshape(start.shape)
         self.train(was_training)
         if self.training:
             self.replay[idx] = neg
@@ -166,55 +120,39 @@ class EBM(nn.Module):
     def sample_chain(self, n: int, steps: int, generator: torch.Generator, start: torch.Tensor | None = None,
                      every: int = 1, step_size: float | None = None, noise: float | None = None) -> list[torch.Tensor]:
         """Frames [n, 1, 28, 28] in [0, 1] of Langevin chains from uniform noise (or `start` in [0, 1])."""
-        c = self.config
-        dev = self.replay.device
-        x = torch.rand(n, 1, 28, 28, generator=generator, device=dev) * 2 - 1 if start is None else start.to(dev) * 2 - 1
+        x = self.noise(n, generator) if start is None else start.to(self.replay.device) * 2 - 1
         frames = [(x + 1) / 2]
-        chain = langevin(self.energy, x, steps, generator, c.step_size if step_size is None else step_size,
-                         c.noise if noise is None else noise, c.grad_clamp)
-        for i, (x, _) in enumerate(chain, 1):
+        chain = self.chain(x, generator, step_size, noise)
+        for i in range(1, steps + 1):
+            state = next(chain)
             if i % every == 0 or i == steps:
-                frames.append((x + 1) / 2)
+                frames.append((state.x.reshape(x.shape) + 1) / 2)
         return frames
 
-    def sample(self, n: int, generator: torch.Generator, steps: int = 256) -> torch.Tensor:
-        """n images from uniform noise after `steps` Langevin steps."""
+    def sample(self, n: int, generator: torch.Generator, steps: int | None = None) -> torch.Tensor:
+        """n images from uniform noise after `steps` (default SAMPLE_STEPS) Langevin steps."""
+        steps = SAMPLE_STEPS if steps is None else steps
         return self.sample_chain(n, steps, generator, every=steps)[-1]
 
     @torch.no_grad()
-    def eval_metrics(self, x01: torch.Tensor, n_samples: int = 500, steps: int = 256, seeds: int = 4) -> dict[str, float]:
-        """Energies of real digits and noise, and sample quality of `n_samples` chains from noise.
-
-        Quality uses our bundled MNIST classifier. One set of 500 chains gives a Frechet distance that swings by
-        about +-10 with the sampling seed, so each score is the mean over `seeds` sets (seeds 0, 1, ...), with
-        the Frechet distance's min and max. The floor compares as many real training digits (the bundled set,
-        a fresh draw per seed) with the same reference digits `x01`.
-        """
-        from .. import checkpoints, quality
-        from ..data import bundled_digits
-
-        dev = self.replay.device  # everything runs where the model is
-        clf = checkpoints.load(checkpoints.resolve(quality.CLASSIFIER), kind="classifier").to(dev)
-        real, x01 = bundled_digits().images.to(dev), x01.to(dev)
-        runs, samples = [], []
-        for seed in range(seeds):
-            g = torch.Generator(device=dev).manual_seed(seed)
-            samples.append(self.sample(n_samples, g, steps))
-            floor = real[torch.randperm(len(real), generator=g, device=dev)[:n_samples]]
-            runs.append(quality.scores(clf, samples[-1], x01, floor))
-        out = {f"sample_{k}": sum(r[k] for r in runs) / seeds for k in runs[0]}
-        fds = [r["frechet"] for r in runs]
-        out.update(sample_frechet_min=min(fds), sample_frechet_max=max(fds), sample_seeds=seeds)
-        noise = torch.rand(n_samples, 1, 28, 28, generator=g, device=dev)
-        out.update(energy_real=float(self(x01[:2000]).mean()), energy_samples=float(self(torch.cat(samples)).mean()),
-                   energy_noise=float(self(noise).mean()), sample_steps=steps, n_samples=n_samples)
+    def eval_metrics(self, x01: torch.Tensor, samples: torch.Tensor | None = None,
+                     generator: torch.Generator | None = None, n_noise: int = 500) -> dict[str, float]:
+        """Mean energies of real digits x01 (the first 2000), of the scored `samples` and of uniform noise drawn with
+        `generator` (the one that drew the samples; a fresh one with seed 0 otherwise)."""
+        dev = self.replay.device
+        g = generator if generator is not None else torch.Generator(device=dev).manual_seed(0)
+        noise = torch.rand(n_noise, 1, 28, 28, generator=g, device=dev)
+        out = {"energy_real": float(self(x01.to(dev)[:2000]).mean())}
+        if samples is not None:
+            out["energy_samples"] = float(self(samples).mean())
+        out.update(energy_noise=float(self(noise).mean()), sample_steps=SAMPLE_STEPS)
         return out
 
 
 PRESETS = {
-    "default": dict(lr=1e-4, beta1=0.0, batch_size=128, epochs=10),
+    "default": Preset(EBMConfig(), TrainConfig(lr=1e-4, beta1=0.0, batch_size=128), epochs=10),
     # the pretrained ebm-mnist: shorter chains per iteration and more restarts from noise, so that a negative
     # sample is on average 1/reinit * steps = 267 Langevin steps old, like the 256-step chains from noise we
     # judge it by (with the defaults a negative is ~1200 steps old and short chains from noise stay noisy)
-    "mnist": dict(lr=2e-4, beta1=0.0, batch_size=128, epochs=60, steps=40, reinit=0.15),
+    "mnist": Preset(EBMConfig(steps=40, reinit=0.15), TrainConfig(lr=2e-4, beta1=0.0, batch_size=128), epochs=60),
 }

@@ -16,6 +16,8 @@ import torch
 from torch import nn
 
 from .. import samplers
+from ..train import Preset, TrainConfig
+from .base import Model
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,9 @@ class EBM2DConfig:
             raise ValueError(f"reinit must be a share between 0 and 1, got {self.reinit}")
 
 
-class EBM2D(nn.Module):
+class EBM2D(Model):
     kind = "ebm2d"
+    image_data = False  # trains on 2-D toy points (the app's Langevin lab), not on digits
 
     def __init__(self, config: EBM2DConfig = EBM2DConfig()):
         super().__init__()
@@ -51,8 +54,9 @@ class EBM2D(nn.Module):
         for a, b in zip(dims[:-1], dims[1:]):
             layers += [nn.Linear(a, b), nn.SiLU()]
         self.net = nn.Sequential(*layers, nn.Linear(dims[-1], 1))
-        self.register_buffer("buffer", torch.zeros(config.buffer_size, 2))
-        self.register_buffer("buffer_ready", torch.zeros((), dtype=torch.bool))
+        self.register_buffer("replay", torch.zeros(config.buffer_size, 2))
+        self.register_buffer("replay_ready", torch.zeros((), dtype=torch.bool))
+        self.negatives: torch.Tensor | None = None  # the last batch of negatives, for a picture
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         """E(x) [N] for points x [N, 2]."""
@@ -74,39 +78,33 @@ class EBM2D(nn.Module):
     def langevin(self, x: torch.Tensor, steps: int, generator: torch.Generator) -> torch.Tensor:
         """`steps` ULA steps from x; chains that blow up restart from noise, all stay inside the box."""
         c = self.config
-        st = None
-        for st in samplers.ula(self.score, x, c.step_size, c.noise, generator):
-            if st.step >= steps:
-                break
+        st = samplers.run(samplers.ula(self.score, x, c.step_size, c.noise, generator), steps)
         out = st.x
         if st.n_dead:
             out = torch.where(st.alive[:, None], out, self._noise(len(out), generator))
         return out.clamp(-c.box, c.box).detach()
 
-    def negatives(self, n: int, generator: torch.Generator) -> torch.Tensor:
+    def draw_negatives(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """n negatives: short-run from noise, or persistent chains from the buffer (updated in place)."""
         c = self.config
         if not c.persistent:
             return self.langevin(self._noise(n, generator), c.steps, generator)
-        if not bool(self.buffer_ready):
-            self.buffer.copy_(self._noise(c.buffer_size, generator))
-            self.buffer_ready.fill_(True)
-        idx = torch.randint(0, c.buffer_size, (n,), generator=generator)
-        x = self.buffer[idx].clone()
-        fresh = torch.rand(n, generator=generator) < c.reinit
-        x[fresh] = self._noise(int(fresh.sum()), generator)
+        x, idx = samplers.replay_starts(self.replay, self.replay_ready, n, c.reinit,
+                                        lambda k: self._noise(k, generator), generator)
         x = self.langevin(x, c.steps, generator)
-        self.buffer[idx] = x
+        if self.training:
+            self.replay[idx] = x
         return x
 
-    def loss(self, x: torch.Tensor, generator: torch.Generator) -> dict:
-        """Contrastive loss of a batch of data points x [B, 2] against B Langevin negatives."""
-        neg = self.negatives(len(x), generator)
+    def loss(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """Contrastive loss of a batch of data points x [B, 2] against B Langevin negatives (kept in `negatives`)."""
+        neg = self.draw_negatives(len(x), generator)
+        self.negatives = neg
         e_data, e_neg = self.energy(x), self.energy(neg)
         cd = e_data.mean() - e_neg.mean()
         reg = (e_data ** 2).mean() + (e_neg ** 2).mean()
         return {"loss": cd + self.config.alpha * reg, "cd": cd.detach(), "e_data": e_data.mean().detach(),
-                "e_neg": e_neg.mean().detach(), "reg": reg.detach(), "negatives": neg}
+                "e_neg": e_neg.mean().detach(), "reg": reg.detach()}
 
     @torch.no_grad()
     def energy_grid(self, extent=(-4.0, 4.0, -4.0, 4.0), n: int = 80) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -118,8 +116,7 @@ class EBM2D(nn.Module):
         pts = torch.tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.float32)
         return xs, ys, self.energy(pts).reshape(n, n).numpy()
 
-    def density_grid(self, extent=(-4.0, 4.0, -4.0, 4.0), n: int = 80) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The model's density exp(-E) normalised on the grid (sum * cell area = 1)."""
-        xs, ys, e = self.energy_grid(extent, n)
-        d = np.exp(-(e - e.min()))
-        return xs, ys, d / (d.sum() * (xs[1] - xs[0]) * (ys[1] - ys[0]))
+
+PRESETS = {
+    "default": Preset(EBM2DConfig(), TrainConfig(lr=1e-3, batch_size=128), epochs=10),
+}

@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .. import samplers
+from ..train import Preset, TrainConfig
+from .base import Model
 
 EXACT_MAX_HIDDEN = 20  # exact log Z sums over 2^H hidden states (or 2^V visible states, whichever is smaller)
 
@@ -41,7 +45,7 @@ class RBMConfig:
     persistent: bool = False  # PCD: the negative phase continues persistent chains
     n_chains: int = 100  # number of persistent chains (PCD only)
     init_std: float = 0.01  # initial weights ~ N(0, init_std^2)
-    init_seed: int = 0  # seed of the initial weights (the model never uses the global RNG)
+    init_seed: int = 0  # seed of the weights drawn by RBM(config) itself; genlib.models.create(..., seed) redraws them
     max_weight: float = 50.0  # |W| beyond this counts as a blow-up (the trainer rolls back)
 
     def __post_init__(self):
@@ -59,9 +63,12 @@ class WeightsDiverged(FloatingPointError):
     """The weights grew without bound (learning rate too large)."""
 
 
-class RBM(nn.Module):
+class RBM(Model):
     kind = "rbm"
     binary = True  # the trainer binarizes every batch afresh
+    manual_grads = True  # compute_grads: the CD-k / PCD update in closed form
+    can_sample = True
+    can_chain = True
 
     def __init__(self, config: RBMConfig = RBMConfig()):
         super().__init__()
@@ -75,6 +82,11 @@ class RBM(nn.Module):
         self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
         if config.persistent:
             self.register_buffer("chains", torch.zeros(config.n_chains, V))
+
+    @torch.no_grad()
+    def init_weights(self, generator: torch.Generator) -> None:
+        """W ~ N(0, init_std^2) from `generator`, biases 0 (the visible biases are set from the data at the first step)."""
+        self.weight.copy_(torch.randn(self.weight.shape, generator=generator) * self.config.init_std)
 
     # ---- energies and conditionals (v: [N, V] or [N, 1, 28, 28]) ---------------------------------------------
     def _flat(self, v: torch.Tensor) -> torch.Tensor:
@@ -178,9 +190,11 @@ class RBM(nn.Module):
         v = bernoulli(torch.full((n, self.config.n_visible), 0.5), generator=generator) if start is None \
             else self._flat(start).clone()
         frames = [v.reshape(n, 1, 28, 28)]
-        for i, (v, pv, _) in enumerate(gibbs(self, v, steps, generator, beta), 1):
+        chain = samplers.gibbs(self, v, generator, beta)
+        for i in range(1, steps + 1):
+            state = next(chain)
             if i % every == 0 or i == steps:
-                frames.append(pv.reshape(n, 1, 28, 28))
+                frames.append(state.mean.reshape(n, 1, 28, 28))
         return frames
 
     def sample(self, n: int, generator: torch.Generator, steps: int = 1000) -> torch.Tensor:
@@ -189,8 +203,8 @@ class RBM(nn.Module):
 
     # ---- likelihoods ------------------------------------------------------------------------------------------
     @torch.no_grad()
-    def eval_metrics(self, x01: torch.Tensor, ais_runs: int = 100, ais_betas: int = 14_500, seed: int = 0,
-                     pl_limit: int = 1000) -> dict[str, float]:
+    def eval_metrics(self, x01: torch.Tensor, samples=None, generator=None, ais_runs: int = 100,
+                     ais_betas: int = 14_500, seed: int = 0, pl_limit: int = 1000) -> dict[str, float]:
         """Test log-likelihood from AIS log Z (and exact log Z for small models), exact pseudo-likelihood.
 
         x01: digits in [0, 1]; binarized once with the fixed evaluation seed.
@@ -201,63 +215,15 @@ class RBM(nn.Module):
         g = torch.Generator().manual_seed(seed)
         mean_f = float(self.free_energy(v).mean())
         res = ais(self, base_rate_biases(v), n_runs=ais_runs, betas=default_betas(ais_betas), generator=g)
+        ll, ll_low, ll_high = log_likelihood(mean_f, res)
         out = {"ais_logz": res.logz, "ais_logz_low": res.logz_low, "ais_logz_high": res.logz_high,
-               "test_ll": -mean_f - res.logz, "test_ll_low": -mean_f - res.logz_high,
-               "test_ll_high": -mean_f - res.logz_low, "ais_seconds": res.seconds,
+               "test_ll": ll, "test_ll_low": ll_low, "test_ll_high": ll_high, "ais_seconds": res.seconds,
                "pseudo_ll": float(pseudo_likelihood_exact(self, v[:pl_limit]).mean()),
                "mean_free_energy": mean_f}
         if min(self.config.n_hidden, self.config.n_visible) <= EXACT_MAX_HIDDEN:
             z = exact_log_z(self)
             out.update(exact_logz=z, exact_test_ll=-mean_f - z)
         return out
-
-
-# ---- samplers --------------------------------------------------------------------------------------------------
-def gibbs(model: RBM, v: torch.Tensor, steps: int, generator: torch.Generator, beta: float = 1.0
-          ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """Yield (v, p(v|h), h) after each block Gibbs step at inverse temperature beta."""
-    v = model._flat(v)
-    with torch.no_grad():
-        for _ in range(steps):
-            v, pv, h = model.gibbs_step(v, generator, beta)
-            yield v, pv, h
-
-
-class GibbsChain:
-    """A chain the page can play, pause and scrub: per frame p(v|h), the sampled v and each chain's free energy.
-
-    Frames are stored compactly (p(v|h) in float16, v as uint8); `frame(i)` returns them as float images.
-    """
-
-    def __init__(self, model: RBM, v: torch.Tensor, generator: torch.Generator):
-        self.model, self.generator = model, generator
-        self._v = model._flat(v).clone()
-        with torch.no_grad():
-            self.free_energies = [model.free_energy(self._v)]  # [n] per frame
-        self.means = [self._v.half()]  # p(v|h) [n, V]; the start frame shows the start state itself
-        self.samples = [self._v.to(torch.uint8)]  # sampled v [n, V]
-        self.steps = [0]
-
-    def __len__(self) -> int:
-        return len(self.steps)
-
-    def frame(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(p(v|h), v) of frame i as float images [n, 1, 28, 28]."""
-        n = len(self._v)
-        return self.means[i].float().reshape(n, 1, 28, 28), self.samples[i].float().reshape(n, 1, 28, 28)
-
-    def advance(self, k: int, beta: float = 1.0) -> None:
-        """k more Gibbs steps at inverse temperature beta, then record a frame."""
-        if k < 1:
-            return
-        for v, pv, _ in gibbs(self.model, self._v, k, self.generator, beta):
-            pass
-        self._v = v
-        with torch.no_grad():
-            self.free_energies.append(self.model.free_energy(v))
-        self.means.append(pv.half())
-        self.samples.append(v.to(torch.uint8))
-        self.steps.append(self.steps[-1] + k)
 
 
 # ---- likelihood estimates --------------------------------------------------------------------------------------
@@ -406,18 +372,27 @@ def ais(model: RBM, base_bias: torch.Tensor, n_runs: int = 100, betas: torch.Ten
     return AISResult(logz, low, high, logw, time.perf_counter() - t0)
 
 
+def log_likelihood(mean_free_energy: float, logz: "float | AISResult") -> tuple[float, float, float]:
+    """Average log p(v) = -mean F(v) - log Z with its band (low, high); for an AIS estimate the band comes from its
+    +-3 standard-error band on Z (a larger log Z gives a lower log-likelihood), for an exact log Z it is the value."""
+    if isinstance(logz, AISResult):
+        return -mean_free_energy - logz.logz, -mean_free_energy - logz.logz_high, -mean_free_energy - logz.logz_low
+    return (-mean_free_energy - logz,) * 3
+
+
 PRESETS = {
-    # the course's setting: CD-1, plain SGD with learning rate 0.1, batch 64, 10 epochs
-    "default": dict(n_hidden=500, k=1, optimizer="sgd", lr=0.1, batch_size=64, epochs=10),
-    "cd1": dict(n_hidden=500, k=1, optimizer="sgd", lr=0.1, batch_size=64, epochs=10),
+    # the course's setting (the default preset): CD-1, plain SGD with learning rate 0.1, batch 64, 10 epochs
+    "cd1": Preset(RBMConfig(n_hidden=500, k=1), TrainConfig(optimizer="sgd", lr=0.1, batch_size=64), epochs=10),
     # persistent CD with momentum, weight decay and a linearly decaying learning rate. With only 4500 training digits
     # weight decay matters most (AIS test log-likelihood after 300 epochs: 1e-4 -108.2, 5e-4 -104.7, 1e-3 -103.4,
     # 2e-3 -102.7, 4e-3 -104.1 nats); 600 epochs at 2e-3 reach -98.6 (checkpoints/rbm-500)
-    "pcd": dict(n_hidden=500, k=1, persistent=True, n_chains=100, optimizer="sgd", lr=0.01, momentum=0.9,
-                weight_decay=2e-3, lr_end=0.0, batch_size=100, epochs=600),
+    "pcd": Preset(RBMConfig(n_hidden=500, k=1, persistent=True, n_chains=100),
+                  TrainConfig(optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=2e-3, lr_end=0.0, batch_size=100),
+                  epochs=600),
     # small enough for the exact log Z (2^16 hidden states)
-    "small": dict(n_hidden=16, k=1, persistent=True, n_chains=100, optimizer="sgd", lr=0.01, momentum=0.9,
-                  weight_decay=1e-4, lr_end=0.0, batch_size=100, epochs=100),
+    "small": Preset(RBMConfig(n_hidden=16, k=1, persistent=True, n_chains=100),
+                    TrainConfig(optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=1e-4, lr_end=0.0, batch_size=100),
+                    epochs=100),
     # the course's CD-1 setting on 16 hidden units: the case where AIS can be checked against the exact answer
-    "small-cd1": dict(n_hidden=16, k=1, optimizer="sgd", lr=0.1, batch_size=64, epochs=10),
+    "small-cd1": Preset(RBMConfig(n_hidden=16, k=1), TrainConfig(optimizer="sgd", lr=0.1, batch_size=64), epochs=10),
 }

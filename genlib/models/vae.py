@@ -16,6 +16,8 @@ import torch
 from torch import nn
 
 from .. import metrics
+from ..train import Preset, TrainConfig
+from .base import Dropout, Model, use_generator
 from ..data import EVAL_SEED, binarize_fixed
 
 
@@ -54,7 +56,7 @@ def _mlp(sizes: list[int], dropout: float, last_act: bool = False) -> nn.Sequent
         if i < len(sizes) - 2 or last_act:
             layers.append(nn.ReLU())
             if dropout:
-                layers.append(nn.Dropout(dropout))
+                layers.append(Dropout(dropout))
     return nn.Sequential(*layers)
 
 
@@ -69,8 +71,9 @@ def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) ->
     return pad[torch.arange(n, device=x.device)[:, None, None], 0, rows, cols].unsqueeze(1)
 
 
-class VAE(nn.Module):
+class VAE(Model):
     kind = "vae"
+    can_sample = True
 
     def __init__(self, config: VAEConfig = VAEConfig()):
         super().__init__()
@@ -139,6 +142,7 @@ class VAE(nn.Module):
     def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """rec + beta * w_t * KL (negative ELBO, nats per digit), or the negative IWAE bound if iw_k > 1."""
         c = self.config
+        use_generator(self, generator)
         x = x.reshape(len(x), 1, 28, 28)
         if self.training and c.shift:
             x = random_shift(x, c.shift, generator)
@@ -161,7 +165,7 @@ class VAE(nn.Module):
         return {"loss": loss, "rec": rec.mean(), "kl": kl.mean(), "nelbo": (rec + kl).mean()}
 
     @torch.no_grad()
-    def eval_metrics(self, x: torch.Tensor, k: int = 100) -> dict[str, float]:
+    def eval_metrics(self, x: torch.Tensor, samples=None, generator=None, k: int = 100) -> dict[str, float]:
         """Extra figures for `python -m genlib eval`: the IWAE bound with k samples (its negative: an upper bound on
         the NLL) and the active units (dimensions with KL > 0.01 nats)."""
         was = self.training
@@ -231,14 +235,15 @@ def ellipse(mu: torch.Tensor, logvar: torch.Tensor, dims: tuple[int, int] = (0, 
 
 
 # Presets for `python -m genlib train vae --preset NAME`: model settings and training settings together.
+ADAM = TrainConfig(lr=1e-3, batch_size=128)
 PRESETS = {
-    "default": dict(latent=2, lr=1e-3, batch_size=128, epochs=30),
+    "default": Preset(VAEConfig(latent=2), ADAM, epochs=30),
     # the course's Keras conv VAE: conv 32, 64 stride 2, dense 16, latent 2, mirrored transposed convs, BCE
-    "conv-2d": dict(latent=2, encoder="conv", decoder="conv", hidden=(16,), lr=1e-3, batch_size=128, epochs=60),
+    "conv-2d": Preset(VAEConfig(latent=2, encoder="conv", decoder="conv", hidden=(16,)), ADAM, epochs=60),
     # the course's MLP VAE 784-512-512-8 with a Gaussian decoder (mean tanh, variance 1)
-    "mlp-gauss-8": dict(latent=8, hidden=(512, 512), likelihood="gaussian", lr=1e-3, batch_size=128, epochs=60),
+    "mlp-gauss-8": Preset(VAEConfig(latent=8, hidden=(512, 512), likelihood="gaussian"), ADAM, epochs=60),
     # the best Bernoulli VAE for the log-likelihood figure (see checkpoints/README.md)
     # (shifts of 1 pixel and dropout against overfitting the 4500 digits; lr decays linearly to 1e-4)
-    "mlp-bern-16": dict(latent=16, hidden=(512, 512), warmup_steps=2000, shift=1, dropout=0.1,
-                        lr=1e-3, lr_end=1e-4, batch_size=128, epochs=400),
+    "mlp-bern-16": Preset(VAEConfig(latent=16, hidden=(512, 512), warmup_steps=2000, shift=1, dropout=0.1),
+                          TrainConfig(lr=1e-3, lr_end=1e-4, batch_size=128), epochs=400),
 }

@@ -1,0 +1,87 @@
+"""The model contract: what every genlib model provides, and the capabilities it declares (read, never guessed).
+
+Every model is a `Model` (an nn.Module) built from one frozen config dataclass, `Model(config)`, and provides
+    kind                      the registry name ("ae", "vae", ...), stored in its checkpoints
+    config                    the frozen dataclass it was built from (compare with == to know when to rebuild)
+    loss(batch, generator)    a dict of scalar tensors with "loss" (differentiable unless `manual_grads`)
+Optional capabilities are class attributes, False unless a model says otherwise; the trainer and the command line
+read them instead of probing for methods:
+    binary        each training batch is binarized afresh (and evaluation uses one fixed binarization)
+    supervised    the data is (images, labels), not images
+    manual_grads  `compute_grads(batch, generator)` fills p.grad itself (the RBM's CD-k, no autograd);
+                  `loss` is then used for validation only
+    can_sample    `sample(n, generator)` gives n images [n, 1, 28, 28] in [0, 1]
+    can_chain     `sample_chain(n, steps, generator)` gives the frames of a Markov chain (a GIF on the command line)
+    scored        `eval` scores the model's samples with the bundled classifier (genlib.quality)
+    image_data    trains on MNIST digits (False: on 2-D toy points, in the app only)
+Hooks with defaults: `init_weights(generator)` draws the initial weights, `after_training(images)` runs once when a
+training run ends (the autoencoder fits the Gaussian it samples codes from), `eval_metrics(x, ...)` adds
+model-specific figures to `eval`.
+"""
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+
+class Model(nn.Module):
+    kind: ClassVar[str]
+    binary: bool = False
+    supervised: ClassVar[bool] = False
+    manual_grads: ClassVar[bool] = False
+    can_sample: ClassVar[bool] = False
+    can_chain: ClassVar[bool] = False
+    scored: ClassVar[bool] = False
+    image_data: ClassVar[bool] = True
+
+    def loss(self, batch, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def init_weights(self, generator: torch.Generator) -> None:
+        """Draw every Linear / Conv weight and bias again with PyTorch's default rule (Kaiming-uniform with a = sqrt 5,
+        biases U(-1/sqrt(fan_in), 1/sqrt(fan_in))) from `generator`, layer by layer in module order: the same numbers
+        as building the model after torch.manual_seed(seed), without touching the global RNG."""
+        for m in self.modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+                if m.bias is not None:
+                    fan_in, _ = nn.init._calculate_fan_in_and_fan_out(m.weight)
+                    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+                    nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+
+    def after_training(self, images: torch.Tensor) -> None:
+        """Called once at the end of a training run with the training images (default: nothing)."""
+
+    def eval_metrics(self, x: torch.Tensor, samples: torch.Tensor | None = None,
+                     generator: torch.Generator | None = None) -> dict[str, float]:
+        """Extra figures for `python -m genlib eval` on digits x; `samples` are the model's samples scored by the
+        classifier (models with `scored`), `generator` the one that drew them. Default: none."""
+        return {}
+
+
+class Dropout(nn.Module):
+    """Dropout (Srivastava et al. 2014) whose mask comes from the training step's generator: keep each unit with
+    probability 1 - p and scale by 1 / (1 - p), so E[output] = input. nn.Dropout draws from the global RNG, which every
+    session of the app shares and which a resumed run cannot restore. The model sets `generator` in its loss."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+        self.generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = torch.rand(x.shape, generator=self.generator, device=x.device) >= self.p
+        return x * keep / (1 - self.p)
+
+
+def use_generator(model: nn.Module, generator: torch.Generator | None) -> None:
+    """Let the Dropout layers of `model` draw their masks from `generator`."""
+    for m in model.modules():
+        if isinstance(m, Dropout):
+            m.generator = generator
