@@ -2,15 +2,14 @@
 import streamlit as st
 import torch
 
-from genlib import viz
-from genlib.models.autoencoder import AEConfig, Autoencoder
-from pages import ui
+from genlib import models, viz
+from genlib.models.autoencoder import AEConfig
+from pages.views import chrome, setup, training
 
 PRETRAINED = "ae-mnist-2d"
 
-ui.ensure_app_navigation()
-mn = ui.mnist()
-ui.header(
+mn = setup.mnist()
+chrome.header(
     "Autoencoder",
     "An encoder $f(x; W)$ squeezes each 28 × 28 digit into a code $h$ of a few numbers; a decoder "
     "$g(h; V)$ maps the code back to an image. Both are MLPs (784–512–256–code and back, ReLU, linear output), "
@@ -27,39 +26,35 @@ with st.sidebar:
     code_size = st.slider("Code size", 2, 64, 2, help="Numbers in the code h. 2 gives a code map you can plot; "
                           "larger codes reconstruct better. Changing it needs a rebuild (Reset).")
     st.header("Training")
-    lr = st.select_slider("Learning rate", ui.LEARNING_RATES, value=1e-3, format_func=lambda v: f"{v:g}",
+    lr = st.select_slider("Learning rate", training.LEARNING_RATES, value=1e-3, format_func=lambda v: f"{v:g}",
                           help="Adam step size. Takes effect at the next tick without losing the run. "
                           "Very large values diverge: the run stops and rolls back to the last good state.")
-    batch = st.select_slider("Batch size", ui.BATCH_SIZES, value=128,
+    batch = st.select_slider("Batch size", training.BATCH_SIZES, value=128,
                              help="Digits per optimizer step; takes effect at the next tick.")
     seed = st.number_input("Seed", 0, 2**31 - 1, 0, help="Seed of this run's random generator (weights and batch order).")
 
 
-def fresh():
-    torch.manual_seed(seed)  # weight init of a new model; the run's own Generator drives everything else
-    return {"trainer": ui.new_trainer(Autoencoder(AEConfig(code_size=code_size)), mn, lr, batch, seed),
-            "running": False, "source": "new"}
+def fresh():  # the seed draws the initial weights; the run's own Generator drives everything else
+    model = models.create("ae", AEConfig(code_size=code_size), seed)
+    return {"trainer": training.new_trainer(model, mn, lr, batch, seed), "running": False, "source": "new"}
 
 
-state = ui.session("ae", fresh)
+state = chrome.session("ae", fresh)
 trainer = state["trainer"]
 trainer.set_hparams(lr=lr, batch_size=batch)
 
-step, reset = ui.train_buttons("ae", state)
+step, reset = training.train_buttons("ae", state)
 c1, c2 = st.columns(2)
-if c1.button("Load pretrained (2-D code)", width="stretch", icon=":material/inventory_2:",
-             help=f"Replace this run by the bundled checkpoint {PRETRAINED} (trained by `python -m genlib train ae "
-             "--preset mnist-2d`), ready to explore or train further."):
-    model = ui.pretrained_copy(PRETRAINED)
-    if model is not None:
-        state.update(trainer=ui.new_trainer(model, mn, lr, batch, seed), running=False, source=PRETRAINED)
+training.pretrained_button(state, PRETRAINED, "Load pretrained (2-D code)", f"Replace this run by the bundled "
+                           f"checkpoint {PRETRAINED} (trained by `python -m genlib train ae --preset mnist-2d`), ready "
+                           "to explore or train further.", lambda m: training.new_trainer(m, mn, lr, batch, seed), c1)
 with c2:
-    ui.checkpoint_download(trainer, mn, f"ae-code{trainer.model.config.code_size}-step{trainer.step_count}.safetensors", "ae-dl")
+    training.checkpoint_download(trainer, mn, f"ae-code{trainer.model.config.code_size}-step{trainer.step_count}.safetensors", "ae-dl")
 with st.expander("Open a checkpoint file"):
-    uploaded = ui.checkpoint_upload("ae", "ae-upload")
+    uploaded = training.checkpoint_upload("ae", "ae-upload")
     if uploaded is not None and st.button("Use this checkpoint", key="ae-use-upload",
                                           help="Replace the current run by the uploaded model."):
-        state.update(trainer=ui.new_trainer(uploaded, mn, lr, batch, seed), running=False, source="uploaded file")
+        state.update(trainer=training.new_trainer(uploaded, mn, lr, batch, seed), running=False, source="uploaded file")
         st.rerun()
 if reset:
     state.update(fresh())
@@ -72,16 +67,7 @@ val = mn.val.images
 fixed = val[torch.linspace(0, len(val) - 1, 16).long()]  # 16 fixed validation digits, two per class or so
 
 
-@st.fragment(run_every=0.4 if state["running"] else None)
-def live():
-    tr = state["trainer"]
-    if state["running"] or st.session_state.pop("ae_step_once", False):
-        rec = ui.live_tick(tr, val)
-        if rec is None and state["running"]:
-            state["running"] = False
-            st.rerun()  # a full rerun stops the timer; the error below shows after it
-    if tr.message:
-        st.error(tr.message)
+def draw(tr) -> None:
     st.caption(f"{'source: ' + state['source'] + ' · ' if state['source'] != 'new' else ''}"
                f"step {tr.step_count} · epoch {tr.epoch + tr.pos / len(tr.data):.2f} · "
                f"lr {tr.config.lr:g} · batch {tr.config.batch_size}"
@@ -95,8 +81,7 @@ def live():
             st.info("Press Start (or Step) to train; the loss curves appear here.")
     with right:
         with torch.no_grad():
-            tr.model.eval()
-            rec = tr.model(fixed).clamp(0, 1)
+            rec = tr.model.eval()(fixed).clamp(0, 1)
         st.image(viz.grid(torch.cat([fixed[:8], rec[:8], fixed[8:], rec[8:]]), nrow=8),
                  caption="Rows 1 and 3: validation digits · rows 2 and 4: their reconstructions",
                  width="stretch", clamp=True)
@@ -109,6 +94,6 @@ def live():
         st.caption("The code map is drawn for a 2-D code; pick code size 2 and Reset to see it.")
 
 
-if step:
-    st.session_state["ae_step_once"] = True
-live()
+if step:  # one tick now, outside the fragment (a flag read inside it would be lost on a full rerun)
+    state["trainer"].tick(val)
+training.live(state, lambda: state["trainer"].tick(val), draw)

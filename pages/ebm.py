@@ -1,20 +1,18 @@
 """Energy-based model page: train with Langevin negatives, watch chains turn noise into digits, compare energies."""
+import dataclasses
+import math
 
-import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from genlib import checkpoints, viz
-from genlib.data import canvas_to_digit, image_to_digit
-from genlib.models.ebm import EBM, EBMConfig, LangevinChain
-from pages import ui
+from genlib import checkpoints, models, samplers, viz
+from genlib.models.ebm import EBM, EBMConfig
+from pages.views import chain_player, chrome, digit_input, setup, training
 
 PRETRAINED = "ebm-mnist"
 
-ui.ensure_app_navigation()
-mn = ui.mnist()
-ui.header(
+mn = setup.mnist()
+chrome.header(
     "Energy-based model",
     "A convolutional network gives every image an energy $E_\\theta(x)$; the model is "
     "$p_\\theta(x) = e^{-E_\\theta(x)}/Z_\\theta$. Training (Du & Mordatch 2019) lowers the energy of real digits "
@@ -30,22 +28,26 @@ ui.header(
 )
 
 
-def load_pretrained() -> EBM | None:
-    return ui.pretrained_copy(PRETRAINED)
+VAL = 128  # validation digits per tick
+
+
+def make_trainer(model: EBM, lr: float = 1e-4, batch: int = 64):
+    return training.new_trainer(model, mn, lr, batch, beta1=0.0)
 
 
 def fresh_state() -> dict:
-    model = None
-    if checkpoints.resolve(PRETRAINED).exists():
-        model = load_pretrained()
+    model = setup.pretrained_copy(PRETRAINED) if checkpoints.resolve(PRETRAINED).exists() else None
     source = PRETRAINED if model is not None else "new"
-    if model is None:
-        torch.manual_seed(0)
-        model = EBM(EBMConfig())
-    return {"trainer": ui.new_trainer(model, mn, 1e-4, 64, beta1=0.0), "running": False, "source": source}
+    return {"trainer": make_trainer(model if model is not None else models.create("ebm", EBMConfig(), 0)),
+            "running": False, "source": source}
 
 
-state = ui.session("ebm", fresh_state)
+def pictures(ch: samplers.Recorder, i: int) -> torch.Tensor:
+    """Frame i of a chain as images [n, 1, 28, 28] in [0, 1] (the chains run in [-1, 1])."""
+    return (ch.frame(i).reshape(-1, 1, 28, 28) + 1) / 2
+
+
+state = chrome.session("ebm", fresh_state)
 
 with st.sidebar:
     st.header("Langevin sampler")
@@ -61,42 +63,29 @@ tab_train, tab_chain, tab_energy = st.tabs(["Train", "Langevin chains", "Energie
 with tab_train:
     trainer = state["trainer"]
     c1, c2, c3 = st.columns(3)
-    lr = c1.select_slider("Learning rate", ui.LEARNING_RATES, value=1e-4, format_func=lambda v: f"{v:g}",
+    lr = c1.select_slider("Learning rate", training.LEARNING_RATES, value=1e-4, format_func=lambda v: f"{v:g}",
                           help="Adam step size (β1 = 0 as in Du & Mordatch). Large values blow the energies up: "
                           "the run then rolls back to its last good state.")
     k = c2.slider("Langevin steps per iteration", 5, 100, trainer.model.config.steps, 5,
                   help="Steps of the sampler that makes the negatives; more is slower but gives better negatives.")
     batch = c3.select_slider("Batch size", [16, 32, 64, 128], value=64, help="Real digits and negatives per step.")
     trainer.set_hparams(lr=lr, batch_size=batch)
-    if k != trainer.model.config.steps or step_size != trainer.model.config.step_size or noise != trainer.model.config.noise:
-        trainer.model.config = EBMConfig(**{**trainer.model.config.__dict__, "steps": k, "step_size": step_size,
-                                            "noise": noise})
-    step, reset = ui.train_buttons("ebm", state)
+    cfg = trainer.model.config
+    if (k, step_size, noise) != (cfg.steps, cfg.step_size, cfg.noise):
+        trainer.model.config = dataclasses.replace(cfg, steps=k, step_size=step_size, noise=noise)
+    step, reset = training.train_buttons("ebm", state)
     b1, b2 = st.columns(2)
-    if b1.button("Load pretrained", icon=":material/inventory_2:", width="stretch",
-                 help=f"Replace this run by the bundled checkpoint {PRETRAINED}."):
-        model = load_pretrained()
-        if model is not None:
-            state.update(trainer=ui.new_trainer(model, mn, lr, batch, beta1=0.0), running=False, source=PRETRAINED)
+    training.pretrained_button(state, PRETRAINED, "Load pretrained", f"Replace this run by the bundled checkpoint "
+                               f"{PRETRAINED}.", lambda m: make_trainer(m, lr, batch), b1)
     with b2:
-        ui.checkpoint_download(state["trainer"], mn, "ebm.safetensors", "ebm-dl")
+        training.checkpoint_download(state["trainer"], mn, "ebm.safetensors", "ebm-dl")
     if reset:
-        torch.manual_seed(0)
-        state.update(trainer=ui.new_trainer(EBM(EBMConfig(steps=k, step_size=step_size, noise=noise)), mn, lr, batch,
-                                            beta1=0.0), running=False, source="new")
+        model = models.create("ebm", EBMConfig(steps=k, step_size=step_size, noise=noise), 0)
+        state.update(trainer=make_trainer(model, lr, batch), running=False, source="new")
     st.caption("Training an EBM well takes about half an hour of CPU (see checkpoints/README.md); live training here "
-               "shows how the energies move. Validation uses 128 digits.")
+               f"shows how the energies move. Validation uses {VAL} digits.")
 
-    @st.fragment(run_every=0.5 if state["running"] else None)
-    def live_train():
-        tr = state["trainer"]
-        if state["running"]:
-            rec = ui.live_tick(tr, mn.val.images[:128], budget=0.25, max_steps=2)
-            if rec is None:
-                state["running"] = False
-                st.rerun()
-        if tr.message:
-            st.error(tr.message)
+    def draw_train(tr) -> None:
         st.caption(f"source: {state['source']} · step {tr.step_count} · lr {tr.config.lr:g} · batch {tr.config.batch_size}")
         left, right = st.columns([3, 2])
         with left:
@@ -115,9 +104,12 @@ with tab_train:
             else:
                 st.caption("The replay buffer fills with noise at the first training step.")
 
+    def tick() -> dict | None:
+        return state["trainer"].tick(mn.val.images[:VAL], budget=0.25, max_steps=2)
+
     if step:
-        ui.live_tick(state["trainer"], mn.val.images[:128], budget=0.25, max_steps=2)
-    live_train()
+        tick()
+    training.live(state, tick, draw_train, every=0.5)
 
 # ---- Langevin chains ---------------------------------------------------------------------------------------
 with tab_chain:
@@ -130,55 +122,37 @@ with tab_chain:
     per_frame = c4.slider("Steps per frame", 1, 32, 8, help="Langevin steps between two frames of the animation.")
     seed = st.sidebar.number_input("Chain seed", 0, 10_000, 0, help="Seed of the chains' random generator.")
 
-    key = (n, start, total, int(seed), step_size, noise, id(model))
-
-    def new_chain() -> LangevinChain:
+    def new_chains() -> dict:
         g = torch.Generator().manual_seed(int(seed))
         if start == "uniform noise":
-            x = torch.rand(n, 1, 28, 28, generator=g) * 2 - 1
+            x = model.noise(n, g)
         elif start == "validation digits":
             x = mn.val.images[torch.randperm(len(mn.val), generator=g)[:n]] * 2 - 1
         else:
             x = model.replay[torch.randint(0, len(model.replay), (n,), generator=g)].clone()
-        return LangevinChain(model.energy, x, total, g, step_size, noise, model.config.grad_clamp)
+        chain = model.chain(x, g, step_size, noise)
+        return {"chain": samplers.Recorder(chain, x, total_steps=total, energy=model.energy)}
 
-    if st.session_state.get("ebm_chain_key") != key:
-        st.session_state.update(ebm_chain=new_chain(), ebm_chain_key=key, ebm_playing=False)
-    playing = st.session_state["ebm_playing"]
+    chains = chain_player.chain_state("ebm_chain", (n, start, total, int(seed), step_size, noise, id(model)), new_chains)
 
-    step_once, restart = ui.run_buttons(st.session_state, "ebm_playing", ("ebm-chain-play", "ebm-chain-step-btn",
-                                        "ebm-chain-restart"), ("Play", "Restart"),
-                                        ("Run the chain, one frame per tick.", "Advance one frame.", "Start the chains again."))
-    if restart:
-        st.session_state.update(ebm_chain=new_chain(), ebm_playing=False)
+    def advance() -> None:
+        chains["chain"].advance(per_frame)
 
-    @st.fragment(run_every=0.25 if playing else None)
-    def live_chain():
-        ch = st.session_state["ebm_chain"]
-        if st.session_state["ebm_playing"]:
-            ch.advance(per_frame)
-            if ch.done and st.session_state["ebm_playing"]:
-                st.session_state["ebm_playing"] = False
-                st.rerun()
-        last = len(ch.frames) - 1
-        frame = st.slider("Frame", 0, last, last, key=f"ebm-scrub-{last}",
-                          help="Scrub through the frames computed so far.") if last > 0 else 0
-        left, right = st.columns([2, 3])
-        with left:
-            st.image(viz.grid(ch.frames[frame], nrow=int(np.ceil(np.sqrt(n)))),
-                     caption=f"step {ch.steps[frame]} of {total}", width="stretch")
-        with right:
-            st.plotly_chart(viz.chain_traces(ch.steps, ch.energies, ch.steps[frame], "Langevin step", "energy E(x)",
-                                             "Energy of each chain"), key="ebm-chain-energy")
+    if chain_player.controls(chains, "ebm-chain", "chains", new_chains, advance):
 
-    if step_once:
-        st.session_state["ebm_chain"].advance(per_frame)
-    live_chain()
-    ch = st.session_state["ebm_chain"]
-    if len(ch.frames) > 1:
-        st.download_button("Export chain as GIF", lambda: viz.gif_bytes([viz.grid(f) for f in ch.frames]),
-                           file_name="ebm-chain.gif", mime="image/gif", on_click="ignore", icon=":material/movie:",
-                           help="An animated GIF of the frames computed so far.")
+        def draw_chain(i: int) -> None:
+            ch = chains["chain"]
+            left, right = st.columns([2, 3])
+            left.image(viz.grid(pictures(ch, i), nrow=math.ceil(math.sqrt(n))), width="stretch",
+                       caption=f"step {ch.steps[i]} of {total}")
+            with right:
+                st.plotly_chart(viz.chain_traces(ch.steps, ch.energies, ch.steps[i], "Langevin step", "energy E(x)",
+                                                 "Energy of each chain"), key="ebm-chain-energy")
+
+        chain_player.player(chains, "ebm-chain", lambda: len(chains["chain"]), advance, draw_chain,
+                            done=lambda: chains["chain"].full)
+        chain_player.gif_download(len(chains["chain"]), lambda i: viz.grid(pictures(chains["chain"], i)),
+                                  "ebm-chain.gif", "An animated GIF of the frames computed so far.")
 
 # ---- Energies -----------------------------------------------------------------------------------------------
 with tab_energy:
@@ -187,44 +161,29 @@ with tab_energy:
                 "high: the energy works as an out-of-distribution detector.")
     draw_col, up_col = st.columns(2)
     with draw_col:
-        from streamlit_drawable_canvas import st_canvas
-
-        canvas = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", height=196, width=196,
-                           drawing_mode="freedraw", key="ebm-canvas", return_image_data=True, update_streamlit=True)
+        drawn, problem_d = digit_input.drawing("ebm-canvas", 196)
         st.caption("Draw a digit (white on black).")
     with up_col:
-        up = st.file_uploader("…or upload an image (any size, PNG/JPEG/...)", key="ebm-upload",
-                              help="Converted to a 28 × 28 grey digit (white on black, centred) before its energy "
-                              "is computed.")
+        image, problem_u = digit_input.upload("ebm-upload", "…or upload an image (any size, PNG/JPEG/...)",
+                                              "Converted to a 28 × 28 grey digit (white on black, centred) before its "
+                                              "energy is computed.")
     g = torch.Generator().manual_seed(0)
-    groups = {}
     real = (mn.test.images if mn.test is not None else mn.val.images)[:500]
-    groups["real digits" + (" (test)" if mn.test is not None else " (validation)")] = real
-    groups["uniform noise"] = torch.rand(500, 1, 28, 28, generator=g)
-    groups["rotated digits (90°)"] = torch.rot90(real, 1, (2, 3))
-    ch = st.session_state.get("ebm_chain")
-    if ch is not None and len(ch.frames) > 1:
-        groups[f"chain samples (step {ch.steps[-1]})"] = ch.frames[-1]
-    drawn = getattr(canvas, "image_data", None)
-    if drawn is not None and drawn[..., :3].max() > 50:  # some ink on the canvas
-        groups["your drawing"] = canvas_to_digit(drawn)
-    if up is not None:
-        try:
-            groups["your image"] = image_to_digit(up.getvalue())
-        except ValueError as e:
-            st.error(f"{up.name}: {e}")
+    groups = {"real digits" + (" (test)" if mn.test is not None else " (validation)"): real,
+              "uniform noise": torch.rand(500, 1, 28, 28, generator=g),
+              "rotated digits (90°)": torch.rot90(real, 1, (2, 3))}
+    ch = (st.session_state.get("ebm_chain") or {}).get("chain")
+    if ch is not None and len(ch) > 1:
+        groups[f"chain samples (step {ch.steps[-1]})"] = pictures(ch, -1)
+    mine = {"your drawing": drawn, "your image": image}
+    groups |= {name: x for name, x in mine.items() if x is not None}
+    for problem in (problem_d, problem_u):
+        if problem:
+            st.error(problem)
     with torch.no_grad():
         energies = {k: model(v).numpy() for k, v in groups.items()}
-    fig = go.Figure()
-    for name, e in energies.items():
-        if name in ("your image", "your drawing"):
-            fig.add_vline(x=float(e[0]), line_color="black", line_width=3, annotation_text=name)
-        else:
-            fig.add_trace(go.Histogram(x=e, name=f"{name} (n={len(e)})", opacity=0.6, nbinsx=40))
-    fig.update_layout(barmode="overlay", height=380, xaxis_title="energy E(x)", yaxis_title="count",
-                      margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.15))
-    st.plotly_chart(fig, key="ebm-hist")
-    for name in ("your drawing", "your image"):
+    st.plotly_chart(viz.energy_histogram(energies, marks=tuple(mine)), key="ebm-hist")
+    for name in mine:
         if name in groups:
             st.image(viz.grid(groups[name]), caption=f"{name} as the model sees it: E = {float(energies[name][0]):.3f}",
                      width=140)

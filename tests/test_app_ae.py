@@ -68,10 +68,9 @@ def test_diverging_lr_shows_an_error_and_keeps_the_model():
 
 
 def test_live_tick_stays_within_its_budget_and_validates(mnist):
-    from genlib.models.autoencoder import AEConfig, Autoencoder
-    from pages import ui
+    from genlib import models
+    from pages.views.training import new_trainer
 
-    tr = ui.new_trainer(Autoencoder(AEConfig()), mnist, 1e-3, 128)
-    rec = ui.live_tick(tr, mnist.val.images, budget=0.05)
+    tr = new_trainer(models.create("ae"), mnist, 1e-3, 128)
+    rec = tr.tick(mnist.val.images, budget=0.05)
     assert rec["step"] >= 1 and "val_loss" in rec and rec["tick_ms"] > 0
-

@@ -1,8 +1,5 @@
 """AppTest for the energy-based model page: each tab renders, training ticks, chains advance."""
-import torch
-
 from conftest import open_page
-from genlib.models.ebm import EBM, EBMConfig, LangevinChain
 
 PAGE = "pages/ebm.py"
 
@@ -23,24 +20,16 @@ def test_ebm_page_tabs_widgets_and_a_training_step():
     assert len(at.get("plotly_chart")) >= 2  # curves (train tab) and the energy histogram
 
 
-def test_chain_step_button_advances_the_chain():
+def test_chain_steps_restarts_and_feeds_the_energy_histogram():
     at = open_page(PAGE)
-    ch = at.session_state["ebm_chain"]
+    ch = at.session_state["ebm_chain"]["chain"]
     assert ch.steps == [0]
-    at.button(key="ebm-chain-step-btn").click().run()
+    at.button(key="ebm-chain-step").click().run()
+    at.button(key="ebm-chain-step").click().run()
     assert not at.exception
-    assert at.session_state["ebm_chain"].steps == [0, 8]
-
-
-def test_langevin_chain_records_frames_and_energies():
-    torch.manual_seed(0)
-    model = EBM(EBMConfig())
-    g = torch.Generator().manual_seed(0)
-    ch = LangevinChain(model.energy, torch.rand(4, 1, 28, 28, generator=g) * 2 - 1, 10, g, 10.0, 0.005, 0.03)
-    ch.advance(4)
-    ch.advance(4)
-    ch.advance(4)  # only 2 left
-    assert ch.steps == [0, 4, 8, 10] and ch.done and len(ch.frames) == len(ch.energies) == 4
-    assert all(f.min() >= 0 and f.max() <= 1 for f in ch.frames) and ch.energies[-1].shape == (4,)
-    ch.advance(4)
-    assert ch.steps[-1] == 10
+    ch = at.session_state["ebm_chain"]["chain"]
+    assert ch.steps == [0, 8, 16] and len(ch.energies) == 3 and ch.energies[-1].shape == (16,)
+    assert next(s for s in at.slider if s.label == "Frame").value == 2
+    assert any("chain samples (step 16)" in str(c.proto) for c in at.get("plotly_chart"))
+    at.button(key="ebm-chain-restart").click().run()
+    assert at.session_state["ebm_chain"]["chain"].steps == [0] and not at.exception

@@ -12,7 +12,7 @@ import conftest
 
 
 def open_page(tab: str | None = None):
-    """The page through app.py's navigation; `tab` selects a tab (the tabs are lazy: only the open one runs)."""
+    """conftest.open_page on the lab, then `tab` selected (the tabs are lazy: only the open one runs)."""
     at = conftest.open_page("pages/langevin.py", timeout=120)
     if tab is not None:
         at.session_state["lv-tab"] = tab
@@ -127,15 +127,37 @@ def test_sgld_tab_refuses_a_bad_schedule_and_warns_about_exploding_chains():
 
 def test_ebm_tab_trains_and_refuses_negative_noise():
     at = open_page("2-D EBM")
-    e = at.session_state["lv_ebm"]
-    assert e["history"] == [] and e["negatives"] is None
+    trainer = at.session_state["lv_ebm"]["trainer"]
+    assert trainer.history == [] and trainer.model.negatives is None
+    assert any("Press Start or Step" in i.value for i in at.info)
     at.button(key="lv-ebm-step").click().run()
     assert not at.exception
-    e = at.session_state["lv_ebm"]
-    assert len(e["history"]) >= 1 and e["negatives"].shape == (128, 2)
-    assert "cd" in e["history"][-1] and any("iteration" in c.value for c in at.caption)
+    trainer = at.session_state["lv_ebm"]["trainer"]
+    assert trainer.step_count >= 1 and trainer.model.negatives.shape == (128, 2)
+    assert "train_cd" in trainer.history[-1] and any(f"iteration {trainer.step_count}" in c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) == 2  # the energy map and the loss curves
     widget(at, "number_input", "lv-e-sigma").set_value(-1.0).run()
     assert not at.exception and any("noise >= 0" in x.value for x in at.error)
+
+
+def test_ebm_tab_rolls_back_a_diverging_step_and_keeps_working():
+    at = open_page("2-D EBM")
+    widget(at, "select_slider", "lv-e-lr").set_value(1e4).run()
+    for _ in range(2):  # the second Adam step at this rate sends the energies to infinity
+        at.button(key="lv-ebm-step").click().run()
+    assert not at.exception
+    state = at.session_state["lv_ebm"]
+    trainer = state["trainer"]
+    assert any("Training diverged" in e.value and "restored the last good state" in e.value for e in at.error)
+    assert not state["running"] and all(bool(p.isfinite().all()) for p in trainer.model.parameters())
+    assert (trainer.history[-1]["step"] if trainer.history else 0) == trainer.step_count  # undone steps: no record
+    # the page keeps working: Reset with a sensible rate starts from fresh weights, trains, and the message goes
+    widget(at, "select_slider", "lv-e-lr").set_value(1e-3).run()
+    at.button(key="lv-ebm-reset").click().run()
+    at.button(key="lv-ebm-step").click().run()
+    assert not at.exception and not at.error
+    trainer = at.session_state["lv_ebm"]["trainer"]
+    assert trainer.step_count >= 1 and trainer.config.lr == 1e-3 and trainer.message is None
 
 
 def flipbook_data(at) -> dict | None:

@@ -1,0 +1,144 @@
+"""The SGLD tab: SGD, SGLD and full-batch Langevin on the Welling & Teh (2011) posterior, played or scrubbed."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+import torch
+
+from genlib import densities as D
+from genlib import samplers as S
+from genlib import viz
+from pages.lab.common import COLORS, FPS, MAX_FRAMES, fmt, play_batch, target_and_grids
+from pages.views import chain_player
+
+WT_NAME = D.WellingTehPosterior.name
+METHODS = ("SGD", "SGLD", "full-batch Langevin")
+
+
+def new_sgld(chains: int, seed: int, schedule: S.StepSchedule, batch: int) -> dict:
+    """The three methods from the same start, each with its own seed. Raises ValueError for impossible settings."""
+    t, _, _ = target_and_grids(WT_NAME)
+    x0 = S.init_chains(chains, 2, torch.Generator().manual_seed(seed))
+    out = {}
+    for i, name in enumerate(METHODS):
+        g = torch.Generator().manual_seed(seed + 1 + i)
+        grad = t.grad if name == "full-batch Langevin" else t.minibatch_score(batch, g)
+        out[name] = S.Recorder((S.sgd if name == "SGD" else S.sgld)(grad, x0, schedule, g), x0, max_frames=MAX_FRAMES)
+    out["died"] = 0
+    return out
+
+
+def advance_sgld(state: dict, k: int) -> None:
+    """k steps of every method and one frame each; stops playing at the frame limit."""
+    for name in METHODS:
+        state["died"] += state[name].advance(k)
+    if state["SGLD"].full:
+        state["playing"] = False
+
+
+@st.cache_resource
+def exact_mode_share() -> float:
+    """The exact posterior mass of the mode θ₂ > 0 (on a fine grid: computed once)."""
+    return target_and_grids(WT_NAME)[0].mode_masses()[0]
+
+
+def mode_share_and_kl(rec: S.Recorder, idx: int, fine) -> tuple[float, float]:
+    """Share of samples in the mode θ₂ > 0 and KL to the exact posterior, frames idx/2 to idx pooled over chains."""
+    pooled = torch.stack(rec.frames[idx // 2: idx + 1]).reshape(-1, 2).numpy()
+    pooled = pooled[np.isfinite(pooled).all(1)]
+    if not len(pooled):
+        return float("nan"), float("nan")
+    return float((pooled[:, 1] > 0).mean()), S.kl_to_grid(pooled, fine)
+
+
+def play_sgld(state: dict, per_frame: int) -> None:
+    """SGD, SGLD and full-batch Langevin side by side; each caption: the step size, the share in the mode
+    θ₂ > 0 and the KL to the exact posterior per method."""
+    target, fine, _ = target_and_grids(WT_NAME)
+    ref = state["SGLD"]
+
+    def caption(i: int) -> str:
+        stats = [(n, *mode_share_and_kl(state[n], i, fine)) for n in METHODS]
+        return (f"step {ref.steps[i]} · frame {i} of {MAX_FRAMES - 1} at most · ε = {fmt(ref.step_sizes[i], '.2e')} · "
+                "share in mode θ₂ > 0 / KL to exact: " + ", ".join(f"{n} {fmt(up, '.0%')} / {fmt(kl, '.2f')}"
+                                                                  for n, up, kl in stats))
+
+    x0, x1, y0, y1 = target.extent
+    play_batch(state, METHODS, WT_NAME, lambda: advance_sgld(state, per_frame), caption, "lv-g-flipbook", head=(
+        f"Posterior over θ₁ ∈ [{x0:g}, {x1:g}], θ₂ ∈ [{y0:g}, {y1:g}]; exact share in the mode θ₂ > 0: "
+        f"{exact_mode_share():.0%}. Shares and KL pool the second half of the frames over all chains. "
+        "Pause for the interactive charts, the step schedule, the traces and the frame slider."))
+
+
+def settings() -> tuple[float, int, float, int, int, int, int]:
+    """The tab's controls: (a, b, γ, minibatch size, chains, seed, steps per frame)."""
+    c1, c2, c3, c4 = st.columns(4)
+    a = c1.select_slider("a", [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0], value=0.02, key="lv-g-a",
+                         help="Scale of the step schedule ε_t = a (b + t)^(−γ).")
+    b = c1.select_slider("b", [1, 3, 10, 30, 100, 300, 1000], value=1, key="lv-g-b",
+                         help="Offset of the schedule: larger b keeps the first steps smaller and flatter.")
+    gamma = c2.slider("γ", 0.0, 1.0, 0.1, 0.05, key="lv-g-gamma",
+                      help="Decay exponent. Welling & Teh use 0.55; any γ in (0.5, 1] gives Σε = ∞, Σε² < ∞. "
+                      "Small γ keeps the step large enough to hop between the modes in a short demo.")
+    batch = c2.slider("Minibatch size n", 1, 100, 10, key="lv-g-batch",
+                      help="Data points per gradient estimate for SGD and SGLD (the full batch is 100).")
+    chains = c3.number_input("Chains", 0, 500, 50, 10, key="lv-g-chains",
+                             help="Chains per method, started uniformly in [-1, 1]².")
+    seed = c3.number_input("Seed", 0, 10_000, 0, key="lv-g-seed", help="Seed of starts, minibatches and noise.")
+    per_frame = c4.slider("Steps per frame", 1, 50, 10, key="lv-g-per-frame", help="Steps between two frames.")
+    return a, b, gamma, batch, int(chains), int(seed), per_frame
+
+
+def paused_view(state: dict, schedule: S.StepSchedule) -> None:
+    """The frame slider, the three methods as interactive charts with their metrics, the schedule and the traces."""
+    target, fine, coarse = target_and_grids(WT_NAME)
+    ref = state["SGLD"]
+    idx = chain_player.scrub("lv-g", len(ref.frames))
+    st.caption(f"step {ref.steps[idx]} · frame {idx} of {len(ref.frames) - 1} · ε = "
+               f"{fmt(ref.step_sizes[idx], '.2e')}" + (" · reached the frame limit" if ref.full else ""))
+    exact_up = exact_mode_share()
+    for col, name in zip(st.columns(3), METHODS):
+        rec = state[name]
+        with col:
+            st.plotly_chart(viz.chain_figure(coarse, rec.frames, idx, COLORS[name], name, target.extent, ("θ₁", "θ₂")),
+                            key=f"lv-g-fig-{name}")
+            up, kl = mode_share_and_kl(rec, idx, fine)
+            m1, m2 = st.columns(2)
+            m1.metric("share in mode θ₂ > 0", fmt(up, ".0%"), help=f"Over the second half of the frames, all "
+                      f"chains. Exact posterior: {exact_up:.0%}.")
+            m2.metric("KL to exact", fmt(kl, ".2f"),
+                      help="KL(histogram ‖ exact posterior) on 24 × 24 cells, samples of the second half of "
+                      "the frames pooled over chains.")
+    left, right = st.columns(2)
+    now = ref.steps[idx]
+    left.plotly_chart(viz.schedule_figure(schedule, ref.steps[-1], now, COLORS["SGLD"]), key="lv-g-schedule")
+    runs = {name: (state[name].steps, state[name].frames) for name in METHODS}
+    right.plotly_chart(viz.first_chain_figure(runs, now, COLORS), key="lv-g-trace")
+    st.caption(f"Posterior: {target.description}. The exact posterior (blue) is normalised on a grid.")
+
+
+def render() -> None:
+    """The SGLD tab (call it only while the tab is open)."""
+    a, b, gamma, batch, chains, seed, per_frame = settings()
+    build = lambda: new_sgld(chains, seed, S.StepSchedule(a, float(b), gamma), batch)  # noqa: E731
+    state = chain_player.chain_state("lv_sgld", (a, b, gamma, batch, chains, seed), build)
+    if not chain_player.controls(state, "lv-g", "three samplers", build, lambda: advance_sgld(state, per_frame),
+                                 fps=FPS):
+        return
+    schedule = S.StepSchedule(a, float(b), gamma)  # valid: building the chains with it just worked
+
+    @st.fragment  # no timer: while playing, the browser's flipbook asks for the next batch of frames
+    def sgld_view():
+        stt = st.session_state["lv_sgld"]
+        if stt.get("error"):
+            return
+        if stt["playing"]:
+            play_sgld(stt, per_frame)
+        dead = {n: stt[n].dead for n in METHODS if stt[n].dead}
+        if dead:
+            st.warning("Chains sent to infinity by too large a step (a) were stopped: "
+                       + ", ".join(f"{n}: {d}" for n, d in dead.items()) + ". The others go on.")
+        if not stt["playing"]:
+            paused_view(stt, schedule)
+
+    sgld_view()
