@@ -14,30 +14,22 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))
 
-from conftest import CHROMIUM, start_server  # noqa: E402
-
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+from tests.harness import IDLE, launch_chromium, served  # noqa: E402
 
 
 def server_start_to_home(browser, runs: int) -> list[float]:
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        proc, url = start_server()
-        try:
+        with served() as url:
             page = browser.new_page()
             page.goto(url)
             page.wait_for_selector("h1:has-text('Generative models explorer')", timeout=60_000)
             page.wait_for_selector(IDLE, timeout=60_000)
             times.append(time.perf_counter() - t0)
             page.close()
-        finally:
-            proc.terminate()
-            proc.wait(10)
     return times
 
 
@@ -50,7 +42,7 @@ def page_switches(browser, url: str, runs: int) -> list[float]:
         target = "Autoencoder" if i % 2 == 0 else "Home"
         heading = "Autoencoder" if target == "Autoencoder" else "Generative models explorer"
         t0 = time.perf_counter()
-        page.locator("[data-testid='stSidebarNav'] a", has_text=target).click()
+        page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=target, exact=True).click()
         page.wait_for_selector(f"h1:has-text('{heading}')", timeout=30_000)
         page.wait_for_selector(IDLE, timeout=30_000)
         times.append(time.perf_counter() - t0)
@@ -64,16 +56,16 @@ def ae_ticks(runs: int) -> list[float]:
 
     from genlib import data, viz
     from genlib.models.autoencoder import AEConfig, Autoencoder
-    from pages import ui
+    from pages.views import training
 
     torch.set_num_threads(os.cpu_count() or 1)
     mn = data.load_mnist()
-    tr = ui.new_trainer(Autoencoder(AEConfig(code_size=2)), mn, 1e-3, 128)
+    tr = training.new_trainer(Autoencoder(AEConfig(code_size=2)), mn, 1e-3, 128)
     fixed = mn.val.images[:16]
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        ui.live_tick(tr, mn.val.images)
+        tr.tick(mn.val.images)
         with torch.no_grad():
             rec = tr.model(fixed).clamp(0, 1)
             codes = tr.model.encode(mn.val.images)
@@ -93,13 +85,10 @@ def main() -> None:
     rows = []
     ticks = ae_ticks(30)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch_chromium(p)
         starts = server_start_to_home(browser, args.runs)
-        proc, url = start_server()
-        try:
+        with served() as url:
             switches = page_switches(browser, url, args.runs)
-        finally:
-            proc.terminate()
         browser.close()
     rows.append(("server start -> home rendered in Chromium", statistics.median(starts), max(starts), 8.0, "s"))
     rows.append(("Autoencoder tick (steps + validation + redraw data)", 1000 * statistics.median(ticks),

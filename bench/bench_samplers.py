@@ -92,12 +92,12 @@ def sampler_table(repeats: int, ref_chains: int) -> None:
 
 def browser_fps(seconds: float) -> None:
     """Play the Samplers tab (300 and 1000 chains) and the SGLD tab in Chromium and count the frames the browser
-    displays: the flipbook (pages/ui.py) counts them in its data-shown attribute, and data-waits counts its ticks
+    displays: the flipbook (pages/views/flipbook.py) counts them in its data-shown attribute, and data-waits counts its ticks
     with no frame ready. The server once with torch's default thread count (ui.torch_threads: GENLIB_THREADS or
     all cores) and once with GENLIB_THREADS=1."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import CHROMIUM, start_server, wait_idle
     from playwright.sync_api import sync_playwright
+
+    from tests.harness import launch_chromium, served, wait_idle
 
     def counter(name):
         return f"() => {{ const e = document.querySelector('.flipbook'); return e ? +e.dataset.{name} : -1; }}"
@@ -130,27 +130,21 @@ def browser_fps(seconds: float) -> None:
     for threads in (None, "1"):
         env = {"GENLIB_THREADS": threads} if threads else {}
         label = threads or f"default ({os.cpu_count()})"
-        proc, url = start_server(env=env)
-        try:
-            with sync_playwright() as p:
-                b = p.chromium.launch(executable_path=CHROMIUM, args=[
-                    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync"])
-                pg = b.new_page(viewport={"width": 1400, "height": 1000})
-                pg.goto(url + "/langevin")
+        with served(env=env) as url, sync_playwright() as p:
+            b = launch_chromium(p)
+            pg = b.new_page(viewport={"width": 1400, "height": 1000})
+            pg.goto(url + "/langevin")
+            wait_idle(pg)
+            for chains in (300, 1000):
+                box = pg.locator("input[aria-label='Chains']:visible").first
+                box.fill(str(chains))
+                box.press("Enter")
                 wait_idle(pg)
-                for chains in (300, 1000):
-                    box = pg.locator("input[aria-label='Chains']:visible").first
-                    box.fill(str(chains))
-                    box.press("Enter")
-                    wait_idle(pg)
-                    results.append((label, f"Samplers, {chains} chains", *measure(pg)))
-                pg.get_by_role("tab", name="SGLD").click()
-                wait_idle(pg)
-                results.append((label, "SGLD, 50 chains x 3", *measure(pg)))
-                b.close()
-        finally:
-            proc.terminate()
+                results.append((label, f"Samplers, {chains} chains", *measure(pg)))
+            pg.get_by_role("tab", name="SGLD").click()
+            wait_idle(pg)
+            results.append((label, "SGLD, 50 chains x 3", *measure(pg)))
+            b.close()
     base = baseline_fps(seconds)
     load = os.getloadavg()[0]
     print(f"\nChain animation in Chromium (ULA + MALA, 5 steps per frame; SGLD 10 steps per frame): frames the "
@@ -180,42 +174,25 @@ f()
 def baseline_fps(seconds: float) -> float:
     """Frames per second of a fragment that only redraws one caption on a 100 ms browser timer: the ceiling of one
     server round trip per frame on this machine (what the page did before the flipbook)."""
-    import subprocess
     import tempfile
-    import urllib.request
 
-    sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import CHROMIUM, _free_port
     from playwright.sync_api import sync_playwright
 
+    from tests.harness import launch_chromium, served
+
+    js = "() => { const m = document.body.innerText.match(/frame ([0-9]+) of/); return m ? +m[1] : -1; }"
     with tempfile.TemporaryDirectory() as d:
         app = Path(d) / "baseline.py"
         app.write_text(BASELINE_APP)
-        port = _free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
-                                 "--server.port", str(port), "--server.address", "127.0.0.1",
-                                 "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-                                cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(200):
-                try:
-                    urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.3)
-            js = "() => { const m = document.body.innerText.match(/frame ([0-9]+) of/); return m ? +m[1] : -1; }"
-            with sync_playwright() as p:
-                b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-                pg = b.new_page(viewport={"width": 1400, "height": 1000})
-                pg.goto(url)
-                pg.wait_for_function(f"() => ({js})() >= 3", timeout=60_000)
-                f0, t0 = pg.evaluate(f"({js})()"), time.perf_counter()
-                pg.wait_for_timeout(int(seconds * 1000))
-                f1, t1 = pg.evaluate(f"({js})()"), time.perf_counter()
-                b.close()
-        finally:
-            proc.terminate()
+        with served(script=app, cwd=d) as url, sync_playwright() as p:
+            b = launch_chromium(p)
+            pg = b.new_page(viewport={"width": 1400, "height": 1000})
+            pg.goto(url)
+            pg.wait_for_function(f"() => ({js})() >= 3", timeout=60_000)
+            f0, t0 = pg.evaluate(f"({js})()"), time.perf_counter()
+            pg.wait_for_timeout(int(seconds * 1000))  # the measuring window
+            f1, t1 = pg.evaluate(f"({js})()"), time.perf_counter()
+            b.close()
     return (f1 - f0) / (t1 - t0)
 
 

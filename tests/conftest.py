@@ -1,19 +1,21 @@
-"""Shared fixtures: the bundled data, the real MNIST test split, and a live app server + Chromium."""
+"""Shared fixtures: the bundled data, the real MNIST test split, and a live app server + Chromium.
+
+The plain helpers (command line, server, Chromium, waits) live in tests/harness.py, which the bench scripts share;
+they are re-exported here under their old names.
+"""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import (CHROMIUM, CHROMIUM_ARGS, IDLE, ROOT, Result, chromium_available, free_port,  # noqa: F401
+                     last_json, launch_chromium, run_cli, served, start_server, stop_server, wait_idle, wait_rendered)
+
 MNIST_TEST = ROOT.parent / "shared" / "data" / "mnist-test"
-CHROMIUM = "/usr/bin/chromium"
+_free_port = free_port  # the old name
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
@@ -32,48 +34,11 @@ def mnist_test_root() -> Path:
     return MNIST_TEST
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(port: int | None = None, env: dict | None = None) -> tuple[subprocess.Popen, str]:
-    """`streamlit run app.py` headless on a free loopback port; returns (process, base URL) once it answers."""
-    import urllib.request
-
-    port = port or _free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-           "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("streamlit did not start within 60 s:\n" + proc.stdout.read().decode(errors="replace"))
-
-
-def chromium_available() -> bool:
-    return Path(CHROMIUM).exists()
-
-
 @pytest.fixture(scope="session")
 def app_server():
     proc, url = start_server()
     yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_server(proc)
 
 
 @pytest.fixture(scope="session")
@@ -85,9 +50,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
+        b = launch_chromium(p)
         yield b
         b.close()
 
@@ -124,19 +87,6 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
-
-
-def wait_idle(page, timeout: float = 60_000) -> None:
-    """Wait until the page's script has run and finished (every page draws an h1 title first).
-
-    Right after a page load the app reports 'notRunning' before its first run has even started, so the
-    state alone would race; the title proves the run began, the state that it ended (twice, 0.3 s apart,
-    to ride out the one routing rerun of a first visit)."""
-    page.wait_for_selector("[data-testid='stMain'] h1", timeout=timeout)
-    idle = "[data-testid='stApp'][data-test-script-state='notRunning']"
-    page.wait_for_selector(idle, timeout=timeout)
-    page.wait_for_timeout(300)
-    page.wait_for_selector(idle, timeout=timeout)
 
 
 def assert_no_exception(page) -> None:
@@ -198,3 +148,12 @@ def play_chain(page, image, pattern: str, frames: int, name: str) -> None:
     shot(page, name)
     page.get_by_role("button", name=re.compile("Pause")).click()
     wait_idle(page)
+
+
+def open_tab(page, name: str):
+    """Click the tab `name` and wait until its panel is drawn (tabs switch in the browser, without a run; only the
+    open tab's panel is in the page). Returns the panel's locator."""
+    page.get_by_role("tab", name=name, exact=True).click()
+    panel = page.get_by_role("tabpanel", name=name, exact=True)
+    panel.wait_for(state="visible", timeout=20_000)
+    return panel

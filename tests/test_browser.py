@@ -1,7 +1,18 @@
 """End to end in a real Chromium: every page opens without an exception; the Autoencoder trains live."""
 import re
 
-from conftest import assert_no_exception, shot, wait_idle
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from conftest import assert_no_exception, served, shot, wait_for_counter, wait_idle, wait_rendered
+
+TICK_S = 0.4  # the live-training fragment's browser timer (pages/views/training.py live(every=...))
+STEP = r"step ([0-9]+) ·"  # the training caption's step counter
+
+
+def steps(page) -> int:
+    """The step counter of the Autoencoder page's training caption."""
+    return int(re.search(STEP, page.locator("text=/step [0-9]+ ·/").first.inner_text()).group(1))
 
 
 def nav_links(page):
@@ -19,7 +30,7 @@ def test_every_page_opens_without_exception(app_server, page):
     for href in hrefs:
         page.goto(href if href.startswith("http") else app_server + "/" + href.lstrip("/"))
         wait_idle(page)
-        page.wait_for_timeout(500)
+        wait_rendered(page)  # images and charts drawn before the screenshot
         assert_no_exception(page)
         shot(page, "page-" + (href.rstrip("/").rsplit("/", 1)[-1] or "home"))
 
@@ -36,19 +47,16 @@ def test_autoencoder_trains_live_and_draws_the_loss_curve(app_server, page):
         ".some(e => /step ([3-9]|[0-9]{2,}) /.test(e.innerText))", timeout=60_000)
     page.wait_for_selector("text=Reconstruction error", timeout=60_000)
     assert page.locator("[data-testid='stPlotlyChart']").count() >= 2  # curve + code map
-    first = page.locator("text=/step [0-9]+ ·/").first.inner_text()
-    page.wait_for_timeout(3000)
-    second = page.locator("text=/step [0-9]+ ·/").first.inner_text()
-    steps = lambda s: int(re.search(r"step (\d+)", s).group(1))
-    assert steps(second) > steps(first)  # still training, tick after tick
+    wait_for_counter(page, STEP, steps(page) + 1)  # still training, tick after tick
     assert_no_exception(page)
     shot(page, "autoencoder-training")
     page.get_by_role("button", name=re.compile("Pause")).click()
+    page.get_by_role("button", name=re.compile("Start")).wait_for()  # the full rerun that stops the timer is done
     wait_idle(page)
-    page.wait_for_timeout(800)
-    a = steps(page.locator("text=/step [0-9]+ ·/").first.inner_text())
-    page.wait_for_timeout(1200)
-    assert steps(page.locator("text=/step [0-9]+ ·/").first.inner_text()) == a  # paused means paused
+    a = steps(page)
+    with pytest.raises(PlaywrightTimeout):  # paused means paused: no step for three ticks of the timer
+        wait_for_counter(page, STEP, a + 1, timeout=3 * TICK_S * 1000)
+    assert steps(page) == a
     assert_no_exception(page)
 
 
@@ -68,10 +76,7 @@ def test_bad_checkpoint_upload_shows_an_error_box_and_the_page_keeps_working(app
 
 
 def test_wrong_data_dir_shows_a_notice_in_the_browser(browser, tmp_path):
-    from conftest import start_server
-
-    proc, url = start_server(env={"GENLIB_DATA": str(tmp_path / "no-mnist-here")})
-    try:
+    with served(env={"GENLIB_DATA": str(tmp_path / "no-mnist-here")}) as url:
         pg = browser.new_page()
         pg.goto(url)
         wait_idle(pg)
@@ -79,17 +84,11 @@ def test_wrong_data_dir_shows_a_notice_in_the_browser(browser, tmp_path):
         assert "train-images-idx3-ubyte" in notice and "bundled" in notice
         assert_no_exception(pg)
         pg.close()
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_first_visit_straight_to_a_page_uses_the_app_navigation(browser):
     """A fresh server whose very first visitor opens /autoencoder (not v1 'pages/' routing)."""
-    from conftest import start_server
-
-    proc, url = start_server()
-    try:
+    with served() as url:
         pg = browser.new_page()
         pg.goto(url + "/autoencoder")
         wait_idle(pg)
@@ -98,6 +97,3 @@ def test_first_visit_straight_to_a_page_uses_the_app_navigation(browser):
         assert "Home" in labels and "ui" not in labels and "app" not in labels, labels
         assert_no_exception(pg)
         pg.close()
-    finally:
-        proc.terminate()
-        proc.wait(10)

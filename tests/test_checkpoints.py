@@ -7,6 +7,7 @@ import torch
 from safetensors.torch import save_file
 
 import genlib
+from genlib import models
 from genlib import checkpoints
 from genlib.models.autoencoder import AEConfig, Autoencoder
 
@@ -57,7 +58,7 @@ def test_written_checkpoints_are_readable_by_others(ae_file):
 
 def _expect_error(path, *words, kind=None):
     with pytest.raises(checkpoints.CheckpointError) as e:
-        genlib.load(path) if kind is None else checkpoints.load(path, kind=kind)
+        genlib.load(path) if kind is None else models.load(path, kind=kind)
     msg = str(e.value)
     assert str(path) in msg, msg
     for w in words:
@@ -107,6 +108,27 @@ def test_foreign_safetensors_file_without_metadata(tmp_path):
     path = tmp_path / "foreign.safetensors"
     save_file({"weight": torch.ones(3)}, str(path))
     _expect_error(path, "not a genlib checkpoint")
+
+
+def test_a_directory_is_not_a_checkpoint(tmp_path):
+    folder = tmp_path / "folder.safetensors"
+    folder.mkdir()
+    _expect_error(folder, "not a file")
+
+
+def test_another_format_version_is_refused(ae_file, tmp_path):
+    _, path = ae_file
+    ckpt = checkpoints.read(path)
+    future = tmp_path / "future.safetensors"  # a valid file in every other way (kind, config, checksum)
+    save_file(ckpt.tensors, str(future), metadata={"genlib": json.dumps({**ckpt.meta, "format": 2})})
+    _expect_error(future, "checkpoint format 2", "reads format 1")
+
+
+def test_genlib_metadata_that_is_json_but_not_an_object(tmp_path):
+    for name, raw in (("list", "[1, 2]"), ("number", "3"), ("string", '"ae"')):
+        path = tmp_path / f"{name}.safetensors"
+        save_file({"w": torch.ones(3)}, str(path), metadata={"genlib": raw})
+        _expect_error(path, "'genlib' metadata is not a JSON object")
 
 
 def test_unknown_kind_and_wrong_kind(ae_file, tmp_path):

@@ -1,29 +1,32 @@
-"""The command line: train / eval / sample / info, JSON on the last stdout line, clean errors."""
-import json
-import subprocess
-import sys
+"""The command line: train / eval / sample / info, JSON on the last stdout line, clean errors.
+
+Every call goes through conftest.run_cli: in this process (no new interpreter and torch import per call), or a real
+`python -m genlib` (process=True) where only a new process shows what is tested.
+"""
+import shutil
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT
+from conftest import ROOT, last_json, run_cli
 
 
-def genlib(*args, cwd=ROOT):
-    p = subprocess.run([sys.executable, "-m", "genlib", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=300)
-    return p.returncode, p.stdout, p.stderr
-
-
-def last_json(stdout):
-    return json.loads(stdout.strip().splitlines()[-1])
+def assert_one_line_error(rc, stdout, stderr, *words):
+    """A user mistake: exit status 2, nothing on stdout, one line on stderr holding `words`, no traceback."""
+    assert rc == 2 and "Traceback" not in stderr, (rc, stderr)
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    assert stdout == "", stdout
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "ae.safetensors"
-    rc, stdout, stderr = genlib("train", "ae", "--epochs", "2", "--seed", "3", "--out", out,
-                                "--set", "code_size=3", "--set", "hidden=[64]", "--set", "lr=0.003")
+    rc, stdout, stderr = run_cli("train", "ae", "--epochs", "2", "--seed", "3", "--out", out,
+                                 "--set", "code_size=3", "--set", "hidden=[64]", "--set", "lr=0.003")
     assert rc == 0, stderr
     return out, last_json(stdout), stderr
 
@@ -38,7 +41,7 @@ def test_train_writes_a_checkpoint_and_reports_json(trained):
 
 def test_info_shows_the_metadata_and_the_exact_command(trained):
     out, summary, _ = trained
-    rc, stdout, _ = genlib("info", out)
+    rc, stdout, _ = run_cli("info", out)
     meta = last_json(stdout)
     assert rc == 0 and meta["kind"] == "ae" and meta["config"] == {"code_size": 3, "hidden": [64]}
     assert meta["steps"] == summary["steps"] and meta["metrics"]["val_loss"] == summary["val_loss"]
@@ -48,7 +51,7 @@ def test_info_shows_the_metadata_and_the_exact_command(trained):
 
 def test_eval_on_the_real_test_split(trained, mnist_test_root):
     out, summary, _ = trained
-    rc, stdout, stderr = genlib("eval", out, "--data-dir", mnist_test_root, "--limit", "2000")
+    rc, stdout, stderr = run_cli("eval", out, "--data-dir", mnist_test_root, "--limit", "2000")
     res = last_json(stdout)
     assert rc == 0, stderr
     assert res["split"] == "test" and res["n"] == 2000 and res["dataset"] == "MNIST test split"
@@ -57,17 +60,17 @@ def test_eval_on_the_real_test_split(trained, mnist_test_root):
 
 def test_eval_without_test_files_is_a_clean_error(trained, tmp_path):
     out, _, _ = trained
-    rc, stdout, stderr = genlib("eval", out, "--data-dir", tmp_path)
+    rc, stdout, stderr = run_cli("eval", out, "--data-dir", tmp_path)
     assert rc == 2 and stdout == "" and "no test split" in stderr and "Traceback" not in stderr
 
 
 def test_sample_png_and_npy(trained, tmp_path):
     out, _, _ = trained
-    rc, stdout, _ = genlib("sample", out, "--n", "16", "--out", tmp_path / "s.png")
+    rc, stdout, _ = run_cli("sample", out, "--n", "16", "--out", tmp_path / "s.png")
     assert rc == 0 and last_json(stdout)["shape"] == [16, 1, 28, 28]
     img = Image.open(tmp_path / "s.png")
     assert img.size == (4 * 30 + 2, 4 * 30 + 2)  # 4 x 4 grid of 28 px digits with 2 px padding
-    rc, stdout, _ = genlib("sample", out, "--n", "5", "--out", tmp_path / "s.npy")
+    rc, stdout, _ = run_cli("sample", out, "--n", "5", "--out", tmp_path / "s.npy")
     arr = np.load(tmp_path / "s.npy")
     assert rc == 0 and arr.shape == (5, 1, 28, 28) and arr.dtype == np.float32 and 0 <= arr.min() and arr.max() <= 1
 
@@ -83,37 +86,37 @@ def test_sample_png_and_npy(trained, tmp_path):
     (["train", "ae", "--epochs", "0"], "epochs"),
 ])
 def test_user_mistakes_exit_non_zero_without_traceback(args, message):
-    rc, stdout, stderr = genlib(*args)
+    rc, stdout, stderr = run_cli(*args)
     assert rc == 2 and message in stderr and "Traceback" not in stderr, stderr
 
 
 def test_sample_refuses_gif_for_a_model_without_a_chain(trained, tmp_path):
     out, _, _ = trained
-    rc, _, stderr = genlib("sample", out, "--out", tmp_path / "x.gif")
+    rc, _, stderr = run_cli("sample", out, "--out", tmp_path / "x.gif")
     assert rc == 2 and "no sampling chain" in stderr
-    rc, _, stderr = genlib("sample", out, "--out", tmp_path / "x.jpg")
+    rc, _, stderr = run_cli("sample", out, "--out", tmp_path / "x.jpg")
     assert rc == 2 and ".png, .gif or .npy" in stderr
     assert not (tmp_path / "x.gif").exists()
 
 
 def test_diverging_training_exits_non_zero_with_a_message(tmp_path):
-    rc, stdout, stderr = genlib("train", "ae", "--epochs", "1", "--set", "lr=10000", "--out", tmp_path / "d.safetensors")
+    rc, stdout, stderr = run_cli("train", "ae", "--epochs", "1", "--set", "lr=10000", "--out", tmp_path / "d.safetensors")
     assert rc == 2 and "diverged" in stderr and "Traceback" not in stderr
     assert not (tmp_path / "d.safetensors").exists()
 
 
 def test_every_subcommand_has_help():
     for sub in ("train", "eval", "sample", "info"):
-        rc, stdout, _ = genlib(sub, "--help")
+        rc, stdout, _ = run_cli(sub, "--help")
         assert rc == 0 and "usage: python -m genlib " + sub in stdout
 
 
 def test_divergence_after_good_epochs_saves_the_last_good_state(tmp_path):
     # plain SGD whose learning rate climbs linearly by 100 per epoch: fine for ten epochs, then it blows up
     out = tmp_path / "late.safetensors"
-    rc, stdout, stderr = genlib("train", "ae", "--epochs", "40", "--out", out, "--quiet", "--set", 'optimizer="sgd"',
-                                "--set", "lr=0.001", "--set", "lr_end=1e7", "--set", "decay_steps=3600000",
-                                "--set", "hidden=[64]")
+    rc, stdout, stderr = run_cli("train", "ae", "--epochs", "40", "--out", out, "--quiet", "--set", 'optimizer="sgd"',
+                                 "--set", "lr=0.001", "--set", "lr_end=1e7", "--set", "decay_steps=3600000",
+                                 "--set", "hidden=[64]")
     assert rc == 2 and "diverged" in stderr and "Saved that state" in stderr and "Traceback" not in stderr
     import torch
 
@@ -131,8 +134,8 @@ def test_the_same_seed_gives_the_same_weights_in_a_new_process(tmp_path):
 
     outs = [tmp_path / f"run{i}.safetensors" for i in range(2)]
     for out in outs:  # two separate processes: nothing but --seed may decide the initial weights
-        rc, _, stderr = genlib("train", "ae", "--epochs", "1", "--seed", "5", "--out", out, "--quiet", "--weights-only",
-                               "--set", "hidden=[32]")
+        rc, _, stderr = run_cli("train", "ae", "--epochs", "1", "--seed", "5", "--out", out, "--quiet", "--weights-only",
+                                "--set", "hidden=[32]", process=True)
         assert rc == 0, stderr
     a, b = (g.load(o).state_dict() for o in outs)
     assert all(a[k].equal(b[k]) for k in a)
@@ -145,9 +148,9 @@ def test_resume_continues_the_run_exactly(tmp_path):
 
     common = ["--quiet", "--seed", "2", "--set", "hidden=[32]", "--set", "code_size=2"]
     one, two, resumed = (tmp_path / f"{n}.safetensors" for n in ("one", "two", "resumed"))
-    assert genlib("train", "ae", "--epochs", "1", "--out", one, *common)[0] == 0
-    assert genlib("train", "ae", "--epochs", "2", "--out", two, *common)[0] == 0
-    rc, stdout, stderr = genlib("train", "ae", "--resume", one, "--epochs", "1", "--out", resumed, "--quiet")
+    assert run_cli("train", "ae", "--epochs", "1", "--out", one, *common)[0] == 0
+    assert run_cli("train", "ae", "--epochs", "2", "--out", two, *common)[0] == 0
+    rc, stdout, stderr = run_cli("train", "ae", "--resume", one, "--epochs", "1", "--out", resumed, "--quiet")
     assert rc == 0, stderr
     assert last_json(stdout)["steps"] == 2 * 36
     a, b = g.load(two).state_dict(), g.load(resumed).state_dict()
@@ -160,19 +163,19 @@ def test_resume_changes_training_settings_only(tmp_path):
     from genlib import checkpoints
 
     out = tmp_path / "a.safetensors"
-    assert genlib("train", "ae", "--epochs", "1", "--out", out, "--quiet", "--set", "hidden=[16]")[0] == 0
-    rc, stdout, stderr = genlib("train", "ae", "--resume", out, "--epochs", "1", "--set", "lr=1e-4",
-                                "--out", tmp_path / "b.safetensors", "--quiet")
+    assert run_cli("train", "ae", "--epochs", "1", "--out", out, "--quiet", "--set", "hidden=[16]")[0] == 0
+    rc, stdout, stderr = run_cli("train", "ae", "--resume", out, "--epochs", "1", "--set", "lr=1e-4",
+                                 "--out", tmp_path / "b.safetensors", "--quiet")
     assert rc == 0, stderr
     for args, message in [(["--set", "code_size=3"], "only training settings"),
                           (["--preset", "default"], "does not go with --resume")]:
-        rc, _, stderr = genlib("train", "ae", "--resume", out, *args, "--out", tmp_path / "c.safetensors")
+        rc, _, stderr = run_cli("train", "ae", "--resume", out, *args, "--out", tmp_path / "c.safetensors")
         assert rc == 2 and message in stderr and "Traceback" not in stderr
-    rc, _, stderr = genlib("train", "vae", "--resume", out, "--out", tmp_path / "c.safetensors")
+    rc, _, stderr = run_cli("train", "vae", "--resume", out, "--out", tmp_path / "c.safetensors")
     assert rc == 2 and "holds a ae model" in stderr
     # a linear decay set on resume starts where the resume starts: lr, then lr_end after this run's 36 steps
-    rc, _, stderr = genlib("train", "ae", "--resume", out, "--epochs", "1", "--set", "lr_end=0",
-                           "--out", tmp_path / "d.safetensors", "--quiet")
+    rc, _, stderr = run_cli("train", "ae", "--resume", out, "--epochs", "1", "--set", "lr_end=0",
+                            "--out", tmp_path / "d.safetensors", "--quiet")
     lr0 = checkpoints.read_meta(out)["trainer"]["train_config"]["lr"]
     trainer = checkpoints.read_meta(tmp_path / "d.safetensors")["trainer"]
     assert rc == 0 and trainer["train_config"]["decay_start"] == 36 and trainer["train_config"]["decay_steps"] == 36
@@ -182,8 +185,8 @@ def test_resume_changes_training_settings_only(tmp_path):
 
 def test_max_minutes_stops_after_the_running_epoch_and_saves(tmp_path):
     out = tmp_path / "t.safetensors"
-    rc, stdout, stderr = genlib("train", "ae", "--epochs", "50", "--max-minutes", "0", "--out", out, "--quiet",
-                                "--set", "hidden=[16]")
+    rc, stdout, stderr = run_cli("train", "ae", "--epochs", "50", "--max-minutes", "0", "--out", out, "--quiet",
+                                 "--set", "hidden=[16]")
     from genlib import checkpoints
 
     assert rc == 0 and last_json(stdout)["epochs"] == 1 and last_json(stdout)["steps"] == 36
@@ -195,5 +198,36 @@ def test_a_missing_gpu_is_a_clean_error(tmp_path):
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    rc, _, stderr = genlib("train", "ae", "--device", "cuda", "--out", tmp_path / "g.safetensors")
+    rc, _, stderr = run_cli("train", "ae", "--device", "cuda", "--out", tmp_path / "g.safetensors")
     assert rc == 2 and "no CUDA GPU" in stderr and "Traceback" not in stderr
+
+
+def test_sample_from_a_model_that_does_not_generate_is_a_one_line_error(tmp_path):
+    rc, stdout, stderr = run_cli("sample", "mnist-classifier", "--n", "4", "--out", tmp_path / "x.png")
+    assert_one_line_error(rc, stdout, stderr, "classifier")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_an_unknown_device_is_a_one_line_error(tmp_path):
+    rc, stdout, stderr = run_cli("train", "ae", "--device", "tpu", "--epochs", "1", "--out", tmp_path / "t.safetensors")
+    assert_one_line_error(rc, stdout, stderr, "tpu")
+    assert not (tmp_path / "t.safetensors").exists()
+
+
+def test_resume_from_a_weights_only_file_is_a_one_line_error_naming_it(tmp_path):
+    weights = tmp_path / "weights.safetensors"
+    rc, _, stderr = run_cli("train", "ae", "--epochs", "1", "--quiet", "--weights-only", "--set", "hidden=[16]",
+                            "--out", weights)
+    assert rc == 0, stderr
+    rc, stdout, stderr = run_cli("train", "ae", "--resume", weights, "--epochs", "1", "--out", tmp_path / "r.safetensors")
+    assert_one_line_error(rc, stdout, stderr, str(weights), "resume")
+    assert not (tmp_path / "r.safetensors").exists()
+
+
+def test_eval_of_a_scored_model_without_the_classifier_is_a_one_line_error(tmp_path):
+    """Sample scores need the bundled classifier: a checkpoint folder without it (GENLIB_CHECKPOINT_DIR, read once at
+    import: a real process) fails with a message naming it, before any sampling."""
+    shutil.copy(ROOT / "checkpoints" / "ebm-mnist.safetensors", tmp_path)
+    rc, stdout, stderr = run_cli("eval", "ebm-mnist", "--split", "val", "--limit", "20",
+                                 env={"GENLIB_CHECKPOINT_DIR": str(tmp_path)}, process=True)
+    assert_one_line_error(rc, stdout, stderr, "classifier")

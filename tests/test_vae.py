@@ -1,6 +1,5 @@
 """VAE and its metrics against ground truth: torch.distributions, quadrature of log p(x), the IWAE theorem."""
 import io
-import json
 import math
 
 import numpy as np
@@ -8,6 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import last_json, run_cli
+from genlib import models
 from genlib import checkpoints, metrics
 from genlib.data import binarize_fixed, canvas_to_digit, image_to_digit
 from genlib.models import KINDS
@@ -141,7 +142,7 @@ def test_checkpoint_round_trip_and_registry(tmp_path, mnist):
     tr.run(3)
     path = tmp_path / "v.safetensors"
     checkpoints.save(path, m, steps=tr.step_count)
-    m2 = checkpoints.load(path)
+    m2 = models.load(path)
     assert isinstance(m2, VAE) and m2.config == m.config and m2.steps.item() == 3 and not m2.training
     m.eval()
     x = mnist.val.images[:5]
@@ -159,19 +160,15 @@ def test_rollback_restores_the_warmup_counter(mnist):
 
 
 def test_cli_train_and_eval_report_elbo_terms_and_iwae(tmp_path, mnist_test_root):
-    from genlib import cli
-
     out = tmp_path / "v.safetensors"
-    assert cli.main(["train", "vae", "--epochs", "1", "--set", "hidden=[32]", "--set", "latent=3", "--quiet",
-                     "--weights-only", "--out", str(out)]) == 0
+    rc, _, err = run_cli("train", "vae", "--epochs", "1", "--set", "hidden=[32]", "--set", "latent=3", "--quiet",
+                         "--weights-only", "--out", out)
+    assert rc == 0, err
     ckpt = checkpoints.read(out)
     assert ckpt.meta["kind"] == "vae" and "val_nelbo" in ckpt.meta["metrics"]
-    import contextlib
-
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        assert cli.main(["eval", str(out), "--data-dir", str(mnist_test_root), "--limit", "40"]) == 0
-    res = json.loads(buf.getvalue().strip().splitlines()[-1])
+    rc, stdout, err = run_cli("eval", out, "--data-dir", mnist_test_root, "--limit", "40")
+    assert rc == 0, err
+    res = last_json(stdout)
     assert res["n"] == 40 and res["nelbo"] == pytest.approx(res["rec"] + res["kl"], abs=1e-3)
     assert res["nll_iwae_k100"] < res["nelbo"] and res["iwae_k100"] == -res["nll_iwae_k100"]
 
@@ -196,7 +193,8 @@ def test_grid_helpers():
 def test_interpolate_and_ellipse():
     z0, z1 = torch.tensor([3.0, 0.0]), torch.tensor([0.0, 3.0])
     lin = interpolate(z0, z1, 5)
-    torch.testing.assert_close(lin[0], z0) and torch.testing.assert_close(lin[-1], z1)
+    torch.testing.assert_close(lin[0], z0)
+    torch.testing.assert_close(lin[-1], z1)
     torch.testing.assert_close(lin[2], torch.tensor([1.5, 1.5]))
     sl = interpolate(z0, z1, 5, spherical=True)
     torch.testing.assert_close(sl.norm(dim=1), torch.full((5,), 3.0))
