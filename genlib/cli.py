@@ -1,24 +1,29 @@
 """The command line: `python -m genlib train|eval|sample|info` (DESIGN 4.3).
 
-Progress goes to stderr; the last stdout line is a JSON summary. User mistakes exit non-zero with a
-one-line message and no traceback.
+Progress goes to stderr; the last stdout line is a JSON summary. User mistakes (a bad argument, a bad or hostile file,
+a value out of the bounds of genlib.limits) exit with status 2 and a one-line message, no traceback, before any large
+work or allocation. Nothing is overwritten without --force: `train` without --out writes a new file in the current
+folder.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
+import os
 import shlex
 import sys
+import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import checkpoints, data as gdata, models, quality
+from . import checkpoints, data as gdata, limits, models, quality
 from .models import KINDS
-from .train import TRAIN_FIELDS, Trainer, evaluate
+from .train import TRAIN_FIELDS, TrainConfig, Trainer, evaluate
 
 
 class UserError(Exception):
@@ -26,10 +31,23 @@ class UserError(Exception):
 
 
 def _parse_value(s: str):
+    """A --set value: JSON (numbers, lists, true/false, "strings"), nan / inf as floats (refused later by name),
+    anything else as a plain string."""
     try:
         return json.loads(s)
     except ValueError:
-        return s
+        pass
+    if s.strip().lower() in ("nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "-infinity"):
+        return float(s)
+    return s
+
+
+def _bounded(name: str, value, low, high, unit: str = ""):
+    """limits.check as a UserError (the message names the bound)."""
+    try:
+        return limits.check(name, value, low, high, unit)
+    except ValueError as e:
+        raise UserError(str(e)) from None
 
 
 def train_settings(kind: str, preset: str | None, sets: list[str], epochs: int | None, seed: int | None):
@@ -52,7 +70,7 @@ def train_settings(kind: str, preset: str | None, sets: list[str], epochs: int |
         if k == "epochs":
             n_epochs = v if epochs is None else n_epochs
         elif k in model_fields:
-            model_set[k] = tuple(v) if isinstance(v, list) else v
+            model_set[k] = v
         elif k in TRAIN_FIELDS:
             train_set[k] = v
         else:
@@ -60,21 +78,28 @@ def train_settings(kind: str, preset: str | None, sets: list[str], epochs: int |
                             f"training settings: {', '.join(sorted(TRAIN_FIELDS))}")
     if seed is not None:
         train_set["seed"] = seed
-    try:
-        mcfg, tcfg = replace(p.model, **model_set), replace(p.train, **train_set)
+    try:  # types and ranges first (limits.check_config), then what the config itself checks
+        mcfg = limits.check_config(spec.config_cls, {**dataclasses.asdict(p.model), **model_set})
+        tcfg = limits.check_config(TrainConfig, {**dataclasses.asdict(p.train), **train_set})
+        models.check_size(kind, mcfg)  # limits.MAX_PARAMETERS, counted without allocating
     except (ValueError, TypeError) as e:
         raise UserError(f"invalid setting: {e}") from None
-    if not isinstance(n_epochs, int) or n_epochs < 1:
-        raise UserError(f"epochs must be a positive integer, got {n_epochs!r}")
+    _check_epochs(n_epochs)
     return mcfg, tcfg, n_epochs
 
 
-def _load_data(args) -> gdata.MNIST:
+def _check_epochs(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise UserError(f"epochs must be a positive integer, got {n!r}")
+    return _bounded("epochs", n, 1, limits.MAX_EPOCHS)
+
+
+def _load_data(args, notice: bool = True) -> gdata.MNIST:
     try:
         mnist = gdata.load_mnist(args.data_dir, download=getattr(args, "download", False))
     except gdata.DataError as e:
         raise UserError(str(e)) from None
-    if mnist.notice:
+    if mnist.notice and notice:
         print(f"notice: {mnist.notice}", file=sys.stderr)
     return mnist
 
@@ -88,16 +113,24 @@ RESUMABLE = TRAIN_FIELDS - {"optimizer", "seed"}  # training settings a resumed 
 
 
 def _device(name: str) -> torch.device:
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {name}: PyTorch sees no CUDA GPU here; use --device cpu")
+    """cpu or cuda[:N] (a GPU PyTorch sees); anything else (meta, tpu, mps) is a one-line error."""
     try:
-        return torch.device(name)
-    except RuntimeError as e:
-        raise UserError(f"--device {name!r}: {e}") from None
+        device = torch.device(name)
+    except (RuntimeError, ValueError) as e:
+        raise UserError(f"--device {name!r}: {str(e).splitlines()[0]}; use cpu or cuda") from None
+    if device.type not in ("cpu", "cuda"):
+        raise UserError(f"--device {name!r}: training runs on cpu or cuda only")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError(f"--device {name}: PyTorch sees no CUDA GPU here; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserError(f"--device {name}: there are only {torch.cuda.device_count()} CUDA GPU(s) here")
+    return device
 
 
-def _resume(args, mnist: gdata.MNIST, device: torch.device) -> tuple[Trainer, int, dict]:
-    """A trainer continuing from `args.resume`; --set may change training settings (lr, ...), not the model."""
+def _resume_open(args) -> tuple[checkpoints.Checkpoint, models.Model, dict, int]:
+    """The checkpoint `args.resume` checked and its model built (before any data is loaded: a bad file costs nothing),
+    the --set changes (training settings only) and the number of epochs."""
     ckpt = _open(args.resume)
     if ckpt.kind != args.kind:
         raise UserError(f"{args.resume} holds a {ckpt.kind} model, not {args.kind}")
@@ -105,19 +138,66 @@ def _resume(args, mnist: gdata.MNIST, device: torch.device) -> tuple[Trainer, in
         raise UserError("--preset does not go with --resume (the checkpoint keeps its settings); use --set")
     changes = {}
     for item in args.set or []:
+        if "=" not in item:
+            raise UserError(f"--set expects key=value, got {item!r}")
         k, _, v = item.partition("=")
         if k.strip() not in RESUMABLE:
             raise UserError(f"--set {k.strip()}: only training settings can change when resuming "
                             f"({', '.join(sorted(RESUMABLE))})")
         changes[k.strip()] = _parse_value(v.strip())
+    try:  # each change's type and range now; set_hparams checks them again against the run's settings
+        limits.check_config(TrainConfig, changes)
+    except ValueError as e:
+        raise UserError(f"invalid setting: {e}") from None
+    epochs = _check_epochs(args.epochs) if args.epochs is not None else 10
     try:
-        trainer = Trainer.resume(ckpt, models.build(ckpt), _data(mnist.train, args.kind), device)
+        model = models.build(ckpt)
+    except checkpoints.CheckpointError as e:
+        raise UserError(f"cannot resume from {args.resume}: {e}") from None
+    return ckpt, model, changes, epochs
+
+
+def _resume(args, opened, mnist: gdata.MNIST, device: torch.device) -> tuple[Trainer, int, dict]:
+    """A trainer continuing from the checkpoint `_resume_open` checked; --set may change training settings (lr, ...),
+    not the model."""
+    ckpt, model, changes, epochs = opened
+    try:
+        trainer = Trainer.resume(ckpt, model, _data(mnist.train, args.kind), device)
         trainer.set_hparams(**changes)
     except (ValueError, TypeError, checkpoints.CheckpointError) as e:
         raise UserError(f"cannot resume from {args.resume}: {e}") from None
-    origin = {"file": str(ckpt.path), "steps": ckpt.meta["steps"], "command": ckpt.meta.get("command", ""),
+    steps = ckpt.meta.get("steps")
+    origin = {"file": str(ckpt.path), "steps": steps if isinstance(steps, int) else trainer.step_count,
+              "command": str(ckpt.meta.get("command", "")),
               **({"resumed_from": ckpt.meta["resumed_from"]} if "resumed_from" in ckpt.meta else {})}
-    return trainer, args.epochs or 10, {"resumed_from": origin}
+    return trainer, epochs, {"resumed_from": origin}
+
+
+def _new_name(stem: str, folder: Path = Path(".")) -> Path:
+    """folder/STEM.safetensors, or STEM-2, STEM-3, ... : the first name no file has yet."""
+    for i in range(1, 10_000):
+        p = folder / (f"{stem}.safetensors" if i == 1 else f"{stem}-{i}.safetensors")
+        if not p.exists():
+            return p
+    raise UserError(f"no free file name {stem}-N.safetensors in {folder.resolve()}; pass --out")
+
+
+def _check_writable(out: Path, force: bool, what: str = "--out") -> None:
+    """Refuse, before any work, an output that exists (unless `force`), is a directory, or whose folder cannot take a
+    new file (a parent that is a file, /proc, no permission): a probe file is created there and removed again."""
+    if out.is_dir():
+        raise UserError(f"{what} {out} is a directory; give a file name")
+    if out.exists() and not force:
+        raise UserError(f"{what} {out} already exists; choose another name or pass --force to overwrite it")
+    folder = next((f for f in (out.parent, *out.parent.parents) if f.exists()), Path("."))
+    if not folder.is_dir():  # the nearest existing folder of the path (missing ones are made when writing)
+        raise UserError(f"{what} {out} cannot be written: {folder} is a file, not a folder")
+    try:  # creates nothing but the probe, which is removed at once
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=out.name + ".", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise UserError(f"{what} {out} cannot be written ({e.strerror or type(e).__name__} in {folder})") from None
 
 
 def cmd_train(args) -> dict:
@@ -127,18 +207,42 @@ def cmd_train(args) -> dict:
     if args.kind in KINDS and not KINDS[args.kind].model_cls.image_data:
         raise UserError(f"a {args.kind} model trains on 2-D toy points, in the app's Langevin lab; the command line "
                         "trains models of digits")
-    mnist = _load_data(args)
-    if args.resume:
-        trainer, epochs, extra = _resume(args, mnist, device)
+    if args.seed is not None:
+        _bounded("--seed", args.seed, 0, limits.MAX_SEED)
+    if args.max_minutes is not None:
+        _bounded("--max-minutes", args.max_minutes, 0, None, "minutes")
+    if args.checkpoint_every is not None:
+        _bounded("--checkpoint-every", args.checkpoint_every, 1, None, "epochs")
+    # where the checkpoint goes, checked before any work: never over an existing file without --force, and never
+    # into the bundled checkpoints/ by default (a new name in the current folder)
+    if args.out:
+        out = Path(args.out)
+        if out.suffix != ".safetensors":
+            raise UserError(f"--out must end in .safetensors (a checkpoint), got {out.name!r}")
+    elif args.resume:
+        out = _new_name(f"{Path(args.resume).stem}-resumed")
+    else:
+        out = _new_name(f"{args.kind}-{args.preset or KINDS[args.kind].default_preset}" if args.kind in KINDS
+                        else str(args.kind))
+    if args.resume:  # the file and the settings first: a mistake there costs nothing
+        if args.kind not in KINDS:
+            raise UserError(f"unknown model kind {args.kind!r}; choose one of {', '.join(sorted(KINDS))}")
+        if args.epochs is not None:  # positive with --resume too
+            _check_epochs(args.epochs)
+        opened = _resume_open(args)
     else:
         mcfg, tcfg, epochs = train_settings(args.kind, args.preset, args.set or [], args.epochs, args.seed)
+    _check_writable(out, args.force)
+    mnist = _load_data(args)
+    if args.resume:
+        trainer, epochs, extra = _resume(args, opened, mnist, device)
+    else:
         model = models.create(args.kind, mcfg, tcfg.seed)  # initial weights from a generator of the run's seed
         trainer = Trainer(model, _data(mnist.train, args.kind), tcfg, device)
         extra = {}
     val_data = _data(mnist.val, args.kind)
     if trainer.config.lr_end is not None and trainer.config.decay_steps == 0:  # decay over this run (or resume)
         trainer.set_hparams(decay_start=trainer.step_count, decay_steps=epochs * trainer.steps_per_epoch)
-    out = Path(args.out or f"checkpoints/{args.kind}-{args.preset or 'default'}.safetensors")
     t0 = time.time()
     command = "python -m genlib " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     bar = tqdm(range(epochs), desc=f"train {args.kind}", file=sys.stderr, unit="epoch", disable=args.quiet)
@@ -146,15 +250,14 @@ def cmd_train(args) -> dict:
         if epoch and args.max_minutes is not None and time.time() - t0 > 60 * args.max_minutes:
             command += f"  # stopped by --max-minutes after epoch {epoch}"
             break
-        rec = trainer.run(trainer.steps_per_epoch)
-        if rec is None:  # diverged: the trainer rolled back to the start of this epoch
-            if trainer.step_count == 0:
+        rec = trainer.run(trainer.steps_per_epoch, validate=val_data)
+        if rec is None:  # diverged (in the steps or the validation): rolled back to the start of this epoch
+            if trainer.step_count == 0 or (args.resume and epoch == 0):
                 raise UserError(trainer.message)
             trainer.save(out, dataset=mnist.description, command=command + f"  # diverged in epoch {epoch + 1}",
                          extra_meta=extra)
             raise UserError(f"{trainer.message} Saved that state (epoch {epoch}) to {out}.")
-        val = trainer.validate(val_data)
-        bar.set_postfix(train=f"{rec['train_loss']:.4f}", val=f"{val['loss']:.4f}")
+        bar.set_postfix(train=f"{rec['train_loss']:.4f}", val=f"{rec.get('val_loss', float('nan')):.4f}")
         if args.checkpoint_every and (epoch + 1) % args.checkpoint_every == 0 and epoch + 1 < epochs:
             trainer.save(out, dataset=mnist.description, command=command + f"  # after epoch {epoch + 1}",
                          extra_meta=extra)
@@ -193,15 +296,21 @@ def _classifier(device) -> models.Model:
 
 
 def cmd_eval(args) -> dict:
+    if args.limit is not None:
+        _bounded("--limit", args.limit, 1, limits.MAX_EVAL_DIGITS, "digits")
     ckpt = _open(args.file)
     model = _build(ckpt)
     if not model.image_data:
         raise UserError(f"a {ckpt.kind} model is evaluated in the app (2-D toy data), not on digits")
-    mnist = _load_data(args)
+    mnist = _load_data(args, notice=False)
     split = {"train": mnist.train, "val": mnist.val, "validation": mnist.val, "test": mnist.test}[args.split]
-    if split is None:
+    if split is None:  # one line: why there is no test split (the notice would say it again)
+        if mnist.test_error:  # the files are there, but corrupt
+            raise UserError(f"no test split: {mnist.test_error}")
         raise UserError(f"no test split: {gdata.resolve_root(args.data_dir)}/MNIST/raw holds no "
                         f"{gdata.TEST_FILES[0]}[.gz]; pass --data-dir with the MNIST test files")
+    if mnist.notice:
+        print(f"notice: {mnist.notice}", file=sys.stderr)
     x = split.images[:args.limit] if args.limit else split.images
     y = split.labels[:len(x)]
     t0 = time.time()
@@ -219,20 +328,29 @@ def cmd_eval(args) -> dict:
 def cmd_sample(args) -> dict:
     from . import viz
 
-    ckpt = _open(args.file)
-    model = _build(ckpt)
-    if args.n < 1:
-        raise UserError("--n must be at least 1")
+    # the bounds first: nothing is read or allocated for a request that is refused
+    _bounded("--n", args.n, 1, limits.MAX_SAMPLES, "samples")
+    _bounded("--seed", args.seed, 0, limits.MAX_SEED)
     out = Path(args.out)
     if out.suffix not in (".png", ".gif", ".npy"):
         raise UserError(f"--out must end in .png, .gif or .npy, got {out.name!r}")
+    _bounded("--steps", args.steps, 1 if out.suffix == ".gif" else 0, limits.MAX_CHAIN_STEPS, "steps")
+    if out.suffix == ".gif" and args.n * args.steps > limits.MAX_CHAIN_WORK:
+        raise UserError(f"--n {args.n} x --steps {args.steps} = {args.n * args.steps:,} chain steps, over the limit of "
+                        f"{limits.MAX_CHAIN_WORK:,} (genlib.limits.MAX_CHAIN_WORK); use fewer samples or steps")
+    _check_writable(out, force=True)
+    ckpt = _open(args.file)
+    model = _build(ckpt)
     if not model.can_sample:
         raise UserError(f"a {ckpt.kind} model does not generate digits, so there is nothing to sample")
     g = torch.Generator().manual_seed(args.seed)
     if out.suffix == ".gif":
         if not model.can_chain:
             raise UserError(f"a {ckpt.kind} model has no sampling chain to animate; use .png or .npy")
-        frames = model.sample_chain(args.n, args.steps, g)
+        # at most limits.MAX_FRAMES frames, and MAX_FRAME_DIGITS digits in all, are kept (every k-th step of a long
+        # chain), whatever the length
+        keep = max(1, min(limits.MAX_FRAMES, limits.MAX_FRAME_DIGITS // args.n))
+        frames = model.sample_chain(args.n, args.steps, g, every=math.ceil(args.steps / keep))
         data = viz.gif_bytes([viz.grid(f) for f in frames])
         x = frames[-1]
     else:
@@ -254,12 +372,19 @@ def cmd_info(args) -> dict:
     meta.pop("trainer", None)
     meta["file"] = str(ckpt.path)
     meta["size_bytes"] = ckpt.path.stat().st_size
-    meta["parameters"] = sum(t.numel() for t in ckpt.model_tensors().values())
+    meta["parameters"] = sum(t.numel for t in ckpt.model_specs().values())  # from the header, nothing allocated
     return meta
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors as one line (status 2), like every other user mistake."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m genlib", description="Train, evaluate, sample and inspect genlib models.")
+    p = _Parser(prog="python -m genlib", description="Train, evaluate, sample and inspect genlib models.")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     t = sub.add_parser("train", help="train a model and write a checkpoint")
@@ -269,7 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data-dir", help="MNIST root (torchvision layout); default $GENLIB_DATA or ./data, else the bundled digits")
     t.add_argument("--download", action="store_true", help="download full MNIST into --data-dir first")
     t.add_argument("--seed", type=int, help="seed of the run's torch.Generator")
-    t.add_argument("--out", help="checkpoint to write (.safetensors)")
+    t.add_argument("--out", help="checkpoint to write (.safetensors); default: a new file KIND-PRESET.safetensors (or "
+                                 "FILE-resumed.safetensors with --resume) in the current folder, never an existing one")
+    t.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a model or training setting (repeatable)")
     t.add_argument("--checkpoint-every", type=int, metavar="N", help="also write --out every N epochs (long runs)")
     t.add_argument("--weights-only", action="store_true", help="leave out the optimizer and RNG state (smaller file, no exact resume)")
@@ -288,10 +415,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="draw samples from a checkpoint")
     s.add_argument("file", help="checkpoint file or bundled checkpoint name")
-    s.add_argument("--n", type=int, default=64, help="number of samples")
+    s.add_argument("--n", type=int, default=64, help=f"number of samples (at most {limits.MAX_SAMPLES})")
     s.add_argument("--out", required=True, help="output: .png (grid), .gif (chain, for chain samplers) or .npy [N,1,28,28]")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--steps", type=int, default=100, help="chain steps (for .gif)")
+    s.add_argument("--steps", type=int, default=100,
+                   help=f"chain steps (for .gif; at most {limits.MAX_CHAIN_STEPS}, {limits.MAX_FRAMES} frames kept)")
     s.set_defaults(func=cmd_sample)
 
     i = sub.add_parser("info", help="print a checkpoint's metadata as JSON")
@@ -304,8 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result = args.func(args)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (UserError, checkpoints.CheckpointError, gdata.DataError) as e:
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)  # one line, whatever the message holds
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -10,11 +10,14 @@ from __future__ import annotations
 import gzip
 import math
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from . import limits
 
 TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -44,6 +47,7 @@ class MNIST:
     source: str  # "mnist" (full, torchvision root) or "bundled"
     description: str
     notice: str | None = None
+    test_error: str | None = None  # why the root's test files could not be read (then `test` is None)
 
 
 class DataError(Exception):
@@ -63,13 +67,17 @@ def _find(raw: Path, stem: str) -> Path | None:
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """Parse an IDX file (the format of the MNIST files, optionally gzipped)."""
+    """Parse an IDX file (the format of the MNIST files, optionally gzipped); DataError if it is corrupt."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
-            data = f.read()
-    except (OSError, EOFError) as e:
-        raise DataError(f"{path}: cannot read ({e})") from None
+            data = f.read(limits.MAX_DATA_FILE_BYTES + 1)
+    except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError; a broken deflate stream a zlib.error
+        if path.suffix == ".gz":
+            raise DataError(f"{path}: corrupt (not a readable gzip file: {e or type(e).__name__})") from None
+        raise DataError(f"{path}: cannot be read ({e or type(e).__name__})") from None
+    if len(data) > limits.MAX_DATA_FILE_BYTES:
+        raise DataError(f"{path}: larger than {limits.MAX_DATA_FILE_BYTES / 1e6:g} MB, more than any MNIST file")
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 8:
         raise DataError(f"{path}: not an IDX file of unsigned bytes")
     ndim = data[3]
@@ -130,15 +138,20 @@ def load_mnist(data_dir: str | os.PathLike | None = None, download: bool = False
 
         for train in (True, False):
             TVMNIST(str(root), train=train, download=True)
-    notice = None
-    try:
+    notice = test_error = None
+    try:  # the two splits are read apart: a corrupt training file does not throw away a good test split
         full = _read_split(raw, TRAIN_FILES, "train")
+    except DataError as e:
+        full, notice = None, f"{e}. Using the {BUNDLED} instead."
+    try:
         test = _read_split(raw, TEST_FILES, "test")
     except DataError as e:
-        full, test, notice = None, None, f"{e}. Using the {BUNDLED} instead."
+        test, test_error = None, str(e)
+        notice = f"{notice} " if notice else ""
+        notice += f"No test split: {e}."
     if full is None:
         source, base = "bundled", bundled_digits()
-        if notice is None and test is None and (data_dir is not None or os.environ.get("GENLIB_DATA")):
+        if notice is None and test is None and test_error is None and (data_dir is not None or os.environ.get("GENLIB_DATA")):
             expected = ", ".join(str(raw / f) + "[.gz]" for f in TRAIN_FILES + TEST_FILES)
             notice = f"No MNIST files in {root}: expected {expected}. Using the {BUNDLED} instead."
         description = BUNDLED + " — 4500 train / 500 validation"
@@ -148,7 +161,8 @@ def load_mnist(data_dir: str | os.PathLike | None = None, download: bool = False
     tr, va = stratified_split(base.labels, val_fraction)
     if test is not None:
         description += f"; test: {len(test)} real MNIST test digits from {root}"
-    return MNIST(_subset(base, tr, "train"), _subset(base, va, "validation"), test, source, description, notice)
+    return MNIST(_subset(base, tr, "train"), _subset(base, va, "validation"), test, source, description, notice,
+                 test_error)
 
 
 def binarize(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -165,22 +179,49 @@ def image_to_digit(data: bytes) -> torch.Tensor:
     """Any image file -> one MNIST-style digit [1, 1, 28, 28] in [0, 1]: grey, white ink on black, the ink's
     bounding box scaled to fit 20 x 20 and centred by its centre of mass (as MNIST was made).
 
-    Raises ValueError with a readable message for files that are not images or hold no ink.
+    Raises ValueError with a readable message for files that are not images, hold no ink, or are larger than
+    genlib.limits allows: the bytes (MAX_IMAGE_BYTES) before anything is parsed, the pixels (MAX_IMAGE_PIXELS) from the
+    file's header before anything is decoded, so a decompression bomb costs nothing.
     """
     import io
+    import warnings
 
     from PIL import Image, UnidentifiedImageError
 
+    from . import limits
+
+    if len(data) > limits.MAX_IMAGE_BYTES:
+        raise ValueError(f"the image file is {len(data) / 1e6:.1f} MB; images of at most "
+                         f"{limits.MAX_IMAGE_BYTES / 1e6:g} MB are accepted")
     try:
-        img = Image.open(io.BytesIO(data))
-        img.load()
-    except (UnidentifiedImageError, OSError, ValueError) as e:
+        with warnings.catch_warnings():
+            # Pillow warns (DecompressionBombWarning) above its own MAX_IMAGE_PIXELS and raises at twice that; both
+            # become the one message below, and the size is checked here against our own, smaller bound
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))  # reads the header only
+            w, h = img.size
+            if w * h > limits.MAX_IMAGE_PIXELS:
+                raise _TooLarge(w, h)
+            img.load()  # decodes the pixels
+    except _TooLarge as e:
+        raise ValueError(f"the image is {e.args[0]} x {e.args[1]} pixels; images of at most "
+                         f"{limits.MAX_IMAGE_PIXELS:,} pixels (e.g. 4096 x 4096) are accepted") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValueError(f"the image has too many pixels; images of at most {limits.MAX_IMAGE_PIXELS:,} pixels "
+                         "(e.g. 4096 x 4096) are accepted") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as e:
         raise ValueError(f"not an image file that Pillow can read ({type(e).__name__})") from None
+    if max(img.size) > 1024:  # enough to find a digit; keeps the float arrays below small
+        img.thumbnail((1024, 1024))
     if img.mode in ("RGBA", "LA", "P"):
         img = img.convert("RGBA")
         bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(bg, img)  # transparent background -> white paper
     return grey_to_digit(np.asarray(img.convert("L"), dtype=np.float32) / 255.0)
+
+
+class _TooLarge(Exception):
+    """An image whose header gives more pixels than limits.MAX_IMAGE_PIXELS (internal to image_to_digit)."""
 
 
 def grey_to_digit(a: np.ndarray) -> torch.Tensor:

@@ -41,6 +41,8 @@ def gaussian_log_px(mean: torch.Tensor, x: torch.Tensor, var: float = 1.0) -> to
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None, k: int | None = None):
     """z = mu + sigma * eps, eps ~ N(0, I); with k, k draws per row: [k, N, D]."""
     shape = mu.shape if k is None else (k, *mu.shape)
+    if generator is None:  # never the global generator (shared by every session of the app)
+        generator = torch.Generator(device=mu.device).manual_seed(0)
     eps = torch.randn(shape, generator=generator, dtype=mu.dtype, device=mu.device)
     return mu + torch.exp(0.5 * logvar) * eps
 

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import json
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
-from . import checkpoints
+from . import checkpoints, limits
 from .data import EVAL_SEED, binarize
 
 
@@ -125,8 +126,9 @@ class Trainer:
         return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay, fused=True)
 
     def set_hparams(self, **changes) -> None:
-        """Change learning rate, batch size, momentum or weight decay between steps; the run goes on."""
-        new = replace(self.config, **changes)
+        """Change learning rate, batch size, momentum or weight decay between steps; the run goes on. Each value's type
+        and range is checked first (limits.check_config): a ValueError names the setting."""
+        new = limits.check_config(TrainConfig, {**dataclasses.asdict(self.config), **changes})
         if new.optimizer != self.config.optimizer:
             raise ValueError("the optimizer cannot change during a run; reset instead")
         self.config = new
@@ -237,10 +239,12 @@ class Trainer:
         return all(torch.isfinite(p).all() for p in self.model.parameters())
 
     # ---- running ------------------------------------------------------------------------------------
-    def run(self, max_steps: int, time_budget: float | None = None) -> dict | None:
-        """Up to `max_steps` steps (fewer if `time_budget` seconds run out); returns the history record.
+    def run(self, max_steps: int, time_budget: float | None = None, *, validate: Data | None = None) -> dict | None:
+        """Up to `max_steps` steps (fewer if `time_budget` seconds run out); returns the history record, with the
+        validation metrics on `validate` if given.
 
-        On divergence the model, optimizer and RNG return to their state at the start of this call,
+        On divergence (a FloatingPointError from a step, or from the validation after the steps, such as an EBM's
+        exploding energies) the model, optimizer and RNG return to their state at the start of this call,
         `self.message` says what happened, and None is returned.
         """
         snap = self._snapshot()
@@ -267,15 +271,25 @@ class Trainer:
         rec = {"step": self.step_count, "epoch": self.epoch + self.pos / max(_count(self.data), 1),
                **{f"train_{k}": v / n for k, v in sums.items()}, "seconds": time.perf_counter() - t0}
         self.history.append(rec)
+        if validate is not None:
+            try:
+                self.validate(validate)
+            except FloatingPointError as e:  # the steps went through, but the model they left cannot be evaluated
+                self.history.pop()
+                bad_step = self.step_count
+                self._restore(snap)
+                self.message = (f"Training diverged near step {bad_step} (in validation: {e}); restored the last good "
+                                f"state (step {self.step_count}). Try a smaller learning rate.")
+                return None
         return rec
 
     def tick(self, val: Data, budget: float = 0.1, max_steps: int = 200) -> dict | None:
         """One tick of live training (the app's pages): optimizer steps for about `budget` seconds, then the
-        validation metrics, with the tick's duration as `tick_ms`. None when the steps diverged (rolled back)."""
+        validation metrics, with the tick's duration as `tick_ms`. None when the steps or the validation diverged (the
+        run is rolled back to the start of the tick and `message` says so)."""
         t0 = time.perf_counter()
-        rec = self.run(max_steps, time_budget=budget)
+        rec = self.run(max_steps, time_budget=budget, validate=val)
         if rec is not None:
-            self.validate(val)
             rec["tick_ms"] = 1000 * (time.perf_counter() - t0)
         return rec
 
@@ -338,12 +352,39 @@ class Trainer:
                device: str | torch.device = "cpu") -> "Trainer":
         """A trainer that continues where checkpoint `ckpt` stopped (exactly, on the same device); `model` is the
         model built from it (genlib.models.build)."""
-        if not isinstance(ckpt.meta.get("trainer"), dict):
-            raise checkpoints.CheckpointError(f"{ckpt.path}: holds no trainer state to resume from "
+        name = ckpt.path or "checkpoint"
+        scalars = ckpt.meta.get("trainer")
+        if not isinstance(scalars, dict):
+            raise checkpoints.CheckpointError(f"{name}: holds no trainer state to resume from "
                                               "(written with --weights-only?)")
-        trainer = cls(model, data, checkpoints.config_from_dict(TrainConfig, ckpt.meta["trainer"]["train_config"]),
-                      device)
-        trainer.load_state(ckpt.trainer_tensors(), ckpt.meta["trainer"])
+        if not isinstance(scalars.get("train_config"), dict):
+            raise checkpoints.CheckpointError(f"{name}: its trainer state has no training config ('train_config'), "
+                                              "so the run cannot be resumed")
+        for k in ("step", "epoch", "pos"):
+            if type(scalars.get(k)) is not int or scalars[k] < 0:
+                raise checkpoints.CheckpointError(f"{name}: its trainer state has no valid {k!r} (a count >= 0)")
+        if not isinstance(scalars.get("param_groups"), list) or not isinstance(scalars.get("optim_scalars", {}), dict):
+            raise checkpoints.CheckpointError(f"{name}: its trainer state has no valid optimizer settings")
+        specs = ckpt.trainer_specs()
+        n = _count(data)
+        if "rng" not in specs or specs["rng"].dtype != torch.uint8 or len(specs["rng"].shape) != 1:
+            raise checkpoints.CheckpointError(f"{name}: its trainer state has no generator state ('rng')")
+        if "perm" not in specs or specs["perm"].dtype != torch.int64 or specs["perm"].shape != (n,):
+            raise checkpoints.CheckpointError(f"{name}: its trainer state's epoch order ('perm') does not fit the "
+                                              f"{n} training digits; resume with the data it was trained on")
+        if scalars["pos"] > n:
+            raise checkpoints.CheckpointError(f"{name}: its trainer state's position {scalars['pos']} is past the "
+                                              f"{n} training digits")
+        config = checkpoints.config_from_dict(TrainConfig, scalars["train_config"], where=f"{name}: trainer state")
+        trainer = cls(model, data, config, device)
+        try:
+            trainer.load_state(ckpt.trainer_tensors(), scalars)
+        except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as e:
+            raise checkpoints.CheckpointError(f"{name}: its trainer state does not fit this model "
+                                              f"({type(e).__name__}: {str(e)[:120]})") from None
+        if n and bool(((trainer.perm < 0) | (trainer.perm >= n)).any()):
+            raise checkpoints.CheckpointError(f"{name}: its trainer state's epoch order ('perm') is not an order of "
+                                              f"the {n} training digits")
         return trainer
 
 

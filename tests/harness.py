@@ -213,3 +213,15 @@ _RENDERED = """() => [...document.images].every(i => i.complete)
 def wait_rendered(page, timeout: float = 30_000) -> None:
     """Wait until the browser has drawn what the last run sent: images loaded, plotly charts drawn."""
     page.wait_for_function(_RENDERED, timeout=timeout, polling=100)
+
+
+def assert_refused(result, *words) -> None:
+    """A user mistake on the command line: exit 2, nothing on stdout, one line on stderr starting with 'error: ' and
+    holding `words`, no traceback. `result` is (rc, out, err), e.g. a run_cli Result."""
+    rc, stdout, stderr = result
+    assert rc == 2 and "Traceback" not in stderr, (rc, stderr)
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    assert stdout == "", stdout

@@ -56,6 +56,11 @@ def test_written_checkpoints_are_readable_by_others(ae_file):
     assert path.stat().st_mode & 0o777 == 0o644  # not the 0600 of a raw temporary file
 
 
+def _save(tensors, path, meta):
+    """A safetensors file with this genlib metadata and the right checksum (as a crafted file would carry)."""
+    save_file(tensors, str(path), metadata={"genlib": json.dumps({**meta, "sha256": checkpoints._digest(tensors)})})
+
+
 def _expect_error(path, *words, kind=None):
     with pytest.raises(checkpoints.CheckpointError) as e:
         genlib.load(path) if kind is None else models.load(path, kind=kind)
@@ -135,7 +140,7 @@ def test_unknown_kind_and_wrong_kind(ae_file, tmp_path):
     _, path = ae_file
     _expect_error(path, "'ae' checkpoint", "'vae' model was expected", kind="vae")
     path2 = tmp_path / "alien.safetensors"
-    save_file({"w": torch.ones(3)}, str(path2), metadata={"genlib": json.dumps({"format": 1, "kind": "alien"})})
+    _save({"w": torch.ones(3)}, path2, {"format": 1, "kind": "alien"})
     _expect_error(path2, "unknown model kind 'alien'")
 
 
@@ -144,11 +149,60 @@ def test_tensors_that_do_not_match_the_config(ae_file, tmp_path):
     tensors = {k: v.clone() for k, v in model.state_dict().items()}
     meta = {"format": 1, "kind": "ae", "config": {"code_size": 5, "hidden": [32]}}  # config says 5, tensors say 3
     path = tmp_path / "mismatch.safetensors"
-    save_file(tensors, str(path), metadata={"genlib": json.dumps(meta)})
+    _save(tensors, path, meta)
     _expect_error(path, "shape")
     meta["config"] = {"code_size": 3, "hidden": [32], "colour": "red"}
-    save_file(tensors, str(path), metadata={"genlib": json.dumps(meta)})
+    _save(tensors, path, meta)
     _expect_error(path, "unknown setting")
+    meta["config"] = {"code_size": 3, "hidden": [32]}
+    _save({**tensors, "code_std": tensors["code_std"].double()}, path, meta)  # right shape, wrong dtype
+    _expect_error(path, "'code_std'", "torch.float64", "needs torch.float32")
+    _save({k: v for k, v in tensors.items() if k != "code_std"}, path, meta)
+    _expect_error(path, "missing: code_std")
+
+
+def test_a_file_without_a_checksum_is_refused(ae_file, tmp_path):
+    """genlib writes a checksum into every checkpoint: a file without one (crafted or edited) is refused, before any
+    tensor is read or model built."""
+    _, path = ae_file
+    ckpt = checkpoints.read(path)
+    meta = {k: v for k, v in ckpt.meta.items() if k != "sha256"}
+    bad = tmp_path / "nosum.safetensors"
+    save_file(ckpt.tensors, str(bad), metadata={"genlib": json.dumps(meta)})
+    _expect_error(bad, "no checksum")
+
+
+def test_every_bundled_checkpoint_has_a_checksum_that_matches():
+    rows = checkpoints.registry()
+    assert len(rows) >= 10
+    for r in rows:
+        ckpt = checkpoints.read(r["path"])  # verifies the checksum from the file's bytes
+        assert isinstance(ckpt.meta["sha256"], str) and ckpt.meta["sha256"] == checkpoints._digest(ckpt.tensors)
+
+
+def test_header_checks_before_any_tensor_is_read(tmp_path):
+    """A header whose tensor claims more bytes than the file holds, an unknown dtype, a header longer than the
+    limit, and a file over the size limit: each is one clear error."""
+    meta = json.dumps({"format": 1, "kind": "rbm", "config": {}, "sha256": "0"})
+
+    def raw(header: dict, body: bytes = b"\0" * 4) -> bytes:
+        h = json.dumps({**header, "__metadata__": {"genlib": meta}}).encode()
+        return len(h).to_bytes(8, "little") + h + body
+
+    cases = {
+        "big": raw({"weight": {"dtype": "F32", "shape": [100000, 784], "data_offsets": [0, 4]}}),
+        "dtype": raw({"weight": {"dtype": "X9", "shape": [1], "data_offsets": [0, 4]}}),
+        "negative": raw({"weight": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}),
+        "long": (10**9).to_bytes(8, "little") + b"{" + b" " * 100,
+    }
+    for name, data in cases.items():
+        p = tmp_path / f"{name}.safetensors"
+        p.write_bytes(data)
+        _expect_error(p, "not a valid safetensors file")
+    huge = tmp_path / "huge.safetensors"
+    with open(huge, "wb") as f:  # sparse: the size alone refuses it, nothing is read
+        f.truncate(checkpoints.limits.MAX_UPLOAD_BYTES + 1)
+    _expect_error(huge, "at most 50 MB")
 
 
 def test_registry_lists_bundled_checkpoints_with_metadata():

@@ -10,16 +10,11 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, last_json, run_cli
+from harness import assert_refused
 
 
 def assert_one_line_error(rc, stdout, stderr, *words):
-    """A user mistake: exit status 2, nothing on stdout, one line on stderr holding `words`, no traceback."""
-    assert rc == 2 and "Traceback" not in stderr, (rc, stderr)
-    lines = stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
-    for w in words:
-        assert w in lines[0], (w, lines[0])
-    assert stdout == "", stdout
+    assert_refused((rc, stdout, stderr), *words)
 
 
 @pytest.fixture(scope="module")

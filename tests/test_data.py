@@ -99,3 +99,70 @@ def test_toy_data_sets(name):
         assert torch.allclose(torch.stack([(r == k).float().mean() for k in (1, 2, 3)]), torch.full((3,), 1 / 3), atol=0.03)
     with pytest.raises(ValueError):
         gdata.toy_data("nope", 3, g)
+
+
+# ---- hostile inputs (issue 12) ----------------------------------------------------------------------------------
+
+def _png(w: int, h: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("L", (w, h), 0).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("w, h", [(20_000, 20_000), (9000, 9000), (5000, 4000)])
+def test_an_image_with_too_many_pixels_is_refused_before_decoding(w, h):
+    import time
+    import tracemalloc
+
+    from genlib import limits
+
+    data = _png(w, h)  # a few hundred kB of PNG, up to 400 Mpx (a decompression bomb)
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match="pixels"):
+        gdata.image_to_digit(data)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert time.perf_counter() - t0 < 0.5 and peak < 5_000_000
+    assert w * h > limits.MAX_IMAGE_PIXELS
+
+
+def test_image_bytes_and_garbage_are_refused_with_a_message():
+    from genlib import limits
+
+    with pytest.raises(ValueError, match="at most 10 MB"):
+        gdata.image_to_digit(b"\0" * (limits.MAX_IMAGE_BYTES + 1))
+    with pytest.raises(ValueError, match="not an image"):
+        gdata.image_to_digit(b"\x89PNG\r\n\x1a\n" + b"x" * 100)
+    import io
+
+    from PIL import Image
+
+    img = Image.new("L", (3000, 2000), 255)  # a large (allowed) photo of a dark digit on white paper
+    img.paste(0, (1200, 500, 1600, 1500))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    d = gdata.image_to_digit(buf.getvalue())
+    assert d.shape == (1, 1, 28, 28) and d.max() > 0.5
+
+
+@pytest.mark.parametrize("broken", [b"not gzip", "deflate", "truncated"])
+def test_a_corrupt_gz_file_is_reported_as_corrupt_and_keeps_the_other_split(tmp_path, broken):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    write_idx(raw / "t10k-images-idx3-ubyte.gz", np.zeros((10, 28, 28)), gz=True)
+    write_idx(raw / "t10k-labels-idx1-ubyte.gz", np.arange(10) % 10, gz=True)
+    good = (raw / "t10k-images-idx3-ubyte.gz").read_bytes()
+    bad = {"deflate": good[:10] + b"\xff" * 40, "truncated": good[:len(good) // 2]}.get(broken, broken)
+    for stem in gdata.TRAIN_FILES:
+        (raw / f"{stem}.gz").write_bytes(bad)
+    m = gdata.load_mnist(tmp_path)
+    assert m.source == "bundled" and "corrupt" in m.notice and "train-images" in m.notice
+    assert m.test is not None and len(m.test) == 10 and m.test_error is None  # the good test split is kept
+    (raw / "t10k-images-idx3-ubyte.gz").write_bytes(bad)
+    m = gdata.load_mnist(tmp_path)
+    assert m.test is None and "corrupt" in m.test_error and "t10k-images" in m.test_error

@@ -96,9 +96,8 @@ def test_create_draws_the_initial_weights_from_its_own_generator(kind):
     assert all(torch.equal(p, q) for p, q in zip(params(a), params(b)))
     assert not all(torch.equal(p, q) for p, q in zip(params(a), params(c)))
     before = torch.random.get_rng_state()
-    models.create(kind, cfg, seed=5)
-    if kind == "rbm":  # the only kind whose constructor draws nothing from the global RNG either
-        assert torch.equal(torch.random.get_rng_state(), before)
+    models.create(kind, cfg, seed=5)  # not even PyTorch's own layer initialisation draws from the global RNG
+    assert torch.equal(torch.random.get_rng_state(), before)
 
 
 @pytest.mark.parametrize("kind", sorted(set(KINDS) - {"rbm"}))
@@ -166,7 +165,8 @@ def _genlib_imports() -> dict[str, set[str]]:
 
 def test_no_import_cycle_in_genlib():
     graph = _genlib_imports()
-    assert graph["genlib.checkpoints"] <= set(), "the file format imports no other genlib module"
+    assert graph["genlib.limits"] == set(), "the bounds are a leaf: they import no genlib module"
+    assert graph["genlib.checkpoints"] <= {"genlib.limits"}, "the file format imports no other genlib module but limits"
     state: dict[str, int] = {}
 
     def visit(m, path):
@@ -189,3 +189,123 @@ def test_config_dataclasses_are_frozen_and_comparable():
         assert a == b and dataclasses.is_dataclass(a)
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(a, next(iter(SMALL[kind])), 1)
+
+
+# ---- one generator per session (issue 12) -----------------------------------------------------------------------
+
+PARALLEL_ROUNDS = 12
+PARALLEL_THREADS = 8
+
+
+def test_models_created_in_parallel_threads_with_equal_seeds_are_equal():
+    """Streamlit runs every session in a thread of one process: 8 threads create models at the same moment (seeds
+    0 and 1, four threads each, every kind in turn) while another thread reseeds and draws from the global generator
+    without pause. Equal seeds must give equal weights in every round."""
+    import threading
+
+    kinds = sorted(KINDS)
+    want = {(k, s): models.create(k, KINDS[k].config_cls(**SMALL[k]), s).state_dict() for k in kinds for s in (0, 1)}
+    stop = threading.Event()
+
+    def noise():  # another session using the global generator the whole time
+        i = 0
+        while not stop.is_set():
+            torch.manual_seed(i)
+            torch.rand(1000)
+            i += 1
+
+    results, errors = {}, []
+    noisy = threading.Thread(target=noise)
+    noisy.start()
+    try:
+        for r in range(PARALLEL_ROUNDS):
+            kind = kinds[r % len(kinds)]
+            barrier = threading.Barrier(PARALLEL_THREADS)
+
+            def session(t, kind=kind, barrier=barrier, r=r):
+                try:
+                    barrier.wait()
+                    results[r, t] = (kind, t % 2, models.create(kind, KINDS[kind].config_cls(**SMALL[kind]), t % 2))
+                except Exception as e:  # noqa: BLE001 - reported below
+                    errors.append(e)
+
+            threads = [threading.Thread(target=session, args=(t,)) for t in range(PARALLEL_THREADS)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    finally:
+        stop.set()
+        noisy.join()
+    assert not errors, errors
+    assert len(results) == PARALLEL_ROUNDS * PARALLEL_THREADS
+    differ = [(r, t) for (r, t), (kind, seed, m) in results.items()
+              if any(not torch.equal(v, want[kind, seed][k]) for k, v in m.state_dict().items())]
+    assert not differ, f"{len(differ)} of {len(results)} models differ from their seed's: {differ}"
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_no_genlib_path_draws_from_the_global_generator(kind, mnist, tmp_path, one_torch_thread):
+    """Create, train, validate, save, load, sample and evaluate a model of every kind: the global torch generator is
+    never drawn from (its state is the same at the end)."""
+    torch.manual_seed(7)
+    before = torch.random.get_rng_state()
+    tr = trainer(kind, mnist)
+    assert tr.run(3) is not None, tr.message
+    tr.validate(data_for(kind, mnist))
+    tr.save(tmp_path / "m.safetensors")
+    m = models.load(tmp_path / "m.safetensors")
+    m.train()
+    m.loss(data_for(kind, mnist)[:8] if not isinstance(data_for(kind, mnist), tuple)
+           else tuple(d[:8] for d in data_for(kind, mnist)))  # no generator given: a fixed one, not the global
+    m.eval()
+    g = torch.Generator().manual_seed(0)
+    if m.can_sample:
+        m.sample(2, g)
+    if m.can_chain:
+        m.sample_chain(2, 3, g)
+    assert torch.equal(torch.random.get_rng_state(), before)
+
+
+def test_a_config_over_the_size_limit_is_refused_before_allocating():
+    import tracemalloc
+
+    from genlib import limits
+
+    tracemalloc.start()
+    with pytest.raises(ValueError, match="16,000,000 parameters"):
+        models.create("ae", KINDS["ae"].config_cls(hidden=(8000, 8000)))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 5_000_000
+    n = sum(t.numel() for t in models.create("ebm").state_dict().values())  # the largest bundled kind fits
+    assert n < limits.MAX_PARAMETERS
+    shapes = models.expected_tensors("rbm", KINDS["rbm"].config_cls(n_hidden=7))
+    assert shapes["weight"] == (torch.float32, (7, 784))
+
+
+def test_ais_time_estimate_is_quick_and_of_the_right_size():
+    import time
+
+    from genlib.models import rbm
+
+    m = models.load(checkpoints.resolve("rbm-16-cd1"))
+    t0 = time.perf_counter()
+    est = rbm.ais_seconds(m, n_runs=100, n_betas=14_500)
+    assert time.perf_counter() - t0 < 2 and est > 0
+    assert rbm.ais_seconds(m, n_runs=100, n_betas=1) == 0  # no temperature step, no work
+    with pytest.raises(ValueError, match="over the limit"):  # runs x temperatures is bounded (limits.MAX_AIS_WORK)
+        rbm.ais(m, torch.zeros(784), n_runs=1000, betas=rbm.default_betas(14_500))
+
+
+def test_dropout_without_a_generator_does_not_use_the_global_one():
+    """A model run in training mode outside `loss` (no generator handed to its Dropout layers) still draws its masks
+    from a generator of its own."""
+    from genlib.models.base import Dropout
+
+    d = Dropout(0.5).train()
+    torch.manual_seed(3)
+    before = torch.random.get_rng_state()
+    a = d(torch.ones(1000))
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert 300 < int((a == 0).sum()) < 700 and torch.equal(Dropout(0.5).train()(torch.ones(1000)), a)  # seed 0

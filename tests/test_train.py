@@ -188,3 +188,38 @@ def test_the_page_download_equals_the_command_lines_file(tmp_path, mnist):
     differ = {k for k in file.meta if page.meta.get(k) != file.meta[k]}
     assert differ <= {"command", "created", "metrics"}, differ
     assert {k: v for k, v in file.meta["metrics"].items() if k != "train_seconds"} == page.meta["metrics"]
+
+
+def test_a_floating_point_error_in_validation_rolls_the_tick_back(digits):
+    """The EBM page with lr 1e4: the steps went through, then validation raised EnergyDiverged (a FloatingPointError).
+    tick must roll back like a diverged step, set `message` and return None, not raise."""
+    from genlib.models.ebm import EnergyDiverged
+
+    tr = make(digits, lr=1e-3)
+    assert tr.tick(digits[:100], budget=10, max_steps=3) is not None
+    good = {k: v.clone() for k, v in tr.model.state_dict().items()}
+    steps, history, rng = tr.step_count, len(tr.history), tr.generator.get_state()
+    orig_loss = tr.model.loss
+
+    def loss(x, g=None):
+        if not tr.model.training:  # validation runs in eval mode
+            raise EnergyDiverged("energies exploded")
+        return orig_loss(x, g)
+
+    tr.model.loss = loss
+    assert tr.tick(digits[:100], budget=10, max_steps=3) is None
+    assert "diverged" in tr.message and "energies exploded" in tr.message and f"(step {steps})" in tr.message
+    assert tr.step_count == steps and len(tr.history) == history and torch.equal(tr.generator.get_state(), rng)
+    for k, v in tr.model.state_dict().items():
+        assert torch.equal(v, good[k]), k
+    tr.model.loss = orig_loss  # the run goes on
+    assert tr.tick(digits[:100], budget=10, max_steps=3) is not None and tr.message is None
+
+
+def test_set_hparams_checks_types_and_bounds(digits):
+    tr = make(digits)
+    for bad, words in ((dict(batch_size=64.5), "whole number"), (dict(batch_size=10**9), "60,000"),
+                       (dict(lr=float("nan")), "finite"), (dict(lr="0.1"), "must be a number")):
+        with pytest.raises(ValueError, match=words):
+            tr.set_hparams(**bad)
+    assert tr.config.batch_size == 50

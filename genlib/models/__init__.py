@@ -2,16 +2,17 @@
 seed, and building one from a checkpoint (`load`). The contract every model follows is in `base.py`."""
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
 import torch
 
-from .. import checkpoints
+from .. import checkpoints, limits
 from ..checkpoints import Checkpoint, CheckpointError
 from ..train import Preset, Trainer
 from . import autoencoder, classifier, ebm, ebm2d, rbm, vae
-from .base import Model
+from .base import Model, own_rng
 
 
 @dataclass(frozen=True)
@@ -39,17 +40,43 @@ def spec(kind: str) -> ModelSpec:
     return KINDS[kind]
 
 
+def expected_tensors(kind: str, config) -> dict[str, tuple[torch.dtype, tuple[int, ...]]]:
+    """name -> (dtype, shape) of every tensor a `kind` model with `config` holds, found without allocating any (the
+    model is built on PyTorch's "meta" device, which records shapes only)."""
+    with torch.device("meta"), own_rng(torch.Generator()):
+        skeleton = spec(kind).model_cls(config)
+    return {k: (t.dtype, tuple(t.shape)) for k, t in skeleton.state_dict().items()}
+
+
+def check_size(kind: str, config) -> dict[str, tuple[torch.dtype, tuple[int, ...]]]:
+    """`expected_tensors`, after checking that the model holds at most limits.MAX_PARAMETERS numbers (ValueError)."""
+    expected = expected_tensors(kind, config)
+    n = sum(math.prod(shape) for _, shape in expected.values())
+    limits.check("the model's size", n, None, limits.MAX_PARAMETERS, "parameters and buffers")
+    return expected
+
+
 def create(kind: str, config=None, seed: int = 0) -> Model:
     """A new model of `kind` (default config if None) whose initial weights come from its own
-    torch.Generator(seed): the same weights for the same seed, whatever other sessions do with the global RNG."""
+    torch.Generator(seed): the same weights for the same seed, whatever other sessions (threads) do. Nothing touches
+    the global torch generator, not even PyTorch's default layer initialisation (see base.own_rng). A config larger
+    than limits.MAX_PARAMETERS is refused (ValueError) before anything is allocated."""
     s = spec(kind)
-    model = s.model_cls(config if config is not None else s.config_cls())
+    config = config if config is not None else s.config_cls()
+    check_size(kind, config)
+    with own_rng(torch.Generator().manual_seed(int(seed))):
+        model = s.model_cls(config)
     model.init_weights(torch.Generator().manual_seed(int(seed)))
     return model
 
 
 def build(ckpt: Checkpoint, kind: str | None = None) -> Model:
-    """The model a checkpoint describes, with its weights, in eval mode; `kind` if given must match."""
+    """The model a checkpoint describes, with its weights, in eval mode; `kind` if given must match.
+
+    Checked in this order, each before anything is allocated: the kind; the config's types and ranges
+    (limits.check_config); the model's size (limits.MAX_PARAMETERS, counted on the meta device); the names, shapes and
+    dtypes of the file's tensors (from its header) against those the config needs. Only then are the tensors read and
+    the model built."""
     name = ckpt.path or "checkpoint"
     got_kind = ckpt.meta.get("kind")
     if got_kind not in KINDS:
@@ -60,23 +87,27 @@ def build(ckpt: Checkpoint, kind: str | None = None) -> Model:
     cfg = ckpt.meta.get("config", {})
     if not isinstance(cfg, dict):
         raise CheckpointError(f"{name}: its config is not a JSON object")
+    config = checkpoints.config_from_dict(s.config_cls, cfg, where=str(name))
     try:
-        config = checkpoints.config_from_dict(s.config_cls, cfg, where=str(name))
-        model = s.model_cls(config)
-    except CheckpointError:
-        raise
-    except (TypeError, ValueError) as e:
+        expected = check_size(got_kind, config)
+    except ValueError as e:
+        raise CheckpointError(f"{name}: refused: {e}") from None
+    except (TypeError, RuntimeError, NotImplementedError) as e:  # a config the model cannot be built from
         raise CheckpointError(f"{name}: invalid {got_kind} config ({e})") from None
-    expected = model.state_dict()
-    got = ckpt.model_tensors()
+    got = ckpt.model_specs()
     missing, unexpected = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
     if missing or unexpected:
         raise CheckpointError(f"{name}: tensors do not match a {got_kind} model with this config "
                               f"(missing: {', '.join(missing) or '-'}; unexpected: {', '.join(unexpected) or '-'})")
     for k, t in got.items():
-        if t.shape != expected[k].shape:
-            raise CheckpointError(f"{name}: tensor {k!r} has shape {list(t.shape)}, the config needs {list(expected[k].shape)}")
-    model.load_state_dict(got)
+        dtype, shape = expected[k]
+        if t.shape != shape:
+            raise CheckpointError(f"{name}: tensor {k!r} has shape {list(t.shape)}, the config needs {list(shape)}")
+        if t.dtype != dtype:
+            raise CheckpointError(f"{name}: tensor {k!r} holds {t.dtype}, the model needs {dtype}")
+    with own_rng(torch.Generator()):  # its initial weights are replaced by the file's at once
+        model = s.model_cls(config)
+    model.load_state_dict(ckpt.model_tensors())
     return model.eval()
 
 
@@ -94,3 +125,4 @@ def resume(path: str | os.PathLike, data, device: str | torch.device = "cpu") ->
     """A trainer that continues the run saved at `path` exactly where it stopped (on the same device)."""
     ckpt = checkpoints.read(path)
     return Trainer.resume(ckpt, build(ckpt), data, device)
+

@@ -20,11 +20,14 @@ model-specific figures to `eval`.
 """
 from __future__ import annotations
 
+import contextlib
+import inspect
 import math
 from typing import ClassVar
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 
 class Model(nn.Module):
@@ -76,8 +79,16 @@ class Dropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
             return x
+        if self.generator is None:  # never the global generator: a fixed one of this layer's own
+            self.generator = torch.Generator(device=x.device).manual_seed(0)
         keep = torch.rand(x.shape, generator=self.generator, device=x.device) >= self.p
         return x * keep / (1 - self.p)
+
+
+def fixed_generator(generator: torch.Generator | None, device: torch.device | str = "cpu") -> torch.Generator:
+    """`generator`, or when a caller gave none a new one with seed 0 on `device` (the global generator is never
+    used: the same call gives the same numbers, whatever other sessions do)."""
+    return generator if generator is not None else torch.Generator(device=device).manual_seed(0)
 
 
 def use_generator(model: nn.Module, generator: torch.Generator | None) -> None:
@@ -85,3 +96,38 @@ def use_generator(model: nn.Module, generator: torch.Generator | None) -> None:
     for m in model.modules():
         if isinstance(m, Dropout):
             m.generator = generator
+
+
+# ---- no draws from the global generator, even inside PyTorch's layers --------------------------------------------
+# nn.Linear / nn.Conv2d draw their default initial weights from the global torch generator in their constructors,
+# which every session of the app shares. Inside `own_rng(g)` such draws come from `g` instead (creating a model with
+# genlib.models.create or building one from a checkpoint never touches the global generator). Torch function modes
+# are per thread, so another thread (another session) is not affected.
+_TENSOR_DRAWS = frozenset({torch.Tensor.uniform_, torch.Tensor.normal_, torch.Tensor.bernoulli_, torch.Tensor.random_,
+                 torch.Tensor.exponential_, torch.Tensor.geometric_, torch.Tensor.log_normal_, torch.Tensor.cauchy_})
+_TORCH_DRAWS = frozenset({torch.rand, torch.randn, torch.randint, torch.randperm, torch.bernoulli, torch.normal,
+                torch.multinomial, torch.poisson})
+_INIT_DRAWS = frozenset(f for name, f in vars(nn.init).items()
+                        if callable(f) and name.endswith("_") and not name.startswith("_")
+                        and "generator" in inspect.signature(f).parameters)
+_DRAWS = _TENSOR_DRAWS | _TORCH_DRAWS | _INIT_DRAWS
+
+
+class _OwnGenerator(TorchFunctionMode):
+    def __init__(self, generator: torch.Generator):
+        super().__init__()
+        self.generator = generator
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in _DRAWS and kwargs.get("generator") is None:
+            kwargs = {**kwargs, "generator": self.generator}
+        return func(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def own_rng(generator: torch.Generator):
+    """Inside: random draws that name no generator (PyTorch's default layer initialisation) come from `generator`,
+    not from the global torch generator; in this thread only."""
+    with _OwnGenerator(generator):
+        yield generator

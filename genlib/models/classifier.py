@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..train import Preset, TrainConfig
-from .base import Dropout, Model, use_generator
+from .base import Dropout, Model, fixed_generator, use_generator
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class Classifier(Model):
 
     def loss(self, batch, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         x, y = batch
+        generator = fixed_generator(generator, x.device)
         use_generator(self, generator)
         x = x.reshape(-1, 1, 28, 28)
         s = self.config.shift

@@ -18,7 +18,7 @@ from torch import nn
 
 from .. import samplers
 from ..train import Preset, TrainConfig
-from .base import Model
+from .base import Model, fixed_generator
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,9 @@ class EBM(Model):
         return samplers.replay_starts(self.replay, self.replay_ready, n, self.config.reinit,
                                       lambda k: self.noise(k, generator), generator)
 
-    def loss(self, x01: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    def loss(self, x01: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         c = self.config
+        generator = fixed_generator(generator, x01.device)  # never the global generator
         x = x01.reshape(-1, 1, 28, 28) * 2 - 1
         x = (x + c.data_noise * torch.randn(x.shape, generator=generator, device=x.device)).clamp(-1, 1)
         start, idx = self.negatives_start(len(x), generator)

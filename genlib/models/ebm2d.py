@@ -17,7 +17,7 @@ from torch import nn
 
 from .. import samplers
 from ..train import Preset, TrainConfig
-from .base import Model
+from .base import Model, fixed_generator
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,9 @@ class EBM2D(Model):
             self.replay[idx] = x
         return x
 
-    def loss(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Contrastive loss of a batch of data points x [B, 2] against B Langevin negatives (kept in `negatives`)."""
+        generator = fixed_generator(generator, x.device)  # never the global generator
         neg = self.draw_negatives(len(x), generator)
         self.negatives = neg
         e_data, e_neg = self.energy(x), self.energy(neg)

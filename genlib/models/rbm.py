@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import samplers
+from .. import limits, samplers
 from ..train import Preset, TrainConfig
-from .base import Model
+from .base import Model, fixed_generator
 
 EXACT_MAX_HIDDEN = 20  # exact log Z sums over 2^H hidden states (or 2^V visible states, whichever is smaller)
 
@@ -173,9 +173,10 @@ class RBM(Model):
         return {"loss": recon, "recon": recon}
 
     @torch.no_grad()
-    def loss(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Validation terms: reconstruction error (summed squared error of p(v|h), h ~ p(h|v), per digit),
         mean free energy and the stochastic pseudo-log-likelihood, per digit."""
+        generator = fixed_generator(generator, x.device)  # never the global generator
         v = self._flat(x)
         pv = self.p_v(bernoulli(self.p_h(v), generator=generator))
         recon = (v - pv).pow(2).sum(1).mean()
@@ -339,6 +340,7 @@ def ais(model: RBM, base_bias: torch.Tensor, n_runs: int = 100, betas: torch.Ten
     t0 = time.perf_counter()
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     betas = default_betas() if betas is None else betas.double()
+    limits.check("AIS runs x inverse temperatures", int(n_runs) * len(betas), 1, limits.MAX_AIS_WORK)
     W, b, c = model.weight.detach(), model.visible_bias.detach(), model.hidden_bias.detach()
     bA = base_bias.to(b.dtype)
     v = bernoulli(torch.sigmoid(bA).expand(n_runs, -1), generator=g)
@@ -370,6 +372,22 @@ def ais(model: RBM, base_bias: torch.Tensor, n_runs: int = 100, betas: torch.Ten
     if progress is not None:
         progress(1.0)
     return AISResult(logz, low, high, logw, time.perf_counter() - t0)
+
+
+def ais_seconds(model: RBM, n_runs: int, n_betas: int, probe_betas: int = 8) -> float:
+    """An estimate of the wall time of `ais(model, ..., n_runs, default_betas(n_betas))`, in seconds, to show before
+    it starts: a short timed run of `probe_betas` temperatures (with at most 200 runs) scaled up linearly in
+    temperatures and runs. Takes a few milliseconds for the bundled RBMs."""
+    import time
+
+    runs = max(1, min(int(n_runs), 200))
+    bias = torch.zeros(model.config.n_visible, dtype=model.visible_bias.dtype)
+    betas = torch.linspace(0, 1, max(3, probe_betas), dtype=torch.float64)
+    ais(model, bias, n_runs=runs, betas=betas[:3], generator=torch.Generator().manual_seed(0))  # warm-up
+    t0 = time.perf_counter()
+    ais(model, bias, n_runs=runs, betas=betas, generator=torch.Generator().manual_seed(0))
+    per_step = (time.perf_counter() - t0) / (len(betas) - 1)
+    return per_step * max(int(n_betas) - 1, 0) * max(int(n_runs), 1) / runs
 
 
 def log_likelihood(mean_free_energy: float, logz: "float | AISResult") -> tuple[float, float, float]:

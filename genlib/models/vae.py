@@ -17,7 +17,7 @@ from torch import nn
 
 from .. import metrics
 from ..train import Preset, TrainConfig
-from .base import Dropout, Model, use_generator
+from .base import Dropout, Model, fixed_generator, use_generator
 from ..data import EVAL_SEED, binarize_fixed
 
 
@@ -142,6 +142,7 @@ class VAE(Model):
     def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """rec + beta * w_t * KL (negative ELBO, nats per digit), or the negative IWAE bound if iw_k > 1."""
         c = self.config
+        generator = fixed_generator(generator, x.device)
         use_generator(self, generator)
         x = x.reshape(len(x), 1, 28, 28)
         if self.training and c.shift:
