@@ -1,6 +1,8 @@
 """Entry point: `streamlit run app.py` (optionally `-- --data-dir DIR`)."""
 import streamlit as st
 
+import pages.views  # noqa: F401 - the libraries every page uses, imported once before any page runs (see there)
+
 st.set_page_config(page_title="Generative models explorer", page_icon=":material/psychology:", layout="wide")
 st.navigation([
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

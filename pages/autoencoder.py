@@ -40,16 +40,13 @@ def fresh():  # the seed draws the initial weights; the run's own Generator driv
 
 
 state = chrome.session("ae", fresh)
-trainer = state["trainer"]
-trainer.set_hparams(lr=lr, batch_size=batch)
+state["trainer"].set_hparams(lr=lr, batch_size=batch)
 
 step, reset = training.train_buttons("ae", state)
 c1, c2 = st.columns(2)
 training.pretrained_button(state, PRETRAINED, "Load pretrained (2-D code)", f"Replace this run by the bundled "
                            f"checkpoint {PRETRAINED} (trained by `python -m genlib train ae --preset mnist-2d`), ready "
                            "to explore or train further.", lambda m: training.new_trainer(m, mn, lr, batch, seed), c1)
-with c2:
-    training.checkpoint_download(trainer, mn, f"ae-code{trainer.model.config.code_size}-step{trainer.step_count}.safetensors", "ae-dl")
 with st.expander("Open a checkpoint file"):
     uploaded = training.checkpoint_upload("ae", "ae-upload")
     if uploaded is not None and st.button("Use this checkpoint", key="ae-use-upload",
@@ -58,12 +55,16 @@ with st.expander("Open a checkpoint file"):
         st.rerun()
 if reset:
     state.update(fresh())
-    trainer = state["trainer"]
+val = mn.val.images
+if step:  # one tick now, outside the fragment (a flag read inside it would be lost on a full rerun)
+    training.safe_tick(state, lambda: state["trainer"].tick(val))
+trainer = state["trainer"]
+with c2:  # after Reset, Step and the uploads: the file is the run shown, named with its step count
+    training.checkpoint_download(state, mn, f"ae-code{trainer.model.config.code_size}", "ae-dl")
 if trainer.model.config.code_size != code_size and state["source"] == "new":
     st.info(f"The sidebar asks for a code size of {code_size}; this run has {trainer.model.config.code_size}. "
             "Press Reset to rebuild.")
 
-val = mn.val.images
 fixed = val[torch.linspace(0, len(val) - 1, 16).long()]  # 16 fixed validation digits, two per class or so
 
 
@@ -94,6 +95,4 @@ def draw(tr) -> None:
         st.caption("The code map is drawn for a 2-D code; pick code size 2 and Reset to see it.")
 
 
-if step:  # one tick now, outside the fragment (a flag read inside it would be lost on a full rerun)
-    state["trainer"].tick(val)
 training.live(state, lambda: state["trainer"].tick(val), draw)

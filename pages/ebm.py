@@ -57,6 +57,11 @@ with st.sidebar:
                              help="Standard deviation of the Gaussian noise added in each step, set apart from the "
                              "step size (the textbook choice would tie them: σ = √(2η)).")
 
+
+def tick() -> dict | None:
+    return state["trainer"].tick(mn.val.images[:VAL], budget=0.25, max_steps=2)
+
+
 tab_train, tab_chain, tab_energy = st.tabs(["Train", "Langevin chains", "Energies"])
 
 # ---- Train -----------------------------------------------------------------------------------------------
@@ -77,11 +82,13 @@ with tab_train:
     b1, b2 = st.columns(2)
     training.pretrained_button(state, PRETRAINED, "Load pretrained", f"Replace this run by the bundled checkpoint "
                                f"{PRETRAINED}.", lambda m: make_trainer(m, lr, batch), b1)
-    with b2:
-        training.checkpoint_download(state["trainer"], mn, "ebm.safetensors", "ebm-dl")
     if reset:
         model = models.create("ebm", EBMConfig(steps=k, step_size=step_size, noise=noise), 0)
         state.update(trainer=make_trainer(model, lr, batch), running=False, source="new")
+    if step:  # before the download: the file is the run shown, named with its step count
+        training.safe_tick(state, tick)
+    with b2:
+        training.checkpoint_download(state, mn, "ebm", "ebm-dl")
     st.caption("Training an EBM well takes about half an hour of CPU (see checkpoints/README.md); live training here "
                f"shows how the energies move. Validation uses {VAL} digits.")
 
@@ -104,11 +111,6 @@ with tab_train:
             else:
                 st.caption("The replay buffer fills with noise at the first training step.")
 
-    def tick() -> dict | None:
-        return state["trainer"].tick(mn.val.images[:VAL], budget=0.25, max_steps=2)
-
-    if step:
-        tick()
     training.live(state, tick, draw_train, every=0.5)
 
 # ---- Langevin chains ---------------------------------------------------------------------------------------
@@ -138,7 +140,8 @@ with tab_chain:
     def advance() -> None:
         chains["chain"].advance(per_frame)
 
-    if chain_player.controls(chains, "ebm-chain", "chains", new_chains, advance):
+    chains = chain_player.controls(chains, "ebm-chain", "chains", new_chains, advance)
+    if chains is not None:
 
         def draw_chain(i: int) -> None:
             ch = chains["chain"]
@@ -151,7 +154,7 @@ with tab_chain:
 
         chain_player.player(chains, "ebm-chain", lambda: len(chains["chain"]), advance, draw_chain,
                             done=lambda: chains["chain"].full)
-        chain_player.gif_download(len(chains["chain"]), lambda i: viz.grid(pictures(chains["chain"], i)),
+        chain_player.gif_download(chains["chain"], lambda ch, i: viz.grid(pictures(ch, i)),
                                   "ebm-chain.gif", "An animated GIF of the frames computed so far.")
 
 # ---- Energies -----------------------------------------------------------------------------------------------
@@ -164,7 +167,7 @@ with tab_energy:
         drawn, problem_d = digit_input.drawing("ebm-canvas", 196)
         st.caption("Draw a digit (white on black).")
     with up_col:
-        image, problem_u = digit_input.upload("ebm-upload", "…or upload an image (any size, PNG/JPEG/...)",
+        image, problem_u = digit_input.upload("ebm-upload", "…or upload an image (PNG, JPEG, ...; up to 4096 × 4096 pixels)",
                                               "Converted to a 28 × 28 grey digit (white on black, centred) before its "
                                               "energy is computed.")
     g = torch.Generator().manual_seed(0)

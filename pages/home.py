@@ -4,10 +4,11 @@ import streamlit as st
 import torch
 
 from genlib import checkpoints, data as gdata
-from pages.views import setup
+from pages.views import chrome, setup
 
 setup.ensure_app_navigation()
 threads = setup.torch_threads()
+setup.server_checks()
 st.title("Generative models explorer")
 st.markdown(
     "Train small deep generative models live in your browser, or load pretrained ones, and *see* the ideas "
@@ -23,13 +24,8 @@ st.markdown(
 )
 
 st.subheader("Data")
-try:
-    mn = setup.mnist()
-except gdata.DataError as e:
-    st.error(f"Could not read the data: {e}")
-    st.stop()
-if mn.notice:
-    st.warning(mn.notice)
+mn = setup.mnist()  # never raises: a folder that cannot be read gives the bundled digits and an error box here
+chrome.data_notice(mn)
 st.markdown(f"**In use:** {mn.description}.  \n"
             f"Train {len(mn.train)} · validation {len(mn.val)} · test "
             + (f"{len(mn.test)} digits." if mn.test else "none (give a root that holds the MNIST test files)."))

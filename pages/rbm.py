@@ -111,8 +111,6 @@ with tab_train:
         st.info(f"Press Reset to start a new {method} model with {n_hidden} hidden units.")
     step, reset = training.train_buttons("rbm", state)
     b1, b2 = st.columns(2)
-    with b1:
-        training.checkpoint_download(state["trainer"], mn, "rbm.safetensors", "rbm-dl")
     with b2:
         uploaded = training.checkpoint_upload("rbm", "rbm-up")
     if uploaded is not None and st.session_state.get("rbm_uploaded") != uploaded.config:
@@ -122,7 +120,10 @@ with tab_train:
         state.update(trainer=make_trainer(new_model(n_hidden, k, method == "PCD"), lr, batch, momentum, wd),
                      running=False, source="new")
     if step:
-        train_tick()
+        training.safe_tick(state, train_tick)
+    with b1:  # after the upload, Reset and Step: the file is the run shown, named with its step count
+        c = state["trainer"].model.config
+        training.checkpoint_download(state, mn, f"rbm-{'pcd' if c.persistent else 'cd'}{c.k}-h{c.n_hidden}", "rbm-dl")
 
     def draw_train(tr) -> None:
         c = tr.model.config
@@ -183,7 +184,8 @@ with tab_chain:
             chains["chain"].advance(per_frame)
 
         chains = chain_player.chain_state("rbm_chain", (n, start, int(seed), choice, id(model)), new_chains)
-        if chain_player.controls(chains, "rbm-chain", "chains", new_chains, advance):
+        chains = chain_player.controls(chains, "rbm-chain", "chains", new_chains, advance)
+        if chains is not None:
             chains["temperature"]["beta"] = beta
 
             def draw_chain(i: int) -> None:
@@ -201,7 +203,7 @@ with tab_chain:
 
             chain_player.player(chains, "rbm-chain", lambda: len(chains["chain"]), advance, draw_chain,
                                 done=lambda: chains["chain"].full)
-            chain_player.gif_download(len(chains["chain"]), lambda i: viz.grid(mean_images(chains["chain"], i)),
+            chain_player.gif_download(chains["chain"], lambda ch, i: viz.grid(mean_images(ch, i)),
                                       "rbm-chain.gif", "An animated GIF of p(v|h) over the frames computed so far.")
 
 # ---- Likelihood ---------------------------------------------------------------------------------------------------

@@ -88,8 +88,10 @@ trainer.set_hparams(lr=lr, batch_size=batch)
 model: V.VAE = trainer.model
 if model.config.beta != beta:  # beta only weighs the loss: change it live
     model.config = replace(model.config, beta=beta)
-with c2:
-    training.checkpoint_download(trainer, mn, f"vae-z{model.config.latent}-step{trainer.step_count}.safetensors", "vae-dl")
+if step:  # one tick now, outside the fragment (a flag read inside it would be lost on a full rerun)
+    training.safe_tick(state, lambda: trainer.tick(mn.val.images))
+with c2:  # after Reset and Step: the file is the run shown, named with its step count
+    training.checkpoint_download(state, mn, f"vae-z{model.config.latent}", "vae-dl")
 cfg = model.config
 if state["source"] == "new" and replace(cfg, beta=beta) != config():
     st.info("The sidebar's architecture, latent size, likelihood or warm-up differ from this run's; press Reset "
@@ -142,8 +144,6 @@ with tabs[0]:
                      caption="Rows 1, 3: validation digits · rows 2, 4: reconstructions (decoder mean at z = μ)",
                      width="stretch")
 
-    if step:  # one tick now, outside the fragment (a flag read inside it would be lost on a full rerun)
-        state["trainer"].tick(val)
     training.live(state, lambda: state["trainer"].tick(val), draw)
 
 # ---- Latent grid ------------------------------------------------------------------------------------------

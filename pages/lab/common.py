@@ -16,6 +16,8 @@ from pages.views.flipbook import flipbook
 FPS = 12  # frames per second the browser shows while the chains play (its own timer, see views.flipbook)
 BATCH = 6  # frames computed per round trip while playing: the browser asks for the next batch as it plays one
 MAX_FRAMES = 600
+SIGMA_MAX = 10.0  # the largest noise σ a control takes: the targets live within |x| < 6, and σ = 10 already scatters
+# every chain off the picture in one step (unbounded, σ = 1e300 overflowed T = σ²/(2η) and took the controls down)
 COLORS = {"ULA": "#d62728", "MALA": "#1f77b4", "SGD": "#7f7f7f", "SGLD": "#2ca02c", "full-batch Langevin": "#9467bd"}
 
 

@@ -10,6 +10,7 @@ from genlib import viz
 from genlib.data import TOYS, toy_data
 from genlib.models.ebm2d import EBM2DConfig
 from genlib.train import TrainConfig, Trainer
+from pages.lab.common import SIGMA_MAX
 from pages.views import training
 
 TICK = 0.1  # seconds between redraws of the training view while it runs (the browser's timer)
@@ -42,8 +43,8 @@ def settings() -> tuple[str, str, EBM2DConfig | None, str | None, float, int]:
     k = c2.slider("Langevin steps", 5, 100, 30, 5, key="lv-e-steps", help="ULA steps per training iteration.")
     eta = c2.select_slider("Step size η", [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1], value=0.02, key="lv-e-eta",
                            help="ULA step size on log p = −E.")
-    sigma = c3.number_input("Noise σ", value=0.2, step=0.05, format="%.3f", key="lv-e-sigma",
-                            help="ULA noise; √(2η) = 0.2 at the default step gives T = 1.")
+    sigma = c3.number_input("Noise σ", 0.0, SIGMA_MAX, 0.2, 0.05, format="%.3f", key="lv-e-sigma",
+                            help=f"ULA noise, from 0 to {SIGMA_MAX:g}; √(2η) = 0.2 at the default step gives T = 1.")
     lr = c3.select_slider("Learning rate", training.LEARNING_RATES, value=1e-3, key="lv-e-lr",
                           format_func=lambda v: f"{v:g}", help="Adam step size of the energy network. Too large a "
                           "step makes the training diverge: the step is then undone and training pauses.")

@@ -9,7 +9,7 @@ import torch
 from genlib import densities as D
 from genlib import samplers as S
 from genlib import viz
-from pages.lab.common import COLORS, FPS, MAX_FRAMES, ess_x1, fmt, play_batch, target_and_grids
+from pages.lab.common import COLORS, FPS, MAX_FRAMES, SIGMA_MAX, ess_x1, fmt, play_batch, target_and_grids
 from pages.views import chain_player
 
 STEP_SIZES = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0]
@@ -67,8 +67,9 @@ def settings() -> tuple[str, int, int, float, float, int]:
     mode = c2.selectbox("Noise σ", NOISE_MODES, key="lv-noise-mode",
                         help="The noise scale, set apart from the step size. σ = √(2η) samples p (T = 1); the "
                         "course's σ = √η samples p² (T = ½); choose custom for any σ.")
-    custom = c3.number_input("Custom σ", value=0.3, step=0.05, format="%.3f", key="lv-sigma",
-                             disabled=mode != NOISE_MODES[2], help="Noise standard deviation when 'custom σ' is chosen.")
+    custom = c3.number_input("Custom σ", 0.0, SIGMA_MAX, 0.3, 0.05, format="%.3f", key="lv-sigma",
+                             disabled=mode != NOISE_MODES[2], help="Noise standard deviation when 'custom σ' is "
+                             f"chosen, from 0 (no noise: gradient ascent) to {SIGMA_MAX:g}.")
     seed = c3.number_input("Seed", 0, 10_000, 0, key="lv-seed", help="Seed of the starting points and of the noise; "
                            "ULA and MALA share it.")
     per_frame = c4.slider("Steps per frame", 1, 50, 5, key="lv-per-frame", help="Sampler steps between two frames.")
@@ -114,7 +115,8 @@ def render() -> None:
     target_name, chains, seed, eta, sigma, per_frame = settings()
     build = lambda: new_samplers(target_name, chains, seed, eta, sigma)  # noqa: E731
     state = chain_player.chain_state("lv_samplers", (target_name, chains, seed, eta, sigma), build)
-    if not chain_player.controls(state, "lv-s", "samplers", build, lambda: advance_samplers(state, per_frame), fps=FPS):
+    state = chain_player.controls(state, "lv-s", "samplers", build, lambda: advance_samplers(state, per_frame), fps=FPS)
+    if state is None:
         return
 
     @st.fragment  # no timer: while playing, the browser's flipbook asks for the next batch of frames

@@ -122,8 +122,9 @@ def render() -> None:
     a, b, gamma, batch, chains, seed, per_frame = settings()
     build = lambda: new_sgld(chains, seed, S.StepSchedule(a, float(b), gamma), batch)  # noqa: E731
     state = chain_player.chain_state("lv_sgld", (a, b, gamma, batch, chains, seed), build)
-    if not chain_player.controls(state, "lv-g", "three samplers", build, lambda: advance_sgld(state, per_frame),
-                                 fps=FPS):
+    state = chain_player.controls(state, "lv-g", "three samplers", build, lambda: advance_sgld(state, per_frame),
+                                  fps=FPS)
+    if state is None:
         return
     schedule = S.StepSchedule(a, float(b), gamma)  # valid: building the chains with it just worked
 

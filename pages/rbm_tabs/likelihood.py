@@ -7,11 +7,11 @@ from typing import Callable
 import streamlit as st
 import torch
 
-from genlib import checkpoints, data as gdata
+from genlib import checkpoints, data as gdata, limits
 from genlib.data import binarize_fixed
-from genlib.models.rbm import (EXACT_MAX_HIDDEN, RBM, AISResult, ais, base_rate_biases, default_betas, exact_log_z,
-                               log_likelihood)
-from pages.views import setup
+from genlib.models.rbm import (EXACT_MAX_HIDDEN, RBM, AISResult, ais, ais_seconds, base_rate_biases, default_betas,
+                               exact_log_z, log_likelihood)
+from pages.views import chrome, setup
 
 SMALL = ["rbm-16-cd1", "rbm-16"]  # small enough for the exact log Z: the AIS comparison
 
@@ -34,6 +34,19 @@ def run_ais(mn: gdata.MNIST, model: RBM, runs: int, n_betas: int, progress: Call
                generator=torch.Generator().manual_seed(0), progress=progress)
 
 
+def ais_problem(runs: int, n_betas: int) -> str | None:
+    """Why AIS with these settings is refused (the work bound of genlib.limits), or None."""
+    try:
+        limits.check("AIS runs × inverse temperatures", runs * n_betas, 1, limits.MAX_AIS_WORK)
+    except ValueError as e:
+        return f"{e}: choose fewer runs or fewer temperatures."
+    return None
+
+
+def fmt_seconds(s: float) -> str:
+    return f"{s:.1f} s" if s < 10 else f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
+
+
 def render(mn: gdata.MNIST, model: RBM | None, model_key: tuple) -> None:
     """The tab: `model` is the chosen model (None: nothing to estimate), `model_key` identifies it and its training
     state, so that an AIS result is shown only for the model it was computed for."""
@@ -45,19 +58,31 @@ def render(mn: gdata.MNIST, model: RBM | None, model_key: tuple) -> None:
     if model is None:
         return
     c1, c2 = st.columns(2)
-    runs = c1.select_slider("AIS runs", [10, 20, 50, 100, 200, 500], value=100, help="Independent annealing runs.")
+    runs = c1.select_slider("AIS runs", [10, 20, 50, 100, 200, 500], value=100, help="Independent annealing runs. "
+                            f"Runs × temperatures may be at most {limits.MAX_AIS_WORK:,} (genlib.limits.MAX_AIS_WORK).")
     n_betas = c2.select_slider("Inverse temperatures", [100, 300, 1000, 3000, 14_500], value=14_500,
-                               help="Intermediate distributions; Salakhutdinov & Murray use 14 500.")
+                               help="Intermediate distributions; Salakhutdinov & Murray use 14 500. Runs × temperatures "
+                               f"may be at most {limits.MAX_AIS_WORK:,}.")
     mean_f = mean_free_energy(mn, model)
     small = model.config.n_hidden <= EXACT_MAX_HIDDEN
     results = st.session_state.setdefault("rbm_ais", {})
     rkey = (model_key, runs, n_betas)
-    if st.button("Run AIS", key="rbm-ais", icon=":material/calculate:", type="primary",
-                 help="Estimate log Z; about a minute for 500 hidden units at the default settings."):
-        bar = st.progress(0.0, text="annealing ...")
+    problem = ais_problem(runs, n_betas)
+    if problem:
+        st.error(problem)
+    else:  # a few ms of AIS, once per model and settings
+        secs = chrome.memo("rbm_ais_eta", rkey, lambda: ais_seconds(model, runs, n_betas))
+        st.caption(f"Estimated time: about {fmt_seconds(secs)} for {runs} runs × {n_betas:,} temperatures with "
+                   f"{model.config.n_hidden} hidden units. A progress bar shows while it runs; any click stops it.")
+    if st.button("Run AIS", key="rbm-ais", icon=":material/calculate:", type="primary", disabled=bool(problem),
+                 help="Estimate log Z with these settings (the estimated time is shown above)."):
+        bar, stop = st.progress(0.0, text="annealing ..."), st.empty()
+        stop.button("Stop", key="rbm-ais-stop", icon=":material/stop:", help="Stop the estimate: a click interrupts it "
+                    "at its next progress update (the result is dropped).")
         res = run_ais(mn, model, runs, n_betas,
                       lambda f: bar.progress(min(f, 1.0), text=f"annealing ... {100 * f:.0f} %"))
         bar.empty()
+        stop.empty()
         results[rkey] = res
     res = results.get(rkey)
     cols = st.columns(3)

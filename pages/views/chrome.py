@@ -4,13 +4,14 @@ from __future__ import annotations
 import streamlit as st
 
 from genlib import data as gdata
-from pages.views.setup import ensure_app_navigation, torch_threads
+from pages.views.setup import ensure_app_navigation, server_checks, torch_threads
 
 
 def header(title: str, what: str, equations: list[str], mn: gdata.MNIST | None = None) -> None:
     """Page title, the 'What you see' box with the math, and the data set in use."""
     ensure_app_navigation()
     torch_threads()
+    server_checks()
     st.title(title)
     with st.expander("What you see", expanded=False):
         st.markdown(what)
@@ -18,8 +19,15 @@ def header(title: str, what: str, equations: list[str], mn: gdata.MNIST | None =
             st.latex(eq)
     if mn is not None:
         st.caption(f"Data: {mn.description}")
-        if mn.notice:
-            st.warning(mn.notice)
+        data_notice(mn)
+
+
+def data_notice(mn: gdata.MNIST) -> None:
+    """The data set's notice: a warning when the data folder holds no MNIST files, an error box when its files could
+    not be read (the page then runs on the bundled digits)."""
+    if mn.notice:
+        missing = mn.notice.startswith("No MNIST files")
+        (st.warning if missing else st.error)(mn.notice, icon=":material/warning:" if missing else ":material/error:")
 
 
 def session(key: str, factory):

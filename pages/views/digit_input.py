@@ -2,11 +2,14 @@
 [0, 1] (cropped, scaled to 20 x 20, centred by mass: genlib.data)."""
 from __future__ import annotations
 
+import math
+from typing import Callable
+
 import numpy as np
 import streamlit as st
 import torch
 
-from genlib import data as gdata
+from genlib import data as gdata, limits
 
 UPLOAD_HELP = ("PNG, JPEG, GIF, BMP, WebP, ...: it is converted to grey, inverted if the ink is dark, cropped, scaled "
                "to 20 × 20 and centred as MNIST digits are.")
@@ -33,14 +36,34 @@ def drawing(key: str, size: int) -> tuple[torch.Tensor | None, str | None]:
         return None, f"Could not use the drawing: {e}."
 
 
-def upload(key: str, label: str = "... or upload an image (any size or format)", help: str = UPLOAD_HELP
+IMAGE_MB = math.ceil(limits.MAX_IMAGE_BYTES / 2**20)  # Streamlit's unit for uploads is the MiB
+
+
+def upload(key: str, label: str = "... or upload an image (PNG, JPEG, ...; up to 4096 × 4096 pixels)", help: str = UPLOAD_HELP
            ) -> tuple[torch.Tensor | None, str | None]:
     """A file uploader for a picture of a digit. Returns (the digit, None), (None, a message naming the file and the
-    problem) or (None, None) before an upload."""
-    up = st.file_uploader(label, key=key, help=help)
+    problem) or (None, None) before an upload. The outcome is kept per uploaded file: a rerun does not decode it again."""
+    up = st.file_uploader(label, key=key, max_upload_size=IMAGE_MB, help=f"{help} At most "
+                          f"{limits.MAX_IMAGE_BYTES / 1e6:g} MB ({IMAGE_MB} MiB) and {limits.MAX_IMAGE_PIXELS:,} pixels (4096 × 4096).")
     if up is None:
         return None, None
+    held = st.session_state.get(f"{key}-digit")
+    if held is None or held[0] != up.file_id:
+        held = (up.file_id, *image_digit(up.name, up.size, up.getvalue))
+        st.session_state[f"{key}-digit"] = held
+    return held[1], held[2]
+
+
+def image_digit(name: str, size: int, read: Callable[[], bytes]) -> tuple[torch.Tensor | None, str | None]:
+    """(the digit, None) or (None, a message naming the file and the problem) for an uploaded image of `size` bytes;
+    read() gives its bytes and is called only within the size limit. genlib.data.image_to_digit reads the image's
+    size from its header and refuses too many pixels before decoding (a decompression bomb costs nothing)."""
+    if size > limits.MAX_IMAGE_BYTES:
+        return None, (f"Could not use the file {name}: it has {size / 1e6:,.1f} MB, over the limit of "
+                      f"{limits.MAX_IMAGE_BYTES / 1e6:g} MB for images (genlib.limits.MAX_IMAGE_BYTES).")
     try:
-        return gdata.image_to_digit(up.getvalue()), None
+        return gdata.image_to_digit(read()), None
     except ValueError as e:
-        return None, f"Could not use the file {up.name}: {e}."
+        return None, f"Could not use the file {name}: {e}."
+    except Exception as e:  # noqa: BLE001 - whatever else the image decoder raises: a message, not a traceback
+        return None, f"Could not use the file {name}: the image cannot be read ({type(e).__name__}: {str(e)[:200]})."

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import logging
 import os
 import sys
 
 import streamlit as st
 import torch
 
-from genlib import checkpoints, data as gdata, models
+from genlib import checkpoints, data as gdata, limits, models
 
 
 @st.cache_resource
@@ -23,6 +25,24 @@ def torch_threads() -> int:
     return torch.get_num_threads()
 
 
+@st.cache_resource
+def server_checks() -> tuple[str, ...]:
+    """Once per process: log what in the server's configuration breaks this app's assumptions. Streamlit reads
+    .streamlit/config.toml from the working directory, so a server started elsewhere runs with its defaults: fast
+    reruns (two script threads of one session changing the same chains or trainer) and 200 MB uploads."""
+    problems = []
+    if st.get_option("runner.fastReruns"):
+        problems.append("runner.fastReruns is on: a click then starts a second script thread of the session while the "
+                        "first runs on, and both change the same session state (issue 12). Start the server from the "
+                        "repository root, where .streamlit/config.toml turns it off.")
+    if st.get_option("server.maxUploadSize") * 2**20 > limits.MAX_UPLOAD_BYTES + 2**20:
+        problems.append(f"server.maxUploadSize is {st.get_option('server.maxUploadSize')} MiB: the server accepts uploads "
+                        f"far over genlib.limits.MAX_UPLOAD_BYTES (the pages still refuse them, after receiving them).")
+    for p in problems:
+        logging.getLogger("pages.views.setup").warning(p)
+    return tuple(problems)
+
+
 def data_root() -> str | None:
     """`streamlit run app.py -- --data-dir DIR`, else $GENLIB_DATA, else ./data (genlib decides)."""
     argv = sys.argv
@@ -35,13 +55,23 @@ def data_root() -> str | None:
 
 
 @st.cache_resource(show_spinner="Loading MNIST ...")
-def _load_data(root: str | None, download: bool = False) -> gdata.MNIST:
-    return gdata.load_mnist(root, download=download)
+def _load_data(root: str | None, env_root: str | None) -> gdata.MNIST:
+    """The data for this server, read once. A data folder that cannot be read (a truncated or corrupt file, a broken
+    deflate stream in a .gz that genlib did not catch) gives the bundled digits with a notice naming the folder and
+    the problem, which every page shows in an error box; the failure is cached too, so a broken file is not read
+    again at every rerun of every session. `env_root` ($GENLIB_DATA, read by genlib) only keys the cache."""
+    try:
+        return gdata.load_mnist(root)
+    except Exception as e:  # noqa: BLE001 - any failure to read the folder: say so, serve the bundled digits
+        raw = gdata.resolve_root(root) / "MNIST" / "raw"
+        bundled = gdata.load_mnist(os.devnull)  # no MNIST files under /dev/null: the bundled digits
+        return dataclasses.replace(bundled, notice=f"Could not read the MNIST files in {raw} ({type(e).__name__}: "
+                                   f"{str(e)[:200]}). Using the {gdata.BUNDLED} instead.")
 
 
 def mnist() -> gdata.MNIST:
-    """The data set in use for every page of this server (cached, read-only)."""
-    return _load_data(data_root())
+    """The data set in use for every page of this server (cached, read-only); never raises (see _load_data)."""
+    return _load_data(data_root(), os.environ.get("GENLIB_DATA"))
 
 
 @st.cache_resource(show_spinner="Loading the pretrained model ...")

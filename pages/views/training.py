@@ -2,12 +2,13 @@
 download and upload. The live tick itself is `Trainer.tick` (genlib/train.py)."""
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import streamlit as st
 import torch
 
-from genlib import checkpoints, data as gdata, models
+from genlib import checkpoints, data as gdata, limits, models
 from genlib.train import TrainConfig, Trainer
 from pages.views import setup
 
@@ -47,40 +48,95 @@ def checkpoint_bytes(trainer: Trainer, dataset: str) -> bytes:
     return trainer.to_bytes(dataset=dataset, command="trained live in the app")
 
 
-def checkpoint_download(trainer: Trainer, mn: gdata.MNIST, file_name: str, key: str) -> None:
-    """A download button that serializes the model at the moment of the click."""
-    st.download_button("Save checkpoint", lambda: checkpoint_bytes(trainer, mn.description), file_name=file_name,
-                       mime="application/octet-stream", key=key, on_click="ignore", icon=":material/download:",
-                       help="Download the current model (with its optimizer state) as a .safetensors checkpoint; "
-                       "`python -m genlib info FILE` reads it and `genlib.load(FILE)` loads it.")
+def checkpoint_name(stem: str, trainer: Trainer) -> str:
+    """The download's file name: the model and its step count, e.g. ae-code2-step0.safetensors."""
+    return f"{stem}-step{trainer.step_count}.safetensors"
+
+
+def checkpoint_download(state: dict, mn: gdata.MNIST, stem: str, key: str) -> None:
+    """"Save checkpoint": the model the page shows, named checkpoint_name(stem, trainer). Call it after the page has
+    applied this run's Step, Reset, upload or pretrained button, so that name and model are those of the run shown.
+    The file is written at the click from the trainer of this run; while training runs the model changes every tick,
+    so the button waits for a pause (the name then holds the exact step count of the file)."""
+    trainer, running = state["trainer"], state.get("running", False)
+    st.download_button("Save checkpoint", lambda: checkpoint_bytes(trainer, mn.description),
+                       file_name=checkpoint_name(stem, trainer), mime="application/octet-stream", key=key,
+                       on_click="ignore", icon=":material/download:", disabled=running,
+                       help=("Pause first: the file then holds exactly the model shown, with its step count in the name."
+                             if running else f"Download this model after {trainer.step_count} steps (with its "
+                             "optimizer state) as a .safetensors checkpoint; `python -m genlib info FILE` reads it and "
+                             "`genlib.load(FILE)` loads it."))
+
+
+UPLOAD_MB = math.ceil(limits.MAX_UPLOAD_BYTES / 2**20)  # Streamlit's unit for uploads is the MiB
 
 
 def checkpoint_upload(kind: str, key: str) -> torch.nn.Module | None:
-    """A file uploader for a .safetensors checkpoint of `kind`; returns the model, or None (an error box if bad)."""
-    up = st.file_uploader(f"Open a {kind} checkpoint (.safetensors)", type=None, key=key,
-                          help="A checkpoint saved from this page or written by `python -m genlib train`. "
-                          "Safetensors only: loading never runs code from the file.")
+    """A file uploader for a .safetensors checkpoint of `kind`; returns the model, or None (an error box if bad).
+
+    The size is checked before the file is read (genlib.limits.MAX_UPLOAD_BYTES; the browser and the server refuse
+    larger files already, see .streamlit/config.toml), and genlib checks the file's header and config before it
+    allocates anything. A file that failed is remembered, so a rerun shows its error without reading it again."""
+    up = st.file_uploader(f"Open a checkpoint of kind {kind} (.safetensors)", type=None, key=key, max_upload_size=UPLOAD_MB,
+                          help="A checkpoint saved from this page or written by `python -m genlib train`, at most "
+                          f"{limits.MAX_UPLOAD_BYTES / 1e6:g} MB ({UPLOAD_MB} MiB). Safetensors only: loading never "
+                          "runs code from the file.")
     if up is None:
         return None
+    failed = st.session_state.get(f"{key}-failed")
+    if failed is not None and failed[0] == up.file_id:
+        problem, model = failed[1], None
+    else:
+        model, problem = open_checkpoint(up.name, up.size, up.getvalue, kind)
+        st.session_state[f"{key}-failed"] = (up.file_id, problem) if problem else None
+    if problem:
+        st.error(problem)
+    return model
+
+
+def open_checkpoint(name: str, size: int, read: Callable[[], bytes], kind: str) -> tuple[torch.nn.Module | None, str | None]:
+    """(the model, None) or (None, a message naming the file and the problem) for an uploaded checkpoint of `size`
+    bytes; read() gives its bytes and is called only when the size is within the limit."""
+    if size > limits.MAX_UPLOAD_BYTES:
+        return None, (f"Could not open {name}: the file has {size / 1e6:,.1f} MB, over the limit of "
+                      f"{limits.MAX_UPLOAD_BYTES / 1e6:g} MB for checkpoint uploads (genlib.limits.MAX_UPLOAD_BYTES).")
     try:
-        return models.from_bytes(up.getvalue(), up.name, kind=kind)
-    except checkpoints.CheckpointError as e:
-        st.error(f"Could not open {up.name}: {str(e).removeprefix(up.name + ': ')}")
+        return models.from_bytes(read(), name, kind=kind), None
+    except (checkpoints.CheckpointError, ValueError) as e:
+        return None, f"Could not open {name}: {str(e).removeprefix(name + ': ')}"
+    except MemoryError:
+        return None, f"Could not open {name}: the model it describes does not fit in this server's memory."
+
+
+def safe_tick(state: dict, tick: Callable[[], dict | None]) -> dict | None:
+    """tick() (a Trainer.tick of the page). A failure the library did not turn into a rollback message pauses the
+    run with an error box (state["failure"], shown by `live`) instead of a traceback: the page stays usable."""
+    try:
+        rec = tick()
+    except Exception as e:  # noqa: BLE001 - anything a tick raises: pause and say so, keep the page
+        state["running"] = False
+        state["failure"] = (f"Training paused: this tick failed ({type(e).__name__}: {str(e)[:300]}). Change the "
+                            "settings (a smaller learning rate, fewer steps) and press Step or Start, or Reset.")
         return None
+    state["failure"] = None
+    return rec
 
 
 def live(state: dict, tick: Callable[[], dict | None], draw: Callable[[Trainer], None], every: float = 0.4) -> None:
     """The live-training fragment: while state["running"], tick() every `every` seconds (the browser's timer); a tick
-    that diverged (None) stops the run with a full rerun, so the Start button comes back. Then the run's message
-    (divergence, rollback) and draw(trainer). The tick is a plain call (Trainer.tick) that tests make directly."""
+    that diverged or failed (None) stops the run with a full rerun, so the Start button comes back. Then the run's
+    message (divergence, rollback, failure) and draw(trainer). The tick is a plain call (Trainer.tick) that tests
+    make directly; pages call it through safe_tick for the Step button too."""
 
     @st.fragment(run_every=every if state["running"] else None)
     def run() -> None:
         tr = state["trainer"]
-        if state["running"] and tick() is None:
+        if state["running"] and safe_tick(state, tick) is None:
             state["running"] = False
             st.rerun()  # a full rerun stops the timer; the message below shows after it
-        if tr.message:
+        if state.get("failure"):
+            st.error(state["failure"])
+        elif tr.message:
             st.error(tr.message)
         draw(tr)
 
