@@ -1,0 +1,352 @@
+"""A class on one server: N live browser sessions at once (issue 13), the server's cost and the browsers' apart.
+
+    .venv/bin/python bench/bench_class.py [--sessions 5 10 20 30] [--seconds 60] [--url URL [--server-pid PID]]
+        [--profile [--gil]] [--env KEY=VALUE ...] [--cooldown 10]
+
+Per N: a fresh `streamlit run app.py` on loopback (or --url, a server already running, e.g. replicas behind a
+proxy), one Chromium with N browser contexts playing the issue's mix scaled to N (of 30: 9 Langevin lab playing,
+8 RBM Gibbs chains playing, 8 VAE latent-grid pointer moves, 5 Autoencoder training live), each for --seconds
+once its page is open; then every context closes. Bounded in count and time, stops by itself. Prints one table
+row per N; nothing is asserted. --profile runs the venv's py-spy (`pip install py-spy`, not in requirements.txt)
+against the server (record + dump) into test-artifacts/ and prints where its time goes. Results: bench/CLASS_PROFILE.md.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import itertools
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.harness import (
+    _SETTLED,
+    _WATCH,
+    IDLE,
+    launch_chromium,
+    start_server,
+    stop_server,
+)
+
+MIX = (("langevin", 9), ("gibbs", 8), ("vae", 8), ("ae", 5))  # the issue's class of 30
+TICK = os.sysconf("SC_CLK_TCK")
+ART = ROOT / "test-artifacts"
+
+
+def scaled_mix(n: int) -> list[str]:
+    """The kinds of n sessions in the issue's proportions (largest remainders), interleaved so each kind starts early."""
+    exact = [(kind, n * k / 30) for kind, k in MIX]
+    counts = {kind: int(x) for kind, x in exact}
+    for kind, x in sorted(exact, key=lambda e: e[1] - int(e[1]), reverse=True)[:n - sum(counts.values())]:
+        counts[kind] += 1
+    queues = {kind: [kind] * c for kind, c in counts.items()}
+    out = []
+    while any(queues.values()):
+        out += [q.pop() for q in queues.values() if q]
+    return out
+
+
+# ---- CPU and memory from /proc (no psutil in the venv) ------------------------------------------------------------
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds) of a process, None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat: others' load shows here too."""
+    v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(v) - v[3] - v[4]) / TICK, sum(v) / TICK
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        return int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text()).group(1)) / 1024
+    except (OSError, AttributeError):
+        return float("nan")
+
+
+class Sampler:
+    """Every second: CPU % of the server's process tree, and of this process tree without the server (Playwright's
+    driver, Chromium, this Python), and the server's RSS."""
+
+    def __init__(self, server_pid: int | None):
+        self.server_pid, self.prev, self.rows = server_pid, {}, []
+
+    def tree_cpu(self) -> dict[int, tuple[float, bool]]:
+        stats = {int(p): s for p in os.listdir("/proc") if p.isdigit() and (s := _stat(int(p)))}
+        side, todo = {}, [(os.getpid(), False)]
+        while todo:  # this process's descendants, each marked as in the server's subtree or not
+            pid, server = todo.pop()
+            server = server or pid == self.server_pid
+            side[pid] = (stats[pid][1], server) if pid in stats else (0.0, server)
+            todo += [(c, server) for c, s in stats.items() if s[0] == pid]
+        if self.server_pid and self.server_pid not in side and self.server_pid in stats:  # --url with --server-pid
+            side[self.server_pid] = (stats[self.server_pid][1], True)
+        return side
+
+    async def run(self) -> None:
+        t_prev, m_prev = time.monotonic(), machine_busy()
+        self.prev = self.tree_cpu()
+        while True:
+            await asyncio.sleep(1.0)
+            now, t = self.tree_cpu(), time.monotonic()
+            used = collections.Counter()
+            for pid, (cpu, server) in now.items():
+                key = "server" if server else "self" if pid == os.getpid() else "browser"
+                used[key] += cpu - self.prev.get(pid, (0.0, server))[0]
+            dt, self.prev, t_prev, m = t - t_prev, now, t, machine_busy()
+            used["machine"], m_prev = (m[0] - m_prev[0]) * dt / max(m[1] - m_prev[1], 1e-9) * os.cpu_count(), m
+            self.rows.append({k: 100 * used[k] / dt for k in ("server", "browser", "self", "machine")}
+                             | {"rss": rss_mb(self.server_pid) if self.server_pid else float("nan")})
+
+
+# ---- the sessions -------------------------------------------------------------------------------------------------
+
+async def wait_idle(page, timeout=600_000):
+    """harness.wait_idle for Playwright's async API."""
+    await page.evaluate(_WATCH, True)
+    await page.wait_for_function(_SETTLED, arg=[IDLE, 250], timeout=timeout, polling=100)
+
+
+def body_number(pattern: str) -> str:
+    return f"() => {{ const m = document.body.innerText.match(/{pattern}/); return m ? +m[1] : -1; }}"
+
+
+SHOWN = "() => { const e = document.querySelector('.flipbook'); return e ? +e.dataset.shown : -1; }"
+GIBBS = body_number(r"p\(v\|h\) · step ([0-9]+)")
+AE_STEP, AE_TICK = body_number(r"step ([0-9]+) ·"), body_number(r"last tick ([0-9]+) ms")
+# count every change of the Autoencoder's step counter in the browser (ticks come faster than we poll)
+AE_WATCH = """() => { window.__ticks = []; let last = null; setInterval(() => {
+  const m = document.body.innerText.match(/step ([0-9]+) ·/);
+  if (m && m[1] !== last) { last = m[1]; window.__ticks.push(performance.now()); } }, 50); }"""
+VAE_Z0 = r"() => { const m = document.body.innerText.match(/z\[0\] = (-?[0-9.]+)/); return m ? m[1] : null; }"
+
+
+async def play(kind: str, page, url: str, seconds: float, r: dict) -> None:
+    t0 = time.monotonic()
+    path = {"langevin": "/langevin", "gibbs": "/rbm", "vae": "/vae", "ae": "/autoencoder"}[kind]
+    await page.goto(url + path, timeout=600_000)
+    await wait_idle(page)
+    r["open_s"] = time.monotonic() - t0
+    play_btn = page.locator("button:visible").filter(has_text=re.compile("Play$")).first
+    if kind == "gibbs":
+        await page.get_by_role("tab", name="Gibbs chains", exact=True).click()
+        await page.wait_for_selector("text=p(v|h) · step 0", timeout=120_000)
+    if kind in ("langevin", "gibbs"):
+        await play_btn.click()
+    if kind == "ae":
+        await page.get_by_role("button", name=re.compile("Start")).click()
+        await page.evaluate(AE_WATCH)
+    if kind == "vae":
+        await page.get_by_role("tab", name="Latent grid", exact=True).click()
+        await page.wait_for_function(VAE_Z0, timeout=120_000)
+        thumb = page.locator("[data-testid='stSlider']").filter(has_text="pointer z[0]").locator("input[type='range']")
+        await thumb.focus()
+    counter = {"langevin": SHOWN, "gibbs": GIBBS, "ae": AE_STEP}.get(kind)
+    start, c0, end = time.monotonic(), await page.evaluate(counter) if counter else 0, time.monotonic() + seconds
+    r["lat"], r["tick_ms"], moves = [], [], 0
+    while time.monotonic() < end:
+        if kind == "vae":  # one pointer step, timed until the decoded caption shows the new z[0]; then 1 s of looking
+            before = float(await page.evaluate(VAE_Z0))
+            key = "ArrowRight" if (moves // 20) % 2 == 0 else "ArrowLeft"
+            want = f"{before + (0.05 if key == 'ArrowRight' else -0.05):.2f}"
+            t = time.monotonic()
+            await page.keyboard.press(key)
+            try:
+                await page.wait_for_function(f"() => ({VAE_Z0})() === '{want}'",
+                                             timeout=max(1000, 1000 * (end - t) + 30_000))
+                r["lat"].append(time.monotonic() - t)
+            except Exception:  # noqa: BLE001 - a move never answered counts as lost, not as a latency
+                r["lost"] = r.get("lost", 0) + 1
+                break
+            moves += 1
+            await asyncio.sleep(1.0)
+        else:
+            await asyncio.sleep(1.0)
+            if kind == "ae" and (ms := await page.evaluate(AE_TICK)) >= 0:
+                r["tick_ms"].append(ms)
+    elapsed = time.monotonic() - start
+    if counter:
+        r["rate"] = (await page.evaluate(counter) - c0) / elapsed
+    if kind == "ae":
+        ticks = await page.evaluate("() => window.__ticks")
+        r["ae_gap"] = [(b - a) / 1000 for a, b in itertools.pairwise(ticks)]
+    r["exceptions"] = await page.locator("[data-testid='stException']").count()
+
+
+async def session(browser, kind, url, seconds, r):
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(180_000)  # a loaded server answers a click in minutes, not never
+    try:
+        await play(kind, await ctx.new_page(), url, seconds, r)
+    except Exception as e:  # noqa: BLE001 - a session that breaks is counted and named, the others go on
+        r["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
+    finally:
+        await ctx.close()
+
+
+# ---- one N --------------------------------------------------------------------------------------------------------
+
+def med(xs, f=statistics.median):
+    return f(xs) if xs else float("nan")
+
+
+async def load(p, n, args, url, pid, sampler, kinds, results) -> tuple[float, float]:
+    """N sessions against url while sampling; py-spy on pid with --profile. Returns (wall seconds, RSS after)."""
+    sampling = asyncio.create_task(sampler.run())
+    browser = await launch_chromium(p)
+    spies, spy = [], Path(sys.executable).parent / "py-spy"
+    t0 = time.monotonic()
+    tasks = [asyncio.create_task(session(browser, k, url, args.seconds, r)) for k, r in zip(kinds, results)]
+    if args.profile and pid:  # steady state: once every page is open, for half the play time
+        ART.mkdir(exist_ok=True)
+        while not all("open_s" in r or "error" in r for r in results) and not all(t.done() for t in tasks):
+            await asyncio.sleep(0.5)
+        record = ["record", "--pid", str(pid), "--rate", "50", "--format", "raw", "--nonblocking",
+                  *(["--gil"] if args.gil else []), "--duration", str(max(5, int(args.seconds / 2))),
+                  "-o", str(ART / f"class-profile-n{n}.txt")]
+        spies.append(await asyncio.create_subprocess_exec(spy, *record, stdout=subprocess.DEVNULL,
+                                                          stderr=subprocess.STDOUT))
+        await asyncio.sleep(2)
+        dump = await asyncio.create_subprocess_exec(spy, "dump", "--nonblocking", "--pid", str(pid),
+                                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        (ART / f"class-dump-n{n}.txt").write_bytes((await asyncio.wait_for(dump.communicate(), 60))[0])
+    _, late = await asyncio.wait(tasks, timeout=args.seconds + 900)  # bounded: 15 min to open at most
+    for t, r in zip(tasks, results):
+        if t in late:
+            t.cancel()
+            r.setdefault("error", "not done within the time bound")
+    wall = time.monotonic() - t0
+    await browser.close()
+    for s in spies:
+        await asyncio.wait_for(s.wait(), 120)
+    await asyncio.sleep(args.cooldown)  # sessions closed: does the server give its memory back?
+    after_rss = rss_mb(pid) if pid else float("nan")
+    sampling.cancel()
+    return wall, after_rss
+
+
+async def run_n(p, n: int, args) -> dict:
+    proc, url = (None, args.url) if args.url else start_server(env=dict(e.split("=", 1) for e in args.env))
+    pid = proc.pid if proc else args.server_pid
+    idle_rss, sampler, kinds = rss_mb(pid) if pid else float("nan"), Sampler(pid), scaled_mix(n)
+    results = [{"kind": k} for k in kinds]
+    try:
+        wall, after_rss = await load(p, n, args, url, pid, sampler, kinds, results)
+    finally:  # the server stops whatever happened to the sessions
+        log = ""
+        if proc:
+            proc.log.seek(0)
+            log = proc.log.read().decode(errors="replace")
+            stop_server(proc)
+    rows = sampler.rows
+    by = collections.defaultdict(list)
+    for r in results:
+        by[r["kind"]].append(r)
+    tb_kinds = collections.Counter(re.findall(r"^(\w+(?:Error|Exception)):", log, re.MULTILINE))
+    return {
+        "n": n, "wall": wall, "mix": {k: len(v) for k, v in by.items()},
+        "open": [r["open_s"] for r in results if "open_s" in r],
+        "langevin": [r["rate"] for r in by["langevin"] if "rate" in r],
+        "gibbs": [r["rate"] for r in by["gibbs"] if "rate" in r],
+        "vae": [x for r in by["vae"] for x in r.get("lat", [])],
+        "ae_ms": [x for r in by["ae"] for x in r.get("tick_ms", [])],
+        "ae_gap": [x for r in by["ae"] for x in r.get("ae_gap", [])],
+        "cpu": [r["server"] for r in rows], "rss": [r["rss"] for r in rows], "idle_rss": idle_rss, "after_rss": after_rss,
+        "browser": [r["browser"] for r in rows], "self": [r["self"] for r in rows], "machine": [r["machine"] for r in rows],
+        "tracebacks": log.count("Traceback (most recent call last)"), "tb_kinds": dict(tb_kinds),
+        "errors": [f"{r['kind']}: {r['error']}" for r in results if "error" in r],
+        "lost": sum(r.get("lost", 0) for r in results), "page_exc": sum(r.get("exceptions", 0) for r in results),
+    }
+
+
+# where the server's time goes: each sampled stack goes to the first category that matches it (inclusive)
+CATEGORIES = (
+    ("idle (waiting on a lock, a socket, a queue)",  # PollingPathWatcher: a time.sleep py-spy takes for work
+     (r"(Condition\.wait|select|Queue\.get|Event\.wait|_worker) \([^;]*$|PollingPathWatcher\._schedule")),
+    ("gc.collect after every script run (runner.postScriptGC)", r"_on_script_finished"),
+    ("imports", r"importlib\._bootstrap"),
+    ("plotly: figure building + JSON (st.plotly_chart)", r"plotly|plotly_chart"),
+    ("images: PIL / numpy / JPEG-PNG encoding (st.image, viz)", r"PIL/|image_to_url|marshall_images|png_bytes|viz\.py"),
+    ("torch / model and sampler work (genlib)", r"torch/|genlib/"),
+    ("Streamlit messages: protobuf, forward queue, websocket", r"protobuf|forward_msg|_enqueue|websocket|tornado"),
+    ("Streamlit script run: page code, widgets, elements", r"scriptrunner|exec_code"),
+)
+
+
+def summarise_profile(path: Path, top: int = 15) -> None:
+    """Shares of py-spy's collapsed stacks: by category (CATEGORIES) and by leaf function, idle stacks apart."""
+    cats, own, total = collections.Counter(), collections.Counter(), 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        c = int(count)
+        cat = next((name for name, pat in CATEGORIES if re.search(pat, stack)), "other (asyncio, tornado loop, ...)")
+        cats[cat] += c
+        if not cat.startswith("idle"):
+            total += c
+            own[stack.split(";")[-1]] += c
+    idle = cats.pop(CATEGORIES[0][0], 0)
+    print(f"\nprofile {path.name}: {total} busy samples at 50 Hz (+ {idle} idle ones left out); shares of busy samples")
+    print("  by category:", *(f"\n    {100 * c / total:5.1f} %  {f}" for f, c in cats.most_common()))
+    print("  own time, top functions:", *(f"\n    {100 * c / total:5.1f} %  {f}" for f, c in own.most_common(top)))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sessions", type=int, nargs="+", default=[5, 10, 20, 30])
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--url", help="a server already running (e.g. replicas behind a proxy); no server is started")
+    ap.add_argument("--server-pid", type=int, help="with --url: a server process to sample (CPU, RSS, py-spy)")
+    ap.add_argument("--cooldown", type=float, default=10, help="seconds after the sessions close to read RSS again")
+    ap.add_argument("--profile", action="store_true", help="py-spy record + dump of the server into test-artifacts/")
+    ap.add_argument("--env", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="extra environment of the server started, e.g. STREAMLIT_RUNNER_POST_SCRIPT_GC=false")
+    ap.add_argument("--gil", action="store_true", help="with --profile: only the thread holding the GIL is sampled")
+    args = ap.parse_args()
+    from playwright.async_api import async_playwright
+
+    async def all_n():
+        async with async_playwright() as p:
+            return [await run_n(p, n, args) for n in args.sessions]
+
+    load = os.getloadavg()
+    out = asyncio.run(all_n())
+    print(f"machine: {os.cpu_count()} CPU cores, load average before {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+          f"{args.seconds:.0f} s per session; server {args.url or 'fresh streamlit run app.py per N'} {' '.join(args.env)}")
+    print(f"{'N':>3} {'open s max/med':>15} {'Lgv f/s':>8} {'Gibbs f/s':>9} {'VAE s med/max':>14} "
+          f"{'AE tick ms':>10} {'AE gap s':>8} {'srv CPU%':>8} {'RSS MB 0/max/after':>20} {'tb':>3} "
+          f"{'load CPU% brw/py':>16} {'wall s':>6}")
+    for o in out:
+        print(f"{o['n']:>3} {med(o['open'], max):7.1f}/{med(o['open']):<7.1f} {med(o['langevin']):8.2f} "
+              f"{med(o['gibbs']):9.2f} {med(o['vae']):6.2f}/{med(o['vae'], max):<7.2f} {med(o['ae_ms']):10.0f} "
+              f"{med(o['ae_gap']):8.2f} {med(o['cpu'], statistics.fmean):8.0f} "
+              f"{o['idle_rss']:6.0f}/{med(o['rss'], max):6.0f}/{o['after_rss']:<6.0f} {o['tracebacks']:>3} "
+              f"{med(o['browser'], statistics.fmean):8.0f}/{med(o['self'], statistics.fmean):<7.0f} {o['wall']:6.0f}")
+    for o in out:
+        print(f"N={o['n']}: server CPU % max {med(o['cpu'], max):.0f}; machine busy (all processes, of "
+              f"{100 * os.cpu_count()} %) mean {med(o['machine'], statistics.fmean):.0f}; mix {o['mix']}; VAE moves timed {len(o['vae'])}, lost {o['lost']}; "
+              f"page exceptions {o['page_exc']}; server tracebacks {o['tb_kinds'] or 0}; "
+              f"session errors {o['errors'] or 'none'}")
+    if args.profile:
+        for o in out:
+            if (path := ART / f"class-profile-n{o['n']}.txt").exists():
+                summarise_profile(path)
+
+
+if __name__ == "__main__":
+    main()
