@@ -295,11 +295,11 @@ def gibbs(model, v0: torch.Tensor, generator: torch.Generator, beta: float | Cal
     return _gibbs(model, v, generator, beta_now)
 
 
-@torch.no_grad()
 def _gibbs(model, v, generator, beta_now) -> Iterator[ChainState]:
     alive, t = torch.ones(len(v), dtype=torch.bool, device=v.device), 0
     while True:
-        v, pv, _ = model.gibbs_step(v, generator, beta_now())
+        with torch.no_grad():  # a block, not a decorator: that would enter and leave no_grad at every yield
+            v, pv, _ = model.gibbs_step(v, generator, beta_now())
         t += 1
         yield ChainState(v, t, alive, 0.0, mean=pv)
 

@@ -170,11 +170,20 @@ with tab_energy:
         image, problem_u = digit_input.upload("ebm-upload", "…or upload an image (PNG, JPEG, ...; up to 4096 × 4096 pixels)",
                                               "Converted to a 28 × 28 grey digit (white on black, centred) before its "
                                               "energy is computed.")
-    g = torch.Generator().manual_seed(0)
-    real = (mn.test.images if mn.test is not None else mn.val.images)[:500]
-    groups = {"real digits" + (" (test)" if mn.test is not None else " (validation)"): real,
-              "uniform noise": torch.rand(500, 1, 28, 28, generator=g),
-              "rotated digits (90°)": torch.rot90(real, 1, (2, 3))}
+
+    def reference_energies() -> dict:
+        """Energies of 500 real digits, 500 noise images and the 500 digits rotated: computed once per model state,
+        not on every rerun."""
+        g = torch.Generator().manual_seed(0)
+        real = (mn.test.images if mn.test is not None else mn.val.images)[:500]
+        ref = {"real digits" + (" (test)" if mn.test is not None else " (validation)"): real,
+               "uniform noise": torch.rand(500, 1, 28, 28, generator=g),
+               "rotated digits (90°)": torch.rot90(real, 1, (2, 3))}
+        with torch.no_grad():
+            return {k: model(v).numpy() for k, v in ref.items()}
+
+    energies = dict(chrome.memo("ebm_ref_energies", (model, state["trainer"].step_count), reference_energies))
+    groups = {}
     ch = (st.session_state.get("ebm_chain") or {}).get("chain")
     if ch is not None and len(ch) > 1:
         groups[f"chain samples (step {ch.steps[-1]})"] = pictures(ch, -1)
@@ -184,7 +193,7 @@ with tab_energy:
         if problem:
             st.error(problem)
     with torch.no_grad():
-        energies = {k: model(v).numpy() for k, v in groups.items()}
+        energies |= {k: model(v).numpy() for k, v in groups.items()}
     st.plotly_chart(viz.energy_histogram(energies, marks=tuple(mine)), key="ebm-hist")
     for name in mine:
         if name in groups:

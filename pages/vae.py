@@ -110,8 +110,11 @@ def encode_means(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 D = cfg.latent
+# q(z|x) of the validation digits, encoded once per model state (not on every rerun): the maps, paths and KL ranking
+mu_v, logvar_v = chrome.memo("vae_val_codes", (model, trainer.step_count), lambda: encode_means(val))
 # for maps of a model with more than 2 dimensions: the two dimensions with the largest KL (the most used)
-top2 = (0, 1) if D == 2 else tuple(int(i) for i in torch.argsort(metrics.kl_per_dim(model, val), descending=True)[:2])
+top2 = (0, 1) if D == 2 else tuple(int(i) for i in torch.argsort(metrics.gaussian_kl(mu_v, logvar_v).mean(0),
+                                                                 descending=True)[:2])
 top2_note = "" if D == 2 else f": the two most used dimensions z[{top2[0]}], z[{top2[1]}]"
 tabs = st.tabs(["Train", "Latent grid", "Clusters", "Interpolate", "Draw", "Sample"])
 
@@ -219,7 +222,6 @@ with tabs[3]:
     steps = c[2].slider("Steps", 3, 20, 10, help="Decoded points along the path.")
     sph = c[3].checkbox("Spherical (slerp)", help="Interpolate along a great circle: the path keeps a norm typical of "
                         "the prior instead of cutting through the low-norm centre.")
-    mu_v = encode_means(val)[0]
     path = V.interpolate(mu_v[i0], mu_v[i1], steps, sph)
     strip = model.decode_images(path)
     st.image(viz.grid(torch.cat([val[i0:i0 + 1], strip, val[i1:i1 + 1]]), nrow=steps + 2), clamp=True,
@@ -244,7 +246,7 @@ with tabs[4]:
             recon = model.decode_images(mu_d)
             st.image(viz.to_uint8(viz.grid(torch.cat([digit, recon]), nrow=2), 5),
                      caption="the 28 × 28 input · its reconstruction")
-            fig = viz.latent_map(encode_means(val)[0], val_labels, top2,
+            fig = viz.latent_map(mu_v, val_labels, top2,
                                  "q(z|x) of your digit on the latent map" + top2_note)
             viz.mark_posterior(fig, V.ellipse(mu_d[0], lv_d[0], top2),
                                (float(mu_d[0, top2[0]]), float(mu_d[0, top2[1]])))

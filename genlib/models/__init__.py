@@ -64,9 +64,9 @@ def create(kind: str, config=None, seed: int = 0) -> Model:
     s = spec(kind)
     config = config if config is not None else s.config_cls()
     check_size(kind, config)
-    with own_rng(torch.Generator().manual_seed(int(seed))):
+    with own_rng(torch.Generator().manual_seed(int(seed))):  # PyTorch's default layer initialisation
         model = s.model_cls(config)
-    model.init_weights(torch.Generator().manual_seed(int(seed)))
+    model.init_weights(torch.Generator().manual_seed(int(seed)))  # a model's own initialisation (the RBM's)
     return model
 
 

@@ -14,15 +14,14 @@ read them instead of probing for methods:
     can_chain     `sample_chain(n, steps, generator)` gives the frames of a Markov chain (a GIF on the command line)
     scored        `eval` scores the model's samples with the bundled classifier (genlib.quality)
     image_data    trains on MNIST digits (False: on 2-D toy points, in the app only)
-Hooks with defaults: `init_weights(generator)` draws the initial weights, `after_training(images)` runs once when a
-training run ends (the autoencoder fits the Gaussian it samples codes from), `eval_metrics(x, ...)` adds
-model-specific figures to `eval`.
+Hooks with defaults: `init_weights(generator)` draws initial weights other than PyTorch's default ones (the RBM's),
+`after_training(images)` runs once when a training run ends (the autoencoder fits the Gaussian it samples codes
+from), `eval_metrics(x, ...)` adds model-specific figures to `eval`.
 """
 from __future__ import annotations
 
 import contextlib
 import inspect
-import math
 from typing import ClassVar
 
 import torch
@@ -43,18 +42,10 @@ class Model(nn.Module):
     def loss(self, batch, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    @torch.no_grad()
     def init_weights(self, generator: torch.Generator) -> None:
-        """Draw every Linear / Conv weight and bias again with PyTorch's default rule (Kaiming-uniform with a = sqrt 5,
-        biases U(-1/sqrt(fan_in), 1/sqrt(fan_in))) from `generator`, layer by layer in module order: the same numbers
-        as building the model after torch.manual_seed(seed), without touching the global RNG."""
-        for m in self.modules():
-            if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
-                nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
-                if m.bias is not None:
-                    fan_in, _ = nn.init._calculate_fan_in_and_fan_out(m.weight)
-                    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-                    nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+        """A model whose initial weights are not PyTorch's default layer initialisation draws them here. The default
+        needs nothing: genlib.models.create builds the model inside own_rng(generator), so the layers' own
+        initialisation already drew from it (the numbers of torch.manual_seed(seed) and then building the model)."""
 
     def after_training(self, images: torch.Tensor) -> None:
         """Called once at the end of a training run with the training images (default: nothing)."""

@@ -223,7 +223,7 @@ class RBM(Model):
                "mean_free_energy": mean_f}
         if min(self.config.n_hidden, self.config.n_visible) <= EXACT_MAX_HIDDEN:
             z = exact_log_z(self)
-            out.update(exact_logz=z, exact_test_ll=-mean_f - z)
+            out.update(exact_logz=z, exact_test_ll=log_likelihood(mean_f, z)[0])
         return out
 
 

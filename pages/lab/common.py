@@ -66,3 +66,23 @@ def play_batch(state: dict, names: tuple[str, ...], target_name: str, advance: C
         st.rerun()
     flipbook(frames, captions, first, str(id(ref)), key, FPS, head=(
         f"{head} Server: {1000 * (time.perf_counter() - t0) / max(len(frames), 1):.0f} ms per frame."))
+
+
+def chain_view(name: str, play: Callable[[dict], None], warn: Callable[[dict], None],
+               paused: Callable[[dict], None]) -> None:
+    """A tab's chains view, st.session_state[name], as a fragment with no timer: while playing, the browser's
+    flipbook asks for the next batch of frames (play); warnings about dead chains (warn) show either way, the
+    interactive charts (paused) only on pause."""
+
+    @st.fragment
+    def view() -> None:
+        state = st.session_state[name]
+        if state.get("error"):
+            return
+        if state["playing"]:
+            play(state)
+        warn(state)
+        if not state["playing"]:
+            paused(state)
+
+    view()

@@ -9,7 +9,8 @@ import torch
 from genlib import densities as D
 from genlib import samplers as S
 from genlib import viz
-from pages.lab.common import COLORS, FPS, MAX_FRAMES, SIGMA_MAX, ess_x1, fmt, play_batch, target_and_grids
+from pages.lab.common import (COLORS, FPS, MAX_FRAMES, SIGMA_MAX, chain_view, ess_x1, fmt, play_batch,
+                               target_and_grids)
 from pages.views import chain_player
 
 STEP_SIZES = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0]
@@ -119,18 +120,11 @@ def render() -> None:
     if state is None:
         return
 
-    @st.fragment  # no timer: while playing, the browser's flipbook asks for the next batch of frames
-    def samplers_view():
-        stt = st.session_state["lv_samplers"]
-        if stt.get("error"):
-            return
-        if stt["playing"]:
-            play_samplers(stt, target_name, per_frame)
+    def warn(stt: dict) -> None:
         ula = stt["ULA"]
         if ula.dead:
             st.warning(f"{ula.dead} of {len(ula.frames[0])} ULA chains were sent to infinity by the step size "
                        f"η = {eta:g} and stopped; the other chains go on. MALA rejects such moves instead.")
-        if not stt["playing"]:
-            paused_view(stt, target_name)
 
-    samplers_view()
+    chain_view("lv_samplers", lambda stt: play_samplers(stt, target_name, per_frame), warn,
+               lambda stt: paused_view(stt, target_name))

@@ -8,7 +8,7 @@ import torch
 from genlib import densities as D
 from genlib import samplers as S
 from genlib import viz
-from pages.lab.common import COLORS, FPS, MAX_FRAMES, fmt, play_batch, target_and_grids
+from pages.lab.common import COLORS, FPS, MAX_FRAMES, chain_view, fmt, play_batch, target_and_grids
 from pages.views import chain_player
 
 WT_NAME = D.WellingTehPosterior.name
@@ -128,18 +128,10 @@ def render() -> None:
         return
     schedule = S.StepSchedule(a, float(b), gamma)  # valid: building the chains with it just worked
 
-    @st.fragment  # no timer: while playing, the browser's flipbook asks for the next batch of frames
-    def sgld_view():
-        stt = st.session_state["lv_sgld"]
-        if stt.get("error"):
-            return
-        if stt["playing"]:
-            play_sgld(stt, per_frame)
+    def warn(stt: dict) -> None:
         dead = {n: stt[n].dead for n in METHODS if stt[n].dead}
         if dead:
             st.warning("Chains sent to infinity by too large a step (a) were stopped: "
                        + ", ".join(f"{n}: {d}" for n, d in dead.items()) + ". The others go on.")
-        if not stt["playing"]:
-            paused_view(stt, schedule)
 
-    sgld_view()
+    chain_view("lv_sgld", lambda stt: play_sgld(stt, per_frame), warn, lambda stt: paused_view(stt, schedule))
