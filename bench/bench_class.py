@@ -1,7 +1,7 @@
 """A class on one server: N live browser sessions at once (issue 13), the server's cost and the browsers' apart.
 
     .venv/bin/python bench/bench_class.py [--sessions 5 10 20 30] [--seconds 60] [--url URL [--server-pid PID]]
-        [--profile [--gil]] [--env KEY=VALUE ...] [--cooldown 10]
+        [--profile [--gil]] [--env KEY=VALUE ...] [--cooldown 10] [--replicas N]
 
 Per N: a fresh `streamlit run app.py` on loopback (or --url, a server already running, e.g. replicas behind a
 proxy), one Chromium with N browser contexts playing the issue's mix scaled to N (of 30: 9 Langevin lab playing,
@@ -9,6 +9,9 @@ proxy), one Chromium with N browser contexts playing the issue's mix scaled to N
 once its page is open; then every context closes. Bounded in count and time, stops by itself. Prints one table
 row per N; nothing is asserted. --profile runs the venv's py-spy (`pip install py-spy`, not in requirements.txt)
 against the server (record + dump) into test-artifacts/ and prints where its time goes. Results: bench/CLASS_PROFILE.md.
+--replicas N: per N sessions, the replicated set-up instead (deploy/classroom.py: N replicas of the app behind nginx
+on loopback, fresh per row), measured through the proxy; server CPU and RSS are those of the replicas and nginx
+summed; --profile then profiles replica 0.
 """
 from __future__ import annotations
 
@@ -27,10 +30,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from deploy.classroom import Classroom
 from tests.harness import (
     _SETTLED,
     _WATCH,
     IDLE,
+    free_port,
     launch_chromium,
     start_server,
     stop_server,
@@ -82,19 +87,24 @@ class Sampler:
     """Every second: CPU % of the server's process tree, and of this process tree without the server (Playwright's
     driver, Chromium, this Python), and the server's RSS."""
 
-    def __init__(self, server_pid: int | None):
-        self.server_pid, self.prev, self.rows = server_pid, {}, []
+    def __init__(self, server_pid: int | list[int] | None):
+        # one server, or (--replicas) every process of the set-up, replicas and nginx: CPU and RSS summed over them
+        self.server_pids = set(server_pid if isinstance(server_pid, list) else [server_pid] if server_pid else [])
+        self.prev, self.rows = {}, []
+
+    def rss(self) -> float:
+        return sum(rss_mb(p) for p in self.server_pids) if self.server_pids else float("nan")
 
     def tree_cpu(self) -> dict[int, tuple[float, bool]]:
         stats = {int(p): s for p in os.listdir("/proc") if p.isdigit() and (s := _stat(int(p)))}
         side, todo = {}, [(os.getpid(), False)]
         while todo:  # this process's descendants, each marked as in the server's subtree or not
             pid, server = todo.pop()
-            server = server or pid == self.server_pid
+            server = server or pid in self.server_pids
             side[pid] = (stats[pid][1], server) if pid in stats else (0.0, server)
             todo += [(c, server) for c, s in stats.items() if s[0] == pid]
-        if self.server_pid and self.server_pid not in side and self.server_pid in stats:  # --url with --server-pid
-            side[self.server_pid] = (stats[self.server_pid][1], True)
+        for spid in [q for q in self.server_pids if q not in side and q in stats]:  # --url with --server-pid
+            side[spid] = (stats[spid][1], True)
         return side
 
     async def run(self) -> None:
@@ -110,7 +120,7 @@ class Sampler:
             dt, self.prev, t_prev, m = t - t_prev, now, t, machine_busy()
             used["machine"], m_prev = (m[0] - m_prev[0]) * dt / max(m[1] - m_prev[1], 1e-9) * os.cpu_count(), m
             self.rows.append({k: 100 * used[k] / dt for k in ("server", "browser", "self", "machine")}
-                             | {"rss": rss_mb(self.server_pid) if self.server_pid else float("nan")})
+                             | {"rss": self.rss()})
 
 
 # ---- the sessions -------------------------------------------------------------------------------------------------
@@ -158,15 +168,15 @@ async def play(kind: str, page, url: str, seconds: float, r: dict) -> None:
     counter = {"langevin": SHOWN, "gibbs": GIBBS, "ae": AE_STEP}.get(kind)
     start, c0, end = time.monotonic(), await page.evaluate(counter) if counter else 0, time.monotonic() + seconds
     r["lat"], r["tick_ms"], moves = [], [], 0
+    shown, last = 0, c0
     while time.monotonic() < end:
         if kind == "vae":  # one pointer step, timed until the decoded caption shows the new z[0]; then 1 s of looking
-            before = float(await page.evaluate(VAE_Z0))
+            before = await page.evaluate(VAE_Z0)
             key = "ArrowRight" if (moves // 20) % 2 == 0 else "ArrowLeft"
-            want = f"{before + (0.05 if key == 'ArrowRight' else -0.05):.2f}"
             t = time.monotonic()
             await page.keyboard.press(key)
-            try:
-                await page.wait_for_function(f"() => ({VAE_Z0})() === '{want}'",
+            try:  # the slider's step: any new value of z[0] in the caption is the answer
+                await page.wait_for_function(f"() => ({VAE_Z0})() !== '{before}'",
                                              timeout=max(1000, 1000 * (end - t) + 30_000))
                 r["lat"].append(time.monotonic() - t)
             except Exception:  # noqa: BLE001 - a move never answered counts as lost, not as a latency
@@ -178,13 +188,35 @@ async def play(kind: str, page, url: str, seconds: float, r: dict) -> None:
             await asyncio.sleep(1.0)
             if kind == "ae" and (ms := await page.evaluate(AE_TICK)) >= 0:
                 r["tick_ms"].append(ms)
+            if kind in ("langevin", "gibbs"):
+                # a chain that reached its last frame stops (the Play button is back) and its player starts over on
+                # Restart: count frames across that (a student restarts it), never a negative difference
+                v = await page.evaluate(counter)
+                moved = v != last
+                shown, last = shown + (v - last if v >= last else max(v, 0)), v
+                if not moved and await play_btn.is_visible():
+                    try:
+                        await page.locator("button:visible").filter(has_text=re.compile("Restart$")).first.click(
+                            timeout=5_000)
+                        await play_btn.click(timeout=5_000)
+                        r["restarts"] = r.get("restarts", 0) + 1
+                    except Exception:  # noqa: BLE001 - a busy page: try again next second
+                        pass
     elapsed = time.monotonic() - start
-    if counter:
+    if counter and kind in ("langevin", "gibbs"):
+        v = await page.evaluate(counter)
+        r["rate"] = (shown + (v - last if v >= last else max(v, 0))) / elapsed
+    elif counter:
         r["rate"] = (await page.evaluate(counter) - c0) / elapsed
     if kind == "ae":
         ticks = await page.evaluate("() => window.__ticks")
         r["ae_gap"] = [(b - a) / 1000 for a, b in itertools.pairwise(ticks)]
     r["exceptions"] = await page.locator("[data-testid='stException']").count()
+    # a live view that paused itself (hidden tab, no input: views.ticker) measured nothing: count it as an error
+    paused = await page.evaluate("() => [...document.querySelectorAll('[data-paused]')].map(e => e.dataset.paused)"
+                                 ".filter(Boolean)")
+    if paused:
+        r["error"] = f"the live view paused itself ({', '.join(paused)}) during the measurement"
 
 
 async def session(browser, kind, url, seconds, r):
@@ -234,15 +266,19 @@ async def load(p, n, args, url, pid, sampler, kinds, results) -> tuple[float, fl
     for s in spies:
         await asyncio.wait_for(s.wait(), 120)
     await asyncio.sleep(args.cooldown)  # sessions closed: does the server give its memory back?
-    after_rss = rss_mb(pid) if pid else float("nan")
+    after_rss = sampler.rss()
     sampling.cancel()
     return wall, after_rss
 
 
 async def run_n(p, n: int, args) -> dict:
-    proc, url = (None, args.url) if args.url else start_server(env=dict(e.split("=", 1) for e in args.env))
-    pid = proc.pid if proc else args.server_pid
-    idle_rss, sampler, kinds = rss_mb(pid) if pid else float("nan"), Sampler(pid), scaled_mix(n)
+    env = dict(e.split("=", 1) for e in args.env)
+    classroom = Classroom(args.replicas, port=free_port(), listen="127.0.0.1", env=env).start() if args.replicas else None
+    proc, url = ((None, args.url) if args.url else (None, classroom.url) if classroom else start_server(env=env))
+    pids = classroom.pids if classroom else [proc.pid] if proc else [args.server_pid] if args.server_pid else []
+    pid = pids[0] if pids else None  # the one py-spy profiles (replica 0 with --replicas)
+    sampler, kinds = Sampler(pids), scaled_mix(n)
+    idle_rss = sampler.rss()
     results = [{"kind": k} for k in kinds]
     try:
         wall, after_rss = await load(p, n, args, url, pid, sampler, kinds, results)
@@ -252,6 +288,9 @@ async def run_n(p, n: int, args) -> dict:
             proc.log.seek(0)
             log = proc.log.read().decode(errors="replace")
             stop_server(proc)
+        if classroom:
+            classroom.stop()
+            log = "".join(classroom.replica_log(i) for i in range(classroom.n))
     rows = sampler.rows
     by = collections.defaultdict(list)
     for r in results:
@@ -317,7 +356,11 @@ def main() -> None:
     ap.add_argument("--env", nargs="*", default=[], metavar="KEY=VALUE",
                     help="extra environment of the server started, e.g. STREAMLIT_RUNNER_POST_SCRIPT_GC=false")
     ap.add_argument("--gil", action="store_true", help="with --profile: only the thread holding the GIL is sampled")
+    ap.add_argument("--replicas", type=int, metavar="N",
+                    help="per row, N replicas of the app behind nginx (deploy/classroom.py) instead of one server")
     args = ap.parse_args()
+    if args.replicas is not None and (args.url or args.replicas < 1):
+        ap.error("--replicas N (N >= 1) starts its own set-up: not with --url")
     from playwright.async_api import async_playwright
 
     async def all_n():
@@ -327,7 +370,7 @@ def main() -> None:
     load = os.getloadavg()
     out = asyncio.run(all_n())
     print(f"machine: {os.cpu_count()} CPU cores, load average before {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
-          f"{args.seconds:.0f} s per session; server {args.url or 'fresh streamlit run app.py per N'} {' '.join(args.env)}")
+          f"{args.seconds:.0f} s per session; server {args.url or (f'{args.replicas} replicas behind nginx, fresh per N (CPU, RSS: replicas + nginx summed)' if args.replicas else 'fresh streamlit run app.py per N')} {' '.join(args.env)}")
     print(f"{'N':>3} {'open s max/med':>15} {'Lgv f/s':>8} {'Gibbs f/s':>9} {'VAE s med/max':>14} "
           f"{'AE tick ms':>10} {'AE gap s':>8} {'srv CPU%':>8} {'RSS MB 0/max/after':>20} {'tb':>3} "
           f"{'load CPU% brw/py':>16} {'wall s':>6}")

@@ -24,10 +24,11 @@ import json
 import math
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
-from . import checkpoints, limits
+from . import checkpoints, limits, share
 from .data import EVAL_SEED, binarize
 
 
@@ -156,17 +157,18 @@ class Trainer:
             x = _binarize_first(x, self.generator)
         return x
 
-    def step(self) -> dict[str, float]:
-        """One optimizer step on one minibatch."""
+    def step(self, loss: Callable[[], dict] | None = None) -> dict[str, float]:
+        """One optimizer step on one minibatch; with `loss`, on the loss terms loss() computes from a batch the caller
+        drew earlier with next_batch (an iteration spread over several ticks: genlib.models.ebm.LiveTraining)."""
         self.model.train()
-        x = self.next_batch()
+        x = self.next_batch() if loss is None else None
         self.optimizer.zero_grad(set_to_none=True)
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.lr_at(self.step_count)
         if self.model.manual_grads:
             out = self.model.compute_grads(x, self.generator)
         else:
-            out = self.model.loss(x, self.generator)
+            out = self.model.loss(x, self.generator) if loss is None else loss()
             if torch.isfinite(out["loss"]):
                 out["loss"].backward()
         if not torch.isfinite(out["loss"]):
@@ -286,9 +288,10 @@ class Trainer:
     def tick(self, val: Data, budget: float = 0.1, max_steps: int = 200) -> dict | None:
         """One tick of live training (the app's pages): optimizer steps for about `budget` seconds, then the
         validation metrics, with the tick's duration as `tick_ms`. None when the steps or the validation diverged (the
-        run is rolled back to the start of the tick and `message` says so)."""
+        run is rolled back to the start of the tick and `message` says so). The budget is cut to the process's fair
+        share when the caller set one (genlib.share.capped: many live sessions in one server)."""
         t0 = time.perf_counter()
-        rec = self.run(max_steps, time_budget=budget, validate=val)
+        rec = self.run(max_steps, time_budget=share.cap(budget), validate=val)
         if rec is not None:
             rec["tick_ms"] = 1000 * (time.perf_counter() - t0)
         return rec

@@ -1,13 +1,20 @@
-"""The chain player: chains kept in session state, the Play/Pause · Step · Restart row, a frame scrubber, and a
-fragment that advances one frame per browser tick while playing (used by the RBM, EBM and Langevin pages)."""
+"""The chain player: chains kept in session state, the Play/Pause · Step · Restart row (and the space bar), a frame
+scrubber, and a fragment that advances one frame per browser tick while playing (used by the RBM, EBM and Langevin
+pages). The browser asks for each tick (views.ticker): only while the tab is visible and someone is there, one at a
+time, and no faster than the process's fair share allows (genlib.share)."""
 from __future__ import annotations
 
-from typing import Callable
+import base64
+import io
+import time
+from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 
 from genlib import viz
+from pages.views import setup, ticker
 from pages.views.training import run_buttons
 
 
@@ -48,9 +55,10 @@ def controls(state: dict, key: str, what: str, build: Callable[[], dict], advanc
         return None
     play_help = (f"Run the {what}, one frame per tick." if fps is None else f"Run the {what}: the browser shows "
                  f"{fps:g} frames per second while the server computes the next ones.")
+    play_help += " The space bar plays and pauses too (when no text field has the focus)."
     step, again = run_buttons(state, "playing", (f"{key}-play", f"{key}-step", f"{key}-restart"), ("Play", "Restart"),
                               (play_help, "Advance one frame (the steps per frame set above).",
-                               "Start the chains again from the same seed."))
+                               "Start the chains again from the same seed."), space=f"{key}-space")
     if again:
         state = restart(state["name"], state["key"], build)
         if state["error"]:
@@ -71,20 +79,74 @@ def scrub(key: str, n_frames: int) -> int:
                      help="Scrub through the frames computed so far (pause first to look around).")
 
 
+def frame(container, img: np.ndarray, caption: str | None = None, width="stretch") -> None:
+    """container.image of a grey image in [0, 1] (or uint8, grey or RGB) sent inline as a PNG data URL: use it for
+    every image that a live fragment redraws.
+
+    st.image of an array stores the file in Streamlit's media store and sends its URL; a fragment rerun that draws a
+    new image at the same place replaces the session's reference, and the end of any session's run then deletes the
+    old file (runtime.media_file_manager.remove_orphaned_files: media files go at once). A browser that had not yet
+    loaded, or re-mounts, the previous frame asks for a file already gone: "Image source error - /media/<hash>.jpg"
+    and a broken image under fast reruns (issue 14, defect 2). A data URL travels in the message itself: nothing to
+    fetch, nothing to lose. PNG: lossless for binary digits, a few kB for a grid of 100."""
+    a = np.asarray(img)
+    if a.dtype != np.uint8:
+        a = viz.to_uint8(a)
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "PNG", compress_level=1)  # level 1: ~3x faster than the default, about as small here
+    container.image("data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(), caption=caption, width=width)
+
+
+def _rate(times: list[float]) -> float:
+    """Ticks per second over the recorded tick times (the last few)."""
+    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+
+
 def player(state: dict, key: str, n_frames: Callable[[], int], advance: Callable[[], None],
            draw: Callable[[int], None], every: float = 0.25, done: Callable[[], bool] = lambda: False) -> None:
-    """A fragment that, while state["playing"], advances one frame per browser tick (`every` seconds) and stops
-    (a full rerun: the Play button turns back) when done(); then draws frame `scrub(key, n_frames())` with
-    draw(index). The tick's work stays in `advance`, a plain function that tests call directly."""
+    """A fragment that, while state["playing"], advances one frame per tick and stops (a full rerun: the Play button
+    turns back) when done(); then draws frame `scrub(key, n_frames())` with draw(index). The browser asks for each
+    tick (views.ticker) `every` seconds after the previous frame arrived, later when the server is shared
+    (genlib.share: the wait keeps this session's busy share at its fair slice), and not at all while the tab is hidden
+    or nobody interacted for a few minutes (the status line says so). The tick's work stays in `advance`, a plain
+    function that tests call directly."""
 
-    @st.fragment(run_every=every if state["playing"] else None)
+    @st.fragment
     def play() -> None:
+        status = st.container()  # the status line (ticker) above the frames, filled once the tick is done
+        who, share = (ticker.live_id(), key), setup.fair_share()
+        state["_runs"] = runs = state.get("_runs", 0) + 1
+        note, delay = "", every
         if state["playing"]:
+            slow = state.get("_frame_s", 0.0) if len(state.get("_times", [])) > 1 else 0.0  # not torch's warm-up
+            if slow > 0.5:  # say what the server is doing while a slow frame is computed (issue 14, defect 3)
+                working = status.empty()
+                working.caption(f"Computing frame {n_frames()} … (one frame takes about {slow:.1f} s on this machine)")
+            t0, c0 = time.perf_counter(), time.thread_time()
             advance()
+            spent, busy = time.perf_counter() - t0, time.thread_time() - c0
+            state["_frame_s"] = spent if slow == 0 else 0.7 * slow + 0.3 * spent
+            if slow > 0.5:
+                working.empty()
             if done():
                 state["playing"] = False
+                share.leave(who)
                 st.rerun()
+            n = share.enter(who)
+            delay = share.delay(spent, every, n, busy)
+            times = state["_times"] = (state.get("_times", []) + [time.monotonic()])[-8:]
+            rate = _rate(times)
+            note = f"Playing: about {rate:.1f} frames/s" if rate else "Playing"
+            if state["_frame_s"] > 0.5 and len(times) > 2:
+                note += f"; one frame takes about {state['_frame_s']:.1f} s on this machine"
+            if n > 1 and delay > max(every - spent, 0) + 1e-3:
+                note += f". Shared mode: {n} live sessions, about {rate:.1f} frames/s each"
+        else:
+            share.leave(who)
+            state["_times"] = []
         draw(scrub(key, n_frames()))
+        with status:  # last: the browser takes this as the answer, so the next ask waits for the whole redraw
+            ticker.ticker(f"{key}-ticker", state["playing"], delay, note, runs)
 
     play()
 

@@ -2,21 +2,30 @@
 from __future__ import annotations
 
 import copy
+import ctypes
 import dataclasses
+import gc
 import logging
 import os
 import sys
+import threading
+import time
 
 import streamlit as st
 import torch
 
-from genlib import checkpoints, data as gdata, limits, models
+from genlib import checkpoints, limits, models
+from genlib import data as gdata
+from genlib.share import FairShare
+
+GC_PERIOD = 20.0  # seconds between the sweeper's full collections (see gc_sweeper)
 
 
 @st.cache_resource
 def torch_threads() -> int:
-    """Set torch's thread count once per process (set_num_interop_threads may only be called once)."""
-    n = int(os.environ.get("GENLIB_THREADS", os.cpu_count() or 1))
+    """Set torch's thread count once per process (set_num_interop_threads may only be called once): GENLIB_THREADS,
+    else one (see app.py: sessions share the process's cores, so one request gains nothing from a second thread)."""
+    n = int(os.environ.get("GENLIB_THREADS", 1))
     torch.set_num_threads(n)
     try:
         torch.set_num_interop_threads(1)
@@ -29,7 +38,9 @@ def torch_threads() -> int:
 def server_checks() -> tuple[str, ...]:
     """Once per process: log what in the server's configuration breaks this app's assumptions. Streamlit reads
     .streamlit/config.toml from the working directory, so a server started elsewhere runs with its defaults: fast
-    reruns (two script threads of one session changing the same chains or trainer) and 200 MB uploads."""
+    reruns (two script threads of one session changing the same chains or trainer), 200 MB uploads and a full garbage
+    collection after every run. Also starts the process's garbage-collection sweeper (gc_sweeper)."""
+    gc_sweeper()
     problems = []
     if st.get_option("runner.fastReruns"):
         problems.append("runner.fastReruns is on: a click then starts a second script thread of the session while the "
@@ -38,9 +49,52 @@ def server_checks() -> tuple[str, ...]:
     if st.get_option("server.maxUploadSize") * 2**20 > limits.MAX_UPLOAD_BYTES + 2**20:
         problems.append(f"server.maxUploadSize is {st.get_option('server.maxUploadSize')} MiB: the server accepts uploads "
                         f"far over genlib.limits.MAX_UPLOAD_BYTES (the pages still refuse them, after receiving them).")
+    if st.get_option("runner.postScriptGC"):
+        problems.append("runner.postScriptGC is on: Streamlit then runs a full gc.collect(2) after every script and "
+                        "fragment run, which took 86 % of the server's GIL time with 10 live sessions "
+                        "(bench/CLASS_PROFILE.md). Start the server from the repository root, where "
+                        ".streamlit/config.toml turns it off.")
     for p in problems:
         logging.getLogger("pages.views.setup").warning(p)
     return tuple(problems)
+
+
+def _sweep(period: float) -> None:
+    try:  # glibc keeps freed heap pages; malloc_trim hands them back to the system (RSS falls after a class leaves)
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: collecting is all we can do
+        trim = None
+    while True:
+        time.sleep(period)
+        gc.collect()
+        if trim is not None:
+            trim(0)
+
+
+@st.cache_resource
+def gc_sweeper(period: float = GC_PERIOD) -> threading.Thread:
+    """Once per process: a daemon thread that runs a full gc.collect() every `period` seconds.
+
+    .streamlit/config.toml turns off Streamlit's gc.collect(2) after every run (runner.postScriptGC), which cost most
+    of the GIL under load; Python's own generational collector still runs, and this sweep frees what it leaves in the
+    oldest generation (the reference cycles of a closed session's chains, trainers and figures) within `period`
+    seconds, so the server's memory comes back after a class leaves.
+
+    First, gc.freeze(): the ~350 000 objects of the libraries imported by then (torch, plotly, pandas; app.py imports
+    them all before any page runs) move to the permanent generation, which no collection scans again. Measured here:
+    a full collection then takes 0.2 ms instead of 290-1060 ms on the loaded 2-core machine (63 ms on a quiet one),
+    so neither this sweep nor Python's own oldest-generation collections stall every session's tick."""
+    gc.collect()
+    gc.freeze()
+    t = threading.Thread(target=_sweep, args=(period,), name="genlib-gc-sweeper", daemon=True)
+    t.start()
+    return t
+
+
+@st.cache_resource
+def fair_share() -> FairShare:
+    """The process's one fair-share budget of live ticks (genlib.share), shared by every session."""
+    return FairShare()
 
 
 def data_root() -> str | None:

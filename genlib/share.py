@@ -1,0 +1,117 @@
+"""A process-wide fair share of compute for live views (issue 13): many live sessions slow down evenly instead of the
+server freezing.
+
+A class runs every session in one Python process, so all live ticks share about one core (the GIL). Each live view
+calls `FairShare.budget` before its tick: with n sessions live (ticked within `window` seconds) a tick may use at most
+`total / n` of each second, so its time budget is min(its own budget, total / n * period), and `FairShare.delay` tells
+the browser how long to wait before asking for the next tick so that a session's busy share stays near total / n
+even when one step alone takes longer than its slice. Thread-safe: every session's script thread calls it.
+
+`capped(seconds)` sets a per-thread cap on tick budgets that `genlib.train.Trainer.tick` honours (`cap`), so a page's
+own tick function needs no change to take part.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+TOTAL = 0.7  # core-seconds per second shared by all live ticks: the rest of the one GIL core stays for page runs,
+# Streamlit's messages and the event loop (measured: bench/CLASS_PROFILE.md)
+WINDOW = 3.0  # a session that has not ticked for this many seconds (paused, hidden tab, closed) no longer counts
+MIN_BUDGET = 0.02  # a tick always gets this much (one optimizer step at least runs anyway: Trainer.run)
+
+_cap: contextvars.ContextVar[float | None] = contextvars.ContextVar("genlib_tick_cap", default=None)
+
+
+@contextlib.contextmanager
+def capped(seconds: float | None) -> Iterator[None]:
+    """Inside: `cap(budget)` returns at most `seconds` (None: no cap) in this thread."""
+    token = _cap.set(seconds)
+    try:
+        yield
+    finally:
+        _cap.reset(token)
+
+
+def cap(budget: float) -> float:
+    """A tick's time budget under the current `capped` limit (unchanged outside one)."""
+    c = _cap.get()
+    return budget if c is None else min(budget, c)
+
+
+class FairShare:
+    """The live ticks of one process. `who` names one live view of one session (any hashable)."""
+
+    def __init__(self, total: float = TOTAL, window: float = WINDOW, clock: Callable[[], float] = time.monotonic,
+                 cpu: Callable[[], float] | None = time.process_time):
+        """`cpu`: this process's CPU seconds so far. The share limits only while the process is busy (it used `total`
+        of a core or more over the last second): a slice that made sessions wait while the core idled would only
+        slow everyone down (measured: 30 sessions, server at 12 % CPU, chains at 0.2 frames/s). None: always busy."""
+        if not total > 0 or not window > 0:
+            raise ValueError(f"total and window must be positive, got {total}, {window}")
+        self.total, self.window, self.clock, self.cpu = total, window, clock, cpu
+        self._seen: dict = {}  # who -> clock time of its last tick
+        self._lock = threading.Lock()
+        self._mark, self._use = (clock(), cpu() if cpu else 0.0), 0.0
+
+    def busy(self) -> bool:
+        """Whether the process used at least `total` of a core over the last second (measured at most once a second)."""
+        if self.cpu is None:
+            return True
+        with self._lock:
+            now, c = self.clock(), self.cpu()
+            t0, c0 = self._mark
+            if now - t0 >= 1.0:
+                self._use, self._mark = (c - c0) / (now - t0), (now, c)
+            return self._use >= self.total
+
+    def _prune(self, now: float) -> None:
+        for k in [k for k, t in self._seen.items() if now - t > self.window]:
+            del self._seen[k]
+
+    def enter(self, who) -> int:
+        """Mark `who` live now; the number of live views, itself included."""
+        with self._lock:
+            now = self.clock()
+            self._seen[who] = now
+            self._prune(now)
+            return len(self._seen)
+
+    def leave(self, who) -> None:
+        """`who` stops ticking (paused): it no longer counts, at once rather than after `window`."""
+        with self._lock:
+            self._seen.pop(who, None)
+
+    def live(self) -> int:
+        with self._lock:
+            self._prune(self.clock())
+            return len(self._seen)
+
+    def slice(self, n: int | None = None) -> float:
+        """Each live view's share of a second: total / n."""
+        return self.total / max(n if n is not None else self.live(), 1)
+
+    def budget(self, who, own: float, period: float) -> tuple[float, int]:
+        """(the time budget of `who`'s tick now, the number of live views): min(own, total / n * period), at least
+        MIN_BUDGET; `period` is the view's nominal seconds between ticks. Marks `who` live."""
+        n = self.enter(who)
+        if not self.busy():
+            return own, n
+        return max(min(own, self.slice(n) * period), min(own, MIN_BUDGET)), n
+
+    def delay(self, spent: float, period: float, n: int | None = None, busy: float | None = None) -> float:
+        """Seconds to wait, after a tick that took `spent` seconds (wall clock), before the next: the rest of the
+        nominal `period`, or longer when the tick used more than its slice: busy / (spent + delay) <= total / n, with
+        `busy` the tick's own CPU seconds (time.thread_time; default `spent`). CPU time, not wall time: on a machine
+        loaded by other processes a tick waits for a core, and that wait is nobody's share of this server."""
+        busy = spent if busy is None else busy
+        if not self.busy():
+            return max(period - spent, 0.0)
+        return max(period - spent, busy / self.slice(n) - spent, 0.0)
+
+    def limiting(self, own: float, period: float, n: int) -> bool:
+        """Whether the share, not the view's own budget, sets the pace with n live views."""
+        return n > 1 and self.slice(n) * period < own
