@@ -2,6 +2,7 @@
 # One command to install and start the app, one to install and run every test:
 #   bash run.sh app  [streamlit options] [-- --data-dir DIR]
 #   bash run.sh test [pytest options]
+#   bash run.sh class [N] [--port 8501] [--listen ADDR] [-- app options]   N replicas behind nginx (deploy/classroom.py)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -27,13 +28,32 @@ chromium() {  # the browser tests drive Debian's Chromium; install it when missi
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 }
 
+need_nginx() {  # `class` and tests/test_proxy.py put Debian's nginx in front of the replicas; install it like Chromium
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] && return 0
+  local SUDO=""
+  if [ "$(id -u)" != 0 ]; then
+    if sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
+      [ "${CI:-}" = "true" ] && { echo "CI=true: nginx is missing and cannot be installed" >&2; exit 1; }
+      [ "${1:-}" = required ] && { echo "nginx is missing and cannot be installed without root: apt-get install -y nginx" >&2; exit 1; }
+      echo ">> nginx missing and no root: the proxy test will be skipped" >&2; return 0
+    fi
+  fi
+  # only the package: our nginx runs from the run folder as the user (on a host with systemd the package also
+  # starts Debian's own nginx service on port 80, which is not ours)
+  echo ">> installing Debian's nginx for the replicated set-up" >&2
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nginx >/dev/null
+}
+
 case "${1:-}" in
   app)
     setup; shift
     exec .venv/bin/streamlit run app.py "$@" ;;
   test)
-    setup; chromium; shift
+    setup; chromium; need_nginx; shift
     exec .venv/bin/python -m pytest "$@" ;;
+  class)
+    setup; need_nginx required; shift
+    exec .venv/bin/python deploy/classroom.py "$@" ;;
   *)
-    echo "usage: bash run.sh app|test [options]" >&2; exit 2 ;;
+    echo "usage: bash run.sh app|test|class [options]" >&2; exit 2 ;;
 esac
