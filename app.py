@@ -1,14 +1,30 @@
 """Entry point: `streamlit run app.py` (optionally `-- --data-dir DIR`)."""
-import streamlit as st
+import os
 
-import pages.views  # noqa: F401 - the libraries every page uses, imported once before any page runs (see there)
+# One torch/OpenMP thread per server unless GENLIB_THREADS says otherwise: every session runs in a thread of this one
+# process, and on a busy machine an intra-op parallel region waits for a second thread the OS has not scheduled
+# (a 2-D EBM page: 3 training iterations in 25 s with 2 OpenMP threads under load, 59 with one). OpenMP reads this at
+# torch's first import, which is below; setup.torch_threads sets torch's own count to the same number.
+os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("GENLIB_THREADS", "1"))
+os.environ.setdefault("MKL_NUM_THREADS", os.environ["OMP_NUM_THREADS"])
 
-st.set_page_config(page_title="Generative models explorer", page_icon=":material/psychology:", layout="wide")
-st.navigation([
+import streamlit as st  # noqa: E402
+
+import pages.views  # noqa: F401,E402 - the libraries every page uses, imported once before any page runs (see there)
+
+from pages.views import chrome  # noqa: E402
+
+# Projector mode (?projector=true or the sidebar toggle) starts with the sidebar collapsed: the visual gets the width.
+_projector = st.session_state.get(chrome.PROJECTOR_KEY, st.query_params.get(chrome.PROJECTOR_KEY) == "true")
+st.set_page_config(page_title="Generative models explorer", page_icon=":material/psychology:", layout="wide",
+                   initial_sidebar_state="collapsed" if _projector else "auto")
+page = st.navigation([
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/autoencoder.py", title="Autoencoder", icon=":material/compress:", url_path="autoencoder"),
     st.Page("pages/vae.py", title="Variational autoencoder", icon=":material/scatter_plot:", url_path="vae"),
     st.Page("pages/ebm.py", title="Energy-based model", icon=":material/landscape:", url_path="ebm"),
     st.Page("pages/rbm.py", title="Restricted Boltzmann machine", icon=":material/grid_on:", url_path="rbm"),
     st.Page("pages/langevin.py", title="Langevin & SGLD lab", icon=":material/blur_on:", url_path="langevin"),
-]).run()
+])
+chrome.sidebar_tools()
+page.run()

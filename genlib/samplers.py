@@ -475,15 +475,20 @@ def binned(samples, grid, bins: int = 24) -> tuple[np.ndarray, np.ndarray]:
 def kl_to_grid(samples, grid, bins: int = 24) -> float:
     """KL(q || p) between the histogram q of the samples and the exact p on bins x bins cells.
 
-    A plug-in estimate: with n samples it sits about (occupied cells - 1) / (2 n) above the truth."""
+    A plug-in estimate: with n samples it sits about (occupied cells - 1) / (2 n) above the truth. Dead (NaN) chains
+    are left out; with no finite sample at all the KL is undefined: NaN (not 0, which would read as a perfect fit)."""
     q, p = binned(samples, grid, bins)
+    if not q.any():
+        return float("nan")
     m = q > 0
     return float((q[m] * np.log(q[m] / np.maximum(p[m], 1e-300))).sum())
 
 
 def tv_to_grid(samples, grid, bins: int = 24) -> float:
-    """Total variation distance 1/2 sum |q - p| on bins x bins cells, in [0, 1]."""
+    """Total variation distance 1/2 sum |q - p| on bins x bins cells, in [0, 1]; NaN with no finite sample."""
     q, p = binned(samples, grid, bins)
+    if not q.any():
+        return float("nan")
     return float(0.5 * np.abs(q - p).sum())
 
 

@@ -10,18 +10,51 @@ setup.ensure_app_navigation()
 threads = setup.torch_threads()
 setup.server_checks()
 st.title("Generative models explorer")
-st.markdown(
-    "Train small deep generative models live in your browser, or load pretrained ones, and *see* the ideas "
-    "of the course: codes, latent spaces, Markov chains and the losses that drive them.\n\n"
-    "| Page | What it teaches |\n|---|---|\n"
-    "| **Autoencoder** | An encoder squeezes a digit into a code, a decoder rebuilds it; trained on the mean "
-    "squared reconstruction error. Watch train/validation curves, reconstructions and the 2-D code map form. |\n"
-    "| **Variational autoencoder** | The ELBO = reconstruction − KL, live; slide through the decoded 2-D latent grid, see where each class lands, interpolate, draw a digit and see its q(z\\|x). |\n"
-    "| **Energy-based model** | A CNN assigns each image an energy; Langevin dynamics on it turns noise into digits. "
-    "Train with a replay buffer, play the chains step by step, and use energies to spot odd inputs. |\n"
-    "| **Restricted Boltzmann machine** | Train with CD-k or PCD and watch the filters form; play Gibbs chains from noise, data or the persistent chains at any temperature; estimate the log-likelihood with AIS and check it against the exact value. |\n"
-    "| **Langevin & SGLD lab** | ULA and MALA chains on 2-D densities with exact answers (bias, temperature, acceptance, ESS); SGD vs SGLD vs full-batch Langevin on the Welling & Teh posterior; a 2-D EBM trained live with Langevin negatives. |\n"
-)
+st.markdown("Train small deep generative models live in your browser, or load pretrained ones, and *see* the ideas "
+            "of the course: codes, latent spaces, Markov chains and the losses that drive them.")
+
+st.subheader("Start here")
+s1, s2, s3 = st.columns(3)
+with s1:
+    st.markdown("**1 · Squeeze a digit into two numbers.** Open the autoencoder, press *Start* and watch the "
+                "reconstructions sharpen; then try *The 2-D code map*.")
+    st.page_link("pages/autoencoder.py", label="Open the **Autoencoder**", icon=":material/arrow_forward:")
+with s2:
+    st.markdown("**2 · Walk through a latent space.** In the VAE, open *Latent grid*: every cell is the decoder's "
+                "digit for one z. Then draw a digit and see where it lands.")
+    st.page_link("pages/vae.py", label="Open the **VAE's latent grid**", icon=":material/arrow_forward:",
+                 query_params={"vae-tab": "Latent grid"})
+with s3:
+    st.markdown("**3 · Turn noise into digits.** In the energy-based model, open *Langevin chains* and press *Play*: "
+                "each step walks downhill in energy.")
+    st.page_link("pages/ebm.py", label="Open the **Langevin chains**", icon=":material/arrow_forward:",
+                 query_params={"ebm-tab": "Langevin chains"})
+st.caption("Every page has a row of *Try this* buttons: each sets the controls for one experiment and says what to "
+           "watch. The address bar always holds the view's settings, so a link (sidebar: *Copy link*) reproduces it.")
+
+st.subheader("The pages")
+PAGES = [
+    ("pages/autoencoder.py", "Autoencoder", ":material/compress:",
+     "An encoder squeezes a digit into a code, a decoder rebuilds it: watch the reconstruction error fall and the "
+     "2-D code map sort the digits."),
+    ("pages/vae.py", "Variational autoencoder", ":material/scatter_plot:",
+     "The ELBO = reconstruction − KL, live; slide through the decoded 2-D latent grid, interpolate, and draw a digit "
+     "to see its q(z|x)."),
+    ("pages/ebm.py", "Energy-based model", ":material/landscape:",
+     "A CNN gives every image an energy; Langevin dynamics on it turns noise into digits, and high energies flag odd "
+     "inputs."),
+    ("pages/rbm.py", "Restricted Boltzmann machine", ":material/grid_on:",
+     "Train with CD-k or PCD and watch the filters form; play Gibbs chains at any temperature; check AIS against the "
+     "exact log-likelihood."),
+    ("pages/langevin.py", "Langevin & SGLD lab", ":material/blur_on:",
+     "ULA and MALA on 2-D densities with exact answers, SGD vs SGLD on the Welling & Teh posterior, and a 2-D EBM "
+     "trained live."),
+]
+for path, label, icon, promise in PAGES:
+    left, right = st.columns([1, 3], vertical_alignment="center")
+    with left:
+        st.page_link(path, label=f"**{label}**", icon=icon)
+    right.markdown(promise)
 
 st.subheader("Data")
 mn = setup.mnist()  # never raises: a folder that cannot be read gives the bundled digits and an error box here

@@ -29,10 +29,11 @@ chrome.header(
      r" - \overline{E_\theta(x_\mathrm{neg})} + \alpha\big(\overline{E^2_\theta(x_\mathrm{data})} + "
      r"\overline{E^2_\theta(x_\mathrm{neg})}\big)"],
 )
-st.caption(f"Data: 2-D targets with exact densities; the Welling & Teh data set ({D.WT_N} points drawn with "
-           f"θ = (0, 1), seed {D.WT_SEED}); the 2-D toy data sets of genlib.data for the EBM. No MNIST here.")
+if not chrome.projector():  # boilerplate: hidden on the projector
+    st.caption(f"Data: 2-D targets with exact densities; the Welling & Teh data set ({D.WT_N} points drawn with "
+               f"θ = (0, 1), seed {D.WT_SEED}); the 2-D toy data sets of genlib.data for the EBM. No MNIST here.")
 
-tabs = st.tabs(["Samplers", "SGLD", "2-D EBM"], key="lv-tab", on_change="rerun")
+tabs = st.tabs(["Samplers", "SGLD", "2-D EBM"], key="lv-tab", on_change="rerun", bind="query-params")
 for tab, lab in zip(tabs, (samplers, sgld, ebm2d)):
     with tab:
         if tab.open:  # lazy tabs: only the selected tab runs (and redraws while a fragment plays)

@@ -225,3 +225,26 @@ def assert_refused(result, *words) -> None:
     for w in words:
         assert w in lines[0], (w, lines[0])
     assert stdout == "", stdout
+
+
+def draw_one(page, canvas) -> None:
+    """Draw a "1" on a drawing canvas (a vertical stroke from its upper middle) with the real mouse."""
+    box = canvas.bounding_box()
+    x, y = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for i in range(20):
+        page.mouse.move(x + i * 0.5, y + i * box["height"] * 0.03)
+    page.mouse.up()
+
+
+def set_beta_half(page) -> None:
+    """RBM Gibbs chains: move the "Inverse temperature" slider from 1.0 to 0.5 with the keyboard, as a student does."""
+    import re
+
+    beta = page.get_by_role("slider", name=re.compile("Inverse temperature"))
+    beta.focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowLeft")
+    wait_idle(page)
+    assert "0.50" in page.locator("[data-testid='stSlider']").filter(has_text="Inverse temperature").inner_text()

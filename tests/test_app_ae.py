@@ -7,7 +7,11 @@ from conftest import button, open_page
 def test_home_lists_data_checkpoints_and_threads():
     at = open_page()
     text = " ".join(m.value for m in at.markdown)
-    assert "Autoencoder" in text and "bundled MNIST subset" in text and "thread(s)" in text
+    assert "Start here" in " ".join(h.value for h in at.subheader)
+    assert "bundled MNIST subset" in text and "thread(s)" in text
+    links = {(link.proto.page, link.proto.label) for link in at.get("page_link")}
+    for page in ("autoencoder", "vae", "ebm", "rbm", "langevin"):  # every page is linked from the page list
+        assert any(p.endswith(f"{page}.py") or p == page for p, _ in links), (page, links)
     df = at.dataframe[0].value
     row = df[df["name"] == "ae-mnist-2d"].iloc[0]
     assert row["kind"] == "ae" and row["size (MB)"] > 0 and "val_loss" in row["metrics"]
@@ -39,15 +43,58 @@ def test_autoencoder_page_widgets_and_training_steps():
 
 def test_autoencoder_rebuild_and_pretrained():
     at = open_page("pages/autoencoder.py")
-    at.slider[0].set_value(8).run()
-    assert any("Reset to rebuild" in i.value for i in at.info)
-    button(at, "Reset").click().run()
-    assert at.session_state["ae"]["trainer"].model.config.code_size == 8
+    button(at, "Step").click().run()
+    at.slider[0].set_value(8).run()  # a new code size is a new run at once
+    tr = at.session_state["ae"]["trainer"]
+    assert tr.model.config.code_size == 8 and tr.step_count == 0
     button(at, "Load pretrained (2-D code)").click().run()
     assert not at.exception
     st_ = at.session_state["ae"]
     assert st_["source"] == "ae-mnist-2d" and st_["trainer"].model.config.code_size == 2
+    assert at.slider[0].value == 2  # the sidebar follows the loaded model
     assert len(at.get("plotly_chart")) >= 1  # the 2-D code map is drawn
+
+
+def _diverge(at):
+    next(s for s in at.select_slider if s.label == "Learning rate").set_value(1e4).run()
+    for _ in range(6):  # a loaded machine fits fewer steps in a tick: the blow-up may take a few ticks
+        button(at, "Step").click().run()
+        if any("diverged" in e.value for e in at.error):
+            return
+    raise AssertionError("lr 1e4 did not diverge")
+
+
+def test_the_divergence_box_clears_on_any_rebuild():
+    at = open_page("pages/autoencoder.py")
+    _diverge(at)
+    at.slider[0].set_value(8).run()  # defect 5: the box stayed after a new code size, until Reset
+    assert not any("diverged" in e.value for e in at.error) and not at.exception
+    assert at.session_state["ae"]["trainer"].message is None
+    _diverge(at)
+    at.number_input[0].set_value(3).run()  # a new seed: a new run too
+    assert not any("diverged" in e.value for e in at.error)
+    _diverge(at)
+    button(at, "Load pretrained (2-D code)").click().run()
+    assert not any("diverged" in e.value for e in at.error)
+
+
+def test_autoencoder_lessons_set_the_controls():
+    at = open_page("pages/autoencoder.py")
+    button(at, "Step").click().run()
+    at.button(key="ae-lesson-0").click().run()  # code size 32, training started, the 2-D run kept as a faded curve
+    st_ = at.session_state["ae"]
+    assert at.slider[0].value == 32 and st_["trainer"].model.config.code_size == 32 and st_["running"]
+    assert st_["previous"][0] == "previous run (code size 2)" and not at.exception
+    at.session_state["ae"]["running"] = False
+    at.button(key="ae-lesson-1").click().run()  # lr 1e4: it diverges and says so
+    for _ in range(5):
+        if any("diverged" in e.value for e in at.error):
+            break
+        button(at, "Step").click().run()
+    assert any("diverged" in e.value for e in at.error)
+    at.button(key="ae-lesson-2").click().run()  # the pretrained 2-D map
+    assert at.session_state["ae"]["source"] == "ae-mnist-2d" and at.slider[0].value == 2
+    assert not any("diverged" in e.value for e in at.error) and not at.exception
 
 
 def test_diverging_lr_shows_an_error_and_keeps_the_model():

@@ -1,7 +1,14 @@
-"""AppTest for the energy-based model page: each tab renders, training ticks, chains advance."""
+"""AppTest for the energy-based model page: each tab renders, training ticks (an iteration spread over ticks),
+chains advance, the energies plot and its lessons."""
 from conftest import open_page
 
 PAGE = "pages/ebm.py"
+
+
+def open_tab(at, name: str):
+    """Only the open tab runs (lazy tabs): open `name` as a click would (the tabs' key holds the open label)."""
+    at.session_state["ebm-tab"] = name
+    return at.run()
 
 
 def test_ebm_page_tabs_widgets_and_a_training_step():
@@ -9,19 +16,47 @@ def test_ebm_page_tabs_widgets_and_a_training_step():
     assert at.title[0].value == "Energy-based model"
     assert [t.label for t in at.tabs] == ["Train", "Langevin chains", "Energies"]
     labels = {w.label for w in [*at.slider, *at.select_slider]}
-    assert {"Step size η", "Noise σ", "Learning rate", "Langevin steps per iteration", "Chains", "Total steps",
-            "Steps per frame"} <= labels
+    assert {"Step size η", "Noise σ", "Learning rate", "Langevin steps per iteration"} <= labels
+    assert "ebm_chain" not in at.session_state  # the closed tabs did not run
+    assert any("per 100 iterations on this machine" in c.value for c in at.caption)  # the time estimate
     next(s for s in at.slider if s.label == "Langevin steps per iteration").set_value(5).run()
     steps = at.session_state["ebm"]["trainer"].step_count
     at.button(key="ebm-step").click().run()
     assert not at.exception
     tr = at.session_state["ebm"]["trainer"]
-    assert tr.step_count > steps and "train_e_data" in tr.history[-1]
-    assert len(at.get("plotly_chart")) >= 2  # curves (train tab) and the energy histogram
+    assert tr.step_count == steps + 1 and "train_e_data" in tr.history[-1]  # Step: one whole iteration
+    assert tr.model.config.steps == 5
+    assert len(at.get("plotly_chart")) >= 1  # the curves
+
+
+def test_a_live_tick_shorter_than_an_iteration_shows_its_progress():
+    at = open_page(PAGE)
+    next(s for s in at.slider if s.label == "Langevin steps per iteration").set_value(100)
+    next(s for s in at.select_slider if s.label == "Batch size").set_value(128).run()
+    state = at.session_state["ebm"]
+    steps = state["trainer"].step_count
+    state["running"] = True  # as Start does; the live fragment ticks once per run in AppTest
+    at.run()
+    assert not at.exception
+    live = at.session_state["ebm"]["live"]
+    # 100 Langevin steps on 128 images take longer than one tick (0.25 s) here: the tick returned with the
+    # iteration in progress, no update made, and the panel says where it is
+    assert live.phase == "train" and 0 < live.done < 100
+    assert at.session_state["ebm"]["trainer"].step_count == steps
+    texts = " ".join(str(p.proto) for p in at.get("progress"))
+    assert f"Langevin step {live.done} of 100" in texts
+    assert not any("Press Start" in i.value for i in at.info)
+    # pausing rewinds to the last finished iteration: the download is the run shown
+    at.session_state["ebm"]["running"] = False
+    at.run()
+    assert at.session_state["ebm"]["live"].phase == "idle" and not at.exception
 
 
 def test_chain_steps_restarts_and_feeds_the_energy_histogram():
     at = open_page(PAGE)
+    open_tab(at, "Langevin chains")
+    labels = {w.label for w in [*at.slider, *at.select_slider]}
+    assert {"Chains", "Total steps", "Steps per frame"} <= labels
     ch = at.session_state["ebm_chain"]["chain"]
     assert ch.steps == [0]
     at.button(key="ebm-chain-step").click().run()
@@ -30,6 +65,29 @@ def test_chain_steps_restarts_and_feeds_the_energy_histogram():
     ch = at.session_state["ebm_chain"]["chain"]
     assert ch.steps == [0, 8, 16] and len(ch.energies) == 3 and ch.energies[-1].shape == (16,)
     assert next(s for s in at.slider if s.label == "Frame").value == 2
-    assert any("chain samples (step 16)" in str(c.proto) for c in at.get("plotly_chart"))
     at.button(key="ebm-chain-restart").click().run()
     assert at.session_state["ebm_chain"]["chain"].steps == [0] and not at.exception
+    at.button(key="ebm-chain-step").click().run()
+    open_tab(at, "Energies")
+    assert not at.exception
+    assert any("chain samples (step 8)" in str(c.proto) for c in at.get("plotly_chart"))
+    assert any("of the rotated digits" in m.value for m in at.markdown)
+
+
+def test_lessons_set_the_controls_and_start():
+    at = open_page(PAGE)
+    at.button(key="ebm-lesson-0").click().run()  # short-run chains from noise: the chains tab, playing
+    assert not at.exception
+    assert at.session_state["ebm-tab"] == "Langevin chains"
+    assert next(w for w in at.selectbox if w.label == "Start from").value == "uniform noise"
+    assert next(s for s in at.slider if s.label == "Total steps").value == 64
+    assert at.session_state["ebm_chain"]["playing"]
+    at.button(key="ebm-lesson-1").click().run()  # the replay buffer
+    assert next(w for w in at.selectbox if w.label == "Start from").value == "replay buffer"
+    assert at.session_state["ebm_chain"]["playing"] and not at.exception
+    at.button(key="ebm-lesson-2").click().run()  # energies
+    assert at.session_state["ebm-tab"] == "Energies" and not at.exception
+    assert len(at.get("plotly_chart")) == 1
+    at.button(key="ebm-lesson-3").click().run()  # train live with K = 20
+    assert at.session_state["ebm-tab"] == "Train" and at.session_state["ebm"]["running"]
+    assert at.session_state["ebm"]["trainer"].model.config.steps == 20 and not at.exception

@@ -173,24 +173,29 @@ def flipbook_data(at) -> dict | None:
 
 
 def test_playing_sends_a_batch_of_frames_to_the_flipbook_and_pause_brings_back_the_charts():
+    from pages.lab.common import BATCH, FRAME_WIDTH
+
     at = open_page()
     at.button(key="lv-s-play").click().run()  # one run computes a batch; the browser asks for the next ones
     assert not at.exception
     s = at.session_state["lv_samplers"]
-    assert s["playing"] and s["ULA"].steps == [0, 5, 10, 15, 20, 25, 30] and s["MALA"].steps == s["ULA"].steps
+    assert s["playing"] and s["ULA"].steps == list(range(0, 5 * BATCH + 1, 5)) and s["MALA"].steps == s["ULA"].steps
     data = flipbook_data(at)
-    assert data["first"] == 1 and len(data["frames"]) == len(data["captions"]) == 6 and data["fps"] >= 10
+    assert data["first"] == 1 and len(data["frames"]) == len(data["captions"]) == BATCH and data["fps"] >= 24
     assert not at.get("plotly_chart") and not at.get("metric")  # one element per batch while playing
-    assert data["captions"][-1].startswith("step 30 · frame 6 of") and "MALA acceptance" in data["captions"][-1]
-    assert "KL to exact" in data["captions"][-1] and "ESS (x₁)" in data["head"] and "Pause for" in data["head"]
-    # each frame is one JPEG: ULA and MALA side by side
+    last = data["captions"][-1]
+    assert last.startswith(f"step {5 * BATCH} · frame {BATCH} of") and "MALA acceptance" in last
+    assert "KL to exact" in last and "ESS (x₁)" in data["head"] and "Pause for" in data["head"]
+    # each frame is one JPEG laid out as the paused view: ULA and MALA side by side with their axes, the marginals under
     img = Image.open(io.BytesIO(base64.b64decode(data["frames"][0].split(",", 1)[1])))
-    assert img.format == "JPEG" and img.width == data["width"] == 2 * 360 + 12
+    assert img.format == "JPEG" and img.width == data["width"] == FRAME_WIDTH
+    assert img.height == 380 + 16 + 260
     at.button(key="lv-s-play").click().run()  # pause
     assert not at.exception and not at.session_state["lv_samplers"]["playing"]
     assert flipbook_data(at) is None and len(at.get("plotly_chart")) == 3
-    assert any("step 30 · frame 6 of 6" in c.value for c in at.caption)
-    assert at.slider(key="lv-s-scrub-6").value == 6
+    # the same metrics line as the last frame played, and the same head line but for its last sentence
+    assert any(c.value == last for c in at.caption)
+    assert at.slider(key=f"lv-s-scrub-{BATCH}").value == BATCH
 
 
 def test_playing_stops_at_the_frame_limit():
@@ -209,9 +214,111 @@ def test_sgld_tab_plays_three_samplers_in_one_flipbook():
     widget(at, "number_input", "lv-g-chains").set_value(20).run()
     at.button(key="lv-g-play").click().run()
     assert not at.exception
+    from pages.lab.common import BATCH
+
     data = flipbook_data(at)
-    assert at.session_state["lv_sgld"]["SGLD"].steps == [0, 10, 20, 30, 40, 50, 60] and len(data["frames"]) == 6
+    assert at.session_state["lv_sgld"]["SGLD"].steps == list(range(0, 10 * BATCH + 1, 10))
+    assert len(data["frames"]) == BATCH
     assert data["captions"][0].startswith("step 10 · frame 1 of") and "share in mode θ₂ > 0" in data["captions"][0]
     assert not at.get("plotly_chart")
     at.button(key="lv-g-play").click().run()  # pause: charts, schedule and traces again
     assert not at.exception and flipbook_data(at) is None and len(at.get("plotly_chart")) == 5
+
+
+def test_no_live_chains_shows_a_dash_and_why_never_a_perfect_kl():
+    """Issue 14 defect 1: at η = 0.5 every ULA chain dies; the KL is "—" with the reason, not 0.000."""
+    at = open_page()
+    widget(at, "selectbox", "lv-target").set_value("correlated Gaussian").run()
+    widget(at, "select_slider", "lv-eta").set_value(0.5).run()
+    for _ in range(6):
+        at.button(key="lv-s-step").click().run()
+    assert not at.exception
+    s = at.session_state["lv_samplers"]
+    assert s["ULA"].dead == 300 and s["MALA"].dead == 0
+    kls = [m.value for m in at.metric if m.label == "KL to exact"]
+    assert kls[0] == "—" and kls[1] != "—" and float(kls[1]) > 0  # ULA: undefined; MALA: a number
+    assert any("no live chains: all 300 ULA chains were sent to infinity" in c.value for c in at.caption)
+    assert any("KL to exact: ULA — (no live chains), MALA 0." in c.value for c in at.caption)
+    # while playing, the flipbook's metrics line says the same
+    at.button(key="lv-s-play").click().run()
+    data = flipbook_data(at)
+    assert all("ULA — (no live chains)" in c and "ULA dead chains 300" in c for c in data["captions"])
+
+
+def test_kl_counts_only_the_live_chains_and_says_how_many():
+    at = open_page()
+    at.button(key="lv-s-step").click().run()
+    s = at.session_state["lv_samplers"]
+    ula = s["ULA"].frames[-1]
+    from genlib import samplers as S
+    from pages.lab.common import target_and_grids
+
+    fine = target_and_grids("correlated Gaussian")[1]
+    expected = S.kl_to_grid(ula[100:], fine)  # the KL of the 200 chains left alive
+    ula[:100] = float("nan")  # 100 chains dead
+    at.run()
+    kls = [m.value for m in at.metric if m.label == "KL to exact"]
+    assert kls[0] == f"{expected:.3f}"
+    assert any("KL over the 200 live chains of 300 (the 100 dead ones are left out)" in c.value for c in at.caption)
+    assert any(f"KL to exact: ULA {expected:.3f} (200 of 300 chains live)" in c.value for c in at.caption)
+
+
+def test_lessons_set_their_controls_and_start():
+    from pages.lab import ebm2d, samplers, sgld
+
+    at = open_page()
+    for i, lesson in enumerate(samplers.LESSONS):
+        at.button(key=f"lv-s-lesson-{i}").click().run()
+        assert not at.exception
+        for k, v in lesson.settings.items():
+            assert at.session_state[k] == v, (lesson.title, k)
+        s = at.session_state["lv_samplers"]
+        assert s["playing"] and s["key"][0] == lesson.settings["lv-target"] and s["key"][3] == lesson.settings["lv-eta"]
+        assert any(lesson.watch in i.value for i in at.info)
+        assert flipbook_data(at) is not None  # playing: the first batch went to the browser
+        at.button(key="lv-s-play").click().run()  # pause before the next lesson
+    blow_up = samplers.LESSONS[1]
+    assert blow_up.settings["lv-eta"] == 0.5 and "MALA does not blow up" in blow_up.watch
+    at = open_page("SGLD")
+    for i, lesson in enumerate(sgld.LESSONS):
+        at.button(key=f"lv-g-lesson-{i}").click().run()
+        assert not at.exception and at.session_state["lv_sgld"]["playing"]
+        assert at.session_state["lv_sgld"]["key"][:4] == tuple(lesson.settings[k] for k in
+                                                               ("lv-g-a", "lv-g-b", "lv-g-gamma", "lv-g-batch"))
+        at.button(key="lv-g-play").click().run()
+    at = open_page("2-D EBM")
+    for i, lesson in enumerate(ebm2d.LESSONS):
+        at.button(key=f"lv-e-lesson-{i}").click().run()
+        assert not at.exception
+        state = at.session_state["lv_ebm"]
+        assert state["running"] and state["key"][0] == lesson.settings["lv-e-data"]
+        cfg = state["trainer"].model.config
+        assert cfg.noise == lesson.settings["lv-e-sigma"] and cfg.persistent == (lesson.settings["lv-e-neg"] == "persistent")
+        state["running"] = False
+
+
+def test_a_link_with_parameters_reproduces_the_view():
+    """Feature 3: the controls and the tab live in the URL; the same URL gives the same chains."""
+    from streamlit.testing.v1 import AppTest
+
+    def opened():
+        a = AppTest.from_file(str(conftest.ROOT / "pages/langevin.py"), default_timeout=120)
+        a.query_params.update({"lv-target": "banana", "lv-eta": "0.1", "lv-seed": "7", "lv-chains": "100"})
+        a.run()
+        return a
+
+    a, b = opened(), opened()
+    assert not a.exception
+    assert widget(a, "selectbox", "lv-target").value == "banana" and widget(a, "select_slider", "lv-eta").value == 0.1
+    assert widget(a, "number_input", "lv-seed").value == 7 and widget(a, "number_input", "lv-chains").value == 100
+    for x in (a, b):
+        for _ in range(2):
+            x.button(key="lv-s-step").click().run()
+    fa, fb = a.session_state["lv_samplers"]["ULA"].frames[-1], b.session_state["lv_samplers"]["ULA"].frames[-1]
+    assert fa.shape == (100, 2) and torch.equal(fa, fb)
+    assert [c.value for c in a.caption if c.value.startswith("step 10")] == \
+        [c.value for c in b.caption if c.value.startswith("step 10")]
+    c = AppTest.from_file(str(conftest.ROOT / "pages/langevin.py"), default_timeout=120)
+    c.query_params["lv-tab"] = "SGLD"
+    c.run()
+    assert not c.exception and c.button(key="lv-g-play")

@@ -1,4 +1,7 @@
-"""AppTest for the RBM page: each tab renders, a training tick runs, chains step, AIS runs and matches exact log Z."""
+"""AppTest for the RBM page: each tab renders, a training tick runs, chains step, AIS runs and matches exact log Z, the
+chains and the likelihood use the model just trained, the likelihood names its digits, the lessons set their controls,
+the previous run's curves stay after Reset, and the lecture's picture shows digits, reconstructions and samples."""
+
 import pytest
 import torch
 
@@ -7,37 +10,81 @@ from genlib import checkpoints, models
 from genlib.models.rbm import exact_log_z
 
 PAGE = "pages/rbm.py"
+HAS_500 = checkpoints.resolve("rbm-500").exists()
+
+
+def tab(at, name: str):
+    """Open tab `name` (the tabs are lazy and bound to the URL: only the open tab runs)."""
+    at.session_state["rbm-tab"] = name
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def small_pcd_run(at, steps: int = 1):
+    """A 16-unit PCD run (exact likelihood), trained `steps` ticks."""
+    at.radio(key="rbm-method").set_value("PCD").run()
+    at.select_slider(key="rbm-hidden").set_value(16).run()
+    at.button(key="rbm-reset").click().run()
+    for _ in range(steps):
+        at.button(key="rbm-step").click().run()
+    assert not at.exception
+    return at
 
 
 def test_train_tab_widgets_and_a_training_step_with_exact_likelihood():
     at = open_page(PAGE, timeout=180)
     assert at.title[0].value == "Restricted Boltzmann machine"
-    assert [t.label for t in at.tabs] == ["Train", "Gibbs chains", "Likelihood"]
+    assert [t.label for t in at.tabs] == ["Train", "Gibbs chains", "Reconstructions", "Likelihood"]
     labels = {w.label for w in [*at.slider, *at.select_slider]}
-    assert {"Hidden units", "Gibbs steps k", "Learning rate", "Batch size", "Momentum", "Weight decay", "Chains",
-            "Steps per frame", "Inverse temperature β", "AIS runs", "Inverse temperatures"} <= labels
-    # a small PCD model: Reset applies the method and the size, then a step trains and tracks the exact likelihood
-    at.radio[0].set_value("PCD").run()
-    next(s for s in at.select_slider if s.label == "Hidden units").set_value(16).run()
-    at.button(key="rbm-reset").click().run()
-    assert not at.exception
-    model = at.session_state["rbm"]["trainer"].model
-    assert model.config.n_hidden == 16 and model.config.persistent
-    at.button(key="rbm-step").click().run()
-    assert not at.exception
+    assert {"Hidden units", "Gibbs steps k", "Learning rate", "Batch size", "Momentum", "Weight decay"} <= labels
+    assert "Chains" not in labels  # only the open tab runs
+    small_pcd_run(at)
     tr = at.session_state["rbm"]["trainer"]
+    assert tr.model.config.n_hidden == 16 and tr.model.config.persistent
     rec = tr.history[-1]
     assert tr.step_count > 0 and {"train_recon", "train_free_energy", "val_recon", "val_free_energy", "val_pseudo_ll"} <= set(rec)
     assert rec["val_exact_ll"] == pytest.approx(-rec["val_free_energy"] - exact_log_z(tr.model), abs=1e-6)
     assert rec["val_exact_ll"] < 0
-    assert len(at.get("plotly_chart")) >= 3  # reconstruction, free energy and likelihood curves
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 3  # likelihood, reconstruction and free energy curves
+    # the likelihood plot says what it shows: the pseudo-log-likelihood (and here the exact value, 16 units)
+    import json
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in charts]
+    assert titles[0] == "Pseudo-log-likelihood per digit and exact log-likelihood (nats)", titles
+    assert not any(t.startswith("Log-likelihood") for t in titles)
+
+
+def test_reset_keeps_the_previous_run_faded_for_comparison():
+    import json
+
+    at = open_page(PAGE, timeout=180)
+    at.select_slider(key="rbm-hidden").set_value(16).run()
+    at.button(key="rbm-reset").click().run()
+    at.button(key="rbm-step").click().run()
+    first = at.session_state["rbm"]["trainer"]
+    at.radio(key="rbm-method").set_value("PCD").run()
+    at.button(key="rbm-reset").click().run()
+    at.button(key="rbm-step").click().run()
+    assert not at.exception
+    prev = at.session_state["rbm"]["previous"]
+    assert prev["history"] is first.history and prev["label"].startswith("CD-1, 16 hidden units")
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    faded = [t for t in fig["data"] if t.get("opacity") == 0.35]
+    solid = [t for t in fig["data"] if t.get("opacity") == 1.0]
+    assert faded and solid
+    old = next(t for t in faded if t["name"].startswith("exact"))
+    assert old["y"][-1] == pytest.approx(first.history[-1]["val_exact_ll"])
+    at.toggle(key="rbm-show-prev").set_value(False).run()  # the comparison can be hidden
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert not [t for t in fig["data"] if t.get("opacity") == 0.35]
 
 
 def test_blown_up_learning_rate_shows_a_message_and_keeps_the_model():
     at = open_page(PAGE, timeout=180)
     at.button(key="rbm-step").click().run()
     good = at.session_state["rbm"]["trainer"].model.weight.detach().clone()
-    next(s for s in at.select_slider if s.label == "Learning rate").set_value(1e4).run()
+    at.select_slider(key="rbm-lr").set_value(1e4).run()
     at.button(key="rbm-step").click().run()
     at.button(key="rbm-step").click().run()
     assert not at.exception
@@ -49,7 +96,7 @@ def test_blown_up_learning_rate_shows_a_message_and_keeps_the_model():
 
 
 def test_gibbs_chain_steps_plays_and_scrubs():
-    at = open_page(PAGE, timeout=180)
+    at = tab(open_page(PAGE, timeout=180), "Gibbs chains")
     ch = at.session_state["rbm_chain"]["chain"]
     assert ch.steps == [0]
     at.button(key="rbm-chain-step").click().run()
@@ -72,37 +119,78 @@ def test_gibbs_chain_steps_plays_and_scrubs():
 
 
 def test_the_temperature_slider_acts_on_the_running_chain():
-    at = open_page(PAGE, timeout=180)
-    next(s for s in at.slider if s.label == "Inverse temperature β").set_value(0.5).run()
+    at = tab(open_page(PAGE, timeout=180), "Gibbs chains")
+    at.slider(key="rbm-beta").set_value(0.5).run()
     at.button(key="rbm-chain-step").click().run()
     assert not at.exception
     state = at.session_state["rbm_chain"]
     assert state["chain"].steps == [0, 1] and state["temperature"]["beta"] == 0.5
 
 
+@pytest.mark.skipif(not HAS_500, reason="needs checkpoints/rbm-500.safetensors")
+def test_chains_and_likelihood_default_to_the_model_just_trained():
+    at = tab(open_page(PAGE, timeout=180), "Gibbs chains")
+    said = [c.value for c in at.caption if c.value.startswith("Model:")]
+    assert said and "rbm-500" in said[0] and "nothing trained" in said[0]
+    assert at.session_state["rbm_chain"]["key"][3] == "rbm-500"
+    tab(at, "Train")
+    at.button(key="rbm-step").click().run()  # train this session's model: it becomes the default
+    trained = at.session_state["rbm"]["trainer"].model
+    tab(at, "Gibbs chains")
+    said = [c.value for c in at.caption if c.value.startswith("Model:")][0]
+    assert "this session's model" in said and "you trained it" in said
+    assert at.session_state["rbm_chain"]["key"][3:] == ("live", id(trained))
+    tab(at, "Likelihood")
+    said = [c.value for c in at.caption if c.value.startswith("Model:")][0]
+    assert "this session's model" in said
+    # a bundled checkpoint chosen in the sidebar wins over the automatic choice
+    at.selectbox(key="rbm-model").set_value("rbm-500").run()
+    assert [c.value for c in at.caption if c.value.startswith("Model:")][0].startswith(
+        "Model: the bundled checkpoint rbm-500, ")
+
+
 def test_likelihood_tab_ais_against_exact_on_a_small_model():
-    at = open_page(PAGE, timeout=180)
-    at.radio[0].set_value("PCD").run()
-    next(s for s in at.select_slider if s.label == "Hidden units").set_value(16).run()
-    at.button(key="rbm-reset").click().run()
-    for _ in range(3):
-        at.button(key="rbm-step").click().run()
-    at.sidebar.selectbox[0].set_value("this session's model (Train tab)").run()
-    next(s for s in at.select_slider if s.label == "Inverse temperatures").set_value(1000).run()
+    at = small_pcd_run(open_page(PAGE, timeout=180), steps=3)
+    tab(at, "Likelihood")
+    at.select_slider(key="rbm-ais-betas").set_value(1000).run()
+    assert any("Run AIS will take about" in i.value for i in at.info)  # the time estimate shows before the click
     at.button(key="rbm-ais").click().run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert {"AIS log Z", "exact log Z", "AIS test log-likelihood", "exact log-likelihood"} <= set(metrics)
+    # no test files in the default data folder: the digits are named as the validation digits they are
+    assert {"AIS log Z", "exact log Z", "AIS log-likelihood, validation digits",
+            "exact log-likelihood, validation digits"} <= set(metrics)
+    assert not any("test" in m for m in metrics)
     assert float(metrics["AIS log Z"]) == pytest.approx(float(metrics["exact log Z"]), abs=0.2)
+    assert any("validation digits held out" in m.value for m in at.markdown)
+    assert any("standard errors of the mean weight" in m.value for m in at.markdown)  # the band explained
+
+
+def test_likelihood_uses_the_mnist_test_split_when_the_data_folder_has_it(mnist_test_root, monkeypatch):
+    monkeypatch.setenv("GENLIB_DATA", str(mnist_test_root))
+    at = small_pcd_run(open_page(PAGE, timeout=180))
+    tab(at, "Likelihood")
+    metrics = {m.label: m.value for m in at.metric}
+    assert "exact log-likelihood, MNIST test digits" in metrics
+    assert any("10,000 MNIST test digits" in m.value for m in at.markdown)
+    from genlib.data import binarize_fixed, load_mnist
+
+    test = load_mnist(mnist_test_root).test
+    m = at.session_state["rbm"]["trainer"].model
+    with torch.no_grad():
+        exact = -float(m.free_energy(binarize_fixed(test.images).reshape(len(test), -1)).mean()) - exact_log_z(m)
+    assert float(metrics["exact log-likelihood, MNIST test digits"].split()[0]) == pytest.approx(exact, abs=2e-3)
+    # never trained on the test digits: the trainer's data are the training digits
+    assert len(at.session_state["rbm"]["trainer"].data) == 4500
 
 
 @pytest.mark.skipif(not checkpoints.resolve("rbm-16").exists(), reason="needs checkpoints/rbm-16.safetensors")
 def test_pretrained_small_model_shows_the_exact_value():
-    at = open_page(PAGE, timeout=180)
-    at.sidebar.selectbox[0].set_value("rbm-16").run()
+    at = tab(open_page(PAGE, timeout=180), "Likelihood")
+    at.selectbox(key="rbm-model").set_value("rbm-16").run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert "exact log Z" in metrics and "exact log-likelihood" in metrics
+    assert "exact log Z" in metrics and "exact log-likelihood, validation digits" in metrics
     model = models.load(checkpoints.resolve("rbm-16"))
     assert float(metrics["exact log Z"]) == pytest.approx(exact_log_z(model), abs=1e-3)
 
@@ -110,8 +198,9 @@ def test_pretrained_small_model_shows_the_exact_value():
 @pytest.mark.skipif(not (checkpoints.resolve("rbm-16").exists() and checkpoints.resolve("rbm-16-cd1").exists()),
                     reason="needs checkpoints/rbm-16 and rbm-16-cd1")
 def test_ais_versus_exact_comparison_table():
-    at = open_page(PAGE, timeout=180)
-    next(s for s in at.select_slider if s.label == "Temperatures for the comparison").set_value(300).run()
+    at = tab(open_page(PAGE, timeout=180), "Likelihood")
+    at.select_slider(key="rbm-compare-betas").set_value(300).run()
+    assert any(c.value.startswith("About ") and "100 runs × 300 temperatures" in c.value for c in at.caption)
     at.button(key="rbm-compare").click().run()
     assert not at.exception
     rows = at.session_state["rbm_compare"]
@@ -127,3 +216,50 @@ def test_ais_versus_exact_comparison_table():
         assert r["exact log-likelihood"] == pytest.approx(exact, abs=0.01)
         assert abs(r["AIS log-likelihood"] - exact) < 5  # 300 temperatures: close, not exact
     assert len(at.dataframe) == 1
+
+
+@pytest.mark.skipif(not HAS_500, reason="needs checkpoints/rbm-500.safetensors")
+def test_the_lecture_picture_real_reconstructed_sampled():
+    at = tab(open_page(PAGE, timeout=180), "Reconstructions")
+    at.select_slider(key="rbm-pic-steps").set_value(100).run()
+    assert not at.exception and len(at.get("image")) == 1
+    real, recon, samples = at.session_state["rbm_pic"][1]
+    m = models.load(checkpoints.resolve("rbm-500"))
+    from genlib.data import binarize_fixed, load_mnist
+
+    g = torch.Generator().manual_seed(0)
+    val = load_mnist(None).val
+    want = binarize_fixed(val.images[torch.randperm(len(val), generator=g)[:16]]).reshape(16, 1, 28, 28)
+    assert torch.equal(real, want)
+    with torch.no_grad():  # one Gibbs step v -> h -> p(v|h): the same generator, the same reconstruction
+        h = torch.bernoulli(m.p_h(want.reshape(16, -1)), generator=g)
+        assert torch.allclose(recon.reshape(16, -1), m.p_v(h), atol=1e-6)
+    # reconstructions stay close to their digits; 100 steps from noise do not reproduce them
+    assert (recon - real).abs().mean() < 0.12 and (samples - real).abs().mean() > 0.15
+    assert any("one Gibbs step" in m.value for m in at.markdown)
+
+
+LESSON_CHECKS = {
+    0: lambda at: at.session_state["rbm"]["running"] and at.session_state["rbm"]["trainer"].model.config.n_hidden == 16
+    and not at.session_state["rbm"]["trainer"].model.config.persistent,
+    1: lambda at: at.session_state["rbm"]["running"] and at.session_state["rbm"]["trainer"].model.config.persistent,
+    2: lambda at: at.session_state["rbm_chain"]["playing"] and at.session_state["rbm_chain"]["temperature"]["beta"] == 0.5,
+    3: lambda at: at.session_state["rbm_chain"]["playing"] and at.session_state["rbm_chain"]["key"][3] == "rbm-500-cd1",
+    4: lambda at: [r["temperatures"] for r in at.session_state["rbm_compare"]] == [100, 100],
+}
+
+
+@pytest.mark.skipif(not (HAS_500 and checkpoints.resolve("rbm-500-cd1").exists()), reason="needs the rbm-500 models")
+@pytest.mark.parametrize("i", sorted(LESSON_CHECKS))
+def test_each_lesson_sets_its_controls_and_starts(i):
+    at = open_page(PAGE, timeout=180)
+    at.button(key=f"rbm-lesson-{i}").click().run()
+    assert not at.exception
+    lesson_tab = at.session_state["rbm-tab"]
+    widgets = {w.key: w.value for w in [*at.slider, *at.select_slider, *at.selectbox, *at.radio, *at.number_input]}
+    from pages.rbm_tabs.lessons import LESSONS
+
+    for key, value in LESSONS[i].settings.items():
+        assert (lesson_tab if key == "rbm-tab" else widgets[key]) == value, key
+    assert LESSON_CHECKS[i](at)
+    assert any(i.value.startswith("**") for i in at.info)  # the sentence on what to watch

@@ -97,3 +97,38 @@ def test_first_visit_straight_to_a_page_uses_the_app_navigation(browser):
         assert "Home" in labels and "ui" not in labels and "app" not in labels, labels
         assert_no_exception(pg)
         pg.close()
+
+
+def test_home_links_lead_into_the_pages(app_server, page):
+    """Home: every page is linked with its one-line promise, and a "start here" link opens the page at its tab."""
+    page.goto(app_server)
+    wait_idle(page)
+    links = page.locator("[data-testid='stPageLink'] a")
+    targets = {(links.nth(i).get_attribute("href") or "").split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+               for i in range(links.count())}
+    assert {"autoencoder", "vae", "ebm", "rbm", "langevin"} <= targets, targets
+    page.get_by_role("link", name=re.compile("Open the Langevin chains")).click()
+    panel = page.get_by_role("tabpanel", name="Langevin chains", exact=True)
+    panel.wait_for(state="visible", timeout=30_000)
+    page.wait_for_selector("h1:has-text('Energy-based model')")
+    page.wait_for_selector("text=step 0 of 256")  # the chains tab itself ran (only the open tab runs)
+    assert "ebm-tab=Langevin" in page.url
+    assert_no_exception(page)
+
+
+def test_an_autoencoder_link_reproduces_the_run(app_server, browser):
+    """Shareable state: ?ae-code=8&ae-seed=3 opens a run with code size 8 whose fresh weights come from seed 3 (the
+    same reconstructions in two sessions; another seed, other ones)."""
+    pictures = []
+    for query in ("ae-code=8&ae-seed=3", "ae-code=8&ae-seed=3", "ae-code=8&ae-seed=4"):
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = ctx.new_page()
+        page.goto(f"{app_server}/autoencoder?{query}")
+        wait_idle(page)
+        page.wait_for_selector("text=/code size 8 · step 0/")
+        img = page.locator("[data-testid='stImage']").filter(has_text="their reconstructions").locator("img").first
+        pictures.append(img.get_attribute("src"))
+        assert page.locator("text=The code map is drawn for a 2-D code").count() == 1
+        assert_no_exception(page)
+        ctx.close()
+    assert pictures[0] == pictures[1] and pictures[2] != pictures[0]

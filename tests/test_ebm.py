@@ -122,3 +122,80 @@ def test_sample_scores_average_over_sampling_seeds(mnist):
     assert two["sample_frechet_min"] < two["sample_frechet_max"]  # another seed, other chains
     assert two["sample_frechet_floor"] < two["sample_frechet_min"]  # 32 steps from noise are not real digits yet
     assert two["energy_noise"] > two["energy_real"]
+
+
+def _twin_trainers(mnist, **cfg):
+    """Two identical runs: the same model weights, data, settings and seed. Bitwise equal results need one intra-op
+    thread (the one_torch_thread fixture): with two, the CPU kernels' reductions may round differently run to run."""
+    torch.manual_seed(0)
+    model = EBM(EBMConfig(steps=12, buffer_size=64, **cfg))
+    twin = EBM(model.config)
+    twin.load_state_dict(model.state_dict())
+    data = mnist.train.images[:96]
+    conf = TrainConfig(lr=1e-3, beta1=0.0, batch_size=16, seed=3)
+    return Trainer(model, data, conf), Trainer(twin, data, conf)
+
+
+def test_an_iteration_split_across_ticks_equals_the_undivided_iteration(mnist, one_torch_thread):
+    from genlib.models.ebm import LiveTraining
+
+    whole, split = _twin_trainers(mnist)
+    outs = [whole.step() for _ in range(8)]  # 8 undivided iterations (crosses an epoch boundary: 96 / 16 = 6)
+    live = LiveTraining(split)
+    ticks = 0
+    while split.step_count < 8:
+        rec = live.tick(budget=None, max_langevin=5)  # 12 Langevin steps per iteration: 3 ticks each
+        assert rec is not None and rec["done"] <= 12
+        ticks += 1
+        if split.step_count < 8 and rec["steps"] == 0:
+            assert rec["phase"] == "train" and 0 < rec["done"] < 12  # in the middle of an iteration's chain
+    assert ticks >= 8 * 12 // 5  # the iterations were really cut into pieces
+    for out, rec in zip(outs, split.history):
+        for k, v in out.items():
+            assert rec[f"train_{k}"] == v, k  # the same loss terms, bit for bit
+    for (k, a), b in zip(whole.model.state_dict().items(), split.model.state_dict().values()):
+        assert torch.equal(a, b), k  # the same weights and replay buffer
+    live.rewind()  # the last tick may have begun iteration 9: back to the end of iteration 8
+    assert torch.equal(whole.generator.get_state(), split.generator.get_state())
+    assert (whole.step_count, whole.epoch, whole.pos) == (split.step_count, split.epoch, split.pos)
+
+
+def test_split_validation_equals_trainer_validate_and_rewind_is_exact(mnist, one_torch_thread):
+    from genlib.models.ebm import LiveTraining
+
+    whole, split = _twin_trainers(mnist)
+    val = mnist.val.images[:40]
+    for _ in range(2):
+        whole.step()
+    expected = whole.validate(val)
+    live = LiveTraining(split, val, val_every=2)
+    while "val_loss" not in (split.history[-1] if split.history else {}):
+        assert live.tick(budget=None, max_langevin=7) is not None
+    assert split.step_count == 2
+    assert {k[4:]: v for k, v in split.history[-1].items() if k.startswith("val_")} == expected
+    # rewinding in the middle of an iteration leaves the run at its last finished step; redoing it gives the same
+    live.rewind()  # the tick that finished the validation may have begun iteration 3
+    live.tick(budget=None, max_langevin=5)
+    assert live.phase == "train" and live.done == 5 and split.pos == 3 * 16
+    live.rewind()
+    assert live.phase == "idle" and split.pos == 2 * 16
+    assert torch.equal(whole.generator.get_state(), split.generator.get_state())
+    out = whole.step()
+    assert live.tick(budget=None, iterations=1)["steps"] == 1
+    assert split.history[-1]["train_loss"] == out["loss"]
+
+
+def test_split_training_rolls_back_a_diverged_iteration(mnist, one_torch_thread):
+    from genlib.models.ebm import LiveTraining
+
+    _, tr = _twin_trainers(mnist)
+    live = LiveTraining(tr)
+    assert live.tick(budget=None, iterations=1) is not None
+    good = {k: v.clone() for k, v in tr.model.state_dict().items()}
+    live.tick(budget=None, max_langevin=3)  # an iteration in progress
+    with torch.no_grad():
+        tr.model.net[-1].bias.fill_(1e6)  # its energies explode at the optimizer step
+    assert live.tick(budget=None) is None
+    assert "energies exploded" in tr.message and tr.step_count == 1 and live.phase == "idle"
+    for k, v in tr.model.state_dict().items():
+        assert torch.equal(v, good[k]), k

@@ -229,3 +229,87 @@ def test_preprocessing_of_odd_uploads():
     canvas[60:220, 130:150] = (255, 255, 255, 255)
     c = canvas_to_digit(canvas)
     assert c.shape == (1, 1, 28, 28) and c.max() > 0.8 and c[0, 0, :, :3].max() < 0.05
+
+
+# ---- the IWAE estimate of log p(x) against an exact answer (issue 14, feature 7) ---------------------------------
+
+class LinearGaussian:
+    """A linear-Gaussian latent model, where log p(x) and p(z|x) are exact: p(z) = N(0, I), p(x|z) = N(Wz + b, s^2 I)
+    so p(x) = N(b, W W^T + s^2 I) and p(z|x) = N(S W^T (x - b) / s^2, S), S = (I + W^T W / s^2)^-1. W has
+    orthogonal columns, so the posterior is diagonal and a diagonal q(z|x) can equal it exactly.
+    `shift`, `scale` spoil q(z|x) = N(m + shift, scale^2 S) on purpose."""
+
+    def __init__(self, shift: float = 0.0, scale: float = 1.0, d: int = 6, latent: int = 2, s: float = 0.5):
+        g = torch.Generator().manual_seed(3)
+        q, _ = torch.linalg.qr(torch.randn(d, latent, generator=g, dtype=torch.float64))
+        self.W = q * torch.tensor([2.0, 0.7], dtype=torch.float64)  # orthogonal columns of lengths 2 and 0.7
+        self.b = torch.randn(d, generator=g, dtype=torch.float64)
+        self.s2, self.shift, self.scale = s * s, shift, scale
+        self.S = torch.linalg.inv(torch.eye(latent, dtype=torch.float64) + self.W.T @ self.W / self.s2)
+
+    def posterior(self, x):
+        return (x - self.b) @ self.W @ self.S / self.s2, self.S  # mean [N, L], covariance [L, L]
+
+    def log_px_exact(self, x):
+        cov = self.W @ self.W.T + self.s2 * torch.eye(len(self.b), dtype=torch.float64)
+        return D.MultivariateNormal(self.b, cov).log_prob(x)
+
+    def encode(self, x):
+        m, S = self.posterior(x)
+        return m + self.shift, torch.log(self.scale ** 2 * torch.diagonal(S)).expand_as(m)
+
+    def decode(self, z):
+        return z @ self.W.T + self.b
+
+    def log_px(self, x, mean):
+        return metrics.gaussian_log_px(mean, x, self.s2)
+
+
+def test_iwae_equals_log_px_when_q_is_the_exact_posterior():
+    from genlib.models.vae import log_likelihood_estimates
+
+    m = LinearGaussian()
+    x = m.decode(torch.randn(4, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64))
+    for i in range(4):
+        est = log_likelihood_estimates(m, x[i:i + 1], 16, torch.Generator().manual_seed(i))
+        exact = float(m.log_px_exact(x[i]))
+        # every importance weight equals p(x): ELBO = IWAE = log p(x), the gap (KL to the posterior) is 0
+        assert est["elbo"] == pytest.approx(exact, abs=1e-9) and est["iwae"] == pytest.approx(exact, abs=1e-9)
+        assert est["gap"] == pytest.approx(0, abs=1e-9) and est["ess"] == pytest.approx(16)
+
+
+def test_iwae_rises_to_log_px_and_elbo_is_log_px_minus_the_kl_to_the_posterior():
+    from genlib.models.vae import log_likelihood_estimates
+
+    m = LinearGaussian(shift=0.3, scale=1.5)  # a poor q(z|x): shifted by 0.3 and 1.5 times too wide
+    x = m.decode(torch.tensor([[0.3, -1.2]], dtype=torch.float64)) + 0.2
+    exact = float(m.log_px_exact(x[0]))
+    mq, lvq = m.encode(x)
+    mp, Sp = m.posterior(x)
+    kl = float(D.kl_divergence(D.MultivariateNormal(mq[0], torch.diag(lvq[0].exp())), D.MultivariateNormal(mp[0], Sp)))
+    assert kl > 0.5  # the bounds below are not trivially tight
+    means = {}
+    for k in (1, 10, 100, 5000):
+        runs = [log_likelihood_estimates(m, x, k, torch.Generator().manual_seed(r)) for r in range(200 if k < 5000 else 4)]
+        assert all(r["iwae"] >= r["elbo"] - 1e-12 for r in runs)  # Jensen, for the very same samples
+        means[k] = float(np.mean([r["iwae"] for r in runs]))
+        elbo = float(np.mean([r["elbo"] for r in runs]))
+        # the ELBO estimates log p(x) - KL(q(z|x) || p(z|x)) (the gap the page shows), whatever k
+        assert elbo == pytest.approx(exact - kl, abs=4 * 2.5 / math.sqrt(len(runs) * k))
+    assert means[1] < means[10] < means[100] < means[5000] <= exact + 0.02  # monotone in k (Burda et al., Thm 1)
+    assert exact - means[5000] < 0.05 and exact - means[1] > 0.5  # IWAE -> log p(x) as k grows
+
+
+def test_posterior_samples_are_mu_plus_sigma_eps():
+    from genlib.models.vae import posterior_samples
+
+    model = small()
+    x = torch.rand(1, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    mu, logvar, z = posterior_samples(model, x, 2000, torch.Generator().manual_seed(1))
+    want_mu, want_lv = model.encode(x)
+    torch.testing.assert_close(mu, want_mu[0]) and torch.testing.assert_close(logvar, want_lv[0])
+    assert z.shape == (2000, 4)
+    torch.testing.assert_close(z.mean(0), mu, atol=4 * float(logvar.exp().sqrt().max()) / math.sqrt(2000), rtol=0)
+    torch.testing.assert_close(z.std(0), (0.5 * logvar).exp(), rtol=0.08, atol=0)
+    _, _, z2 = posterior_samples(model, x, 2000, torch.Generator().manual_seed(1))
+    assert torch.equal(z, z2)  # the page's sample seed reproduces the same eps

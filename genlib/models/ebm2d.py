@@ -121,3 +121,43 @@ class EBM2D(Model):
 PRESETS = {
     "default": Preset(EBM2DConfig(), TrainConfig(lr=1e-3, batch_size=128), epochs=10),
 }
+
+
+def eight_centres(radius: float = 2.5) -> torch.Tensor:
+    """The centres [8, 2] of genlib.data's "eight_gaussians" (angles k 2 pi / 8, radius 2.5)."""
+    ang = torch.arange(8, dtype=torch.float32) * (2 * np.pi / 8)
+    return radius * torch.stack([torch.cos(ang), torch.sin(ang)], 1)
+
+
+@torch.no_grad()
+def mode_report(model: EBM2D, n: int = 161, near: float = 0.5, samples: int = 800, steps: int = 200,
+                seed: int = 0) -> dict[str, float | int]:
+    """How well a 2-D EBM trained on "eight_gaussians" separates the eight modes:
+    modes: centres with a local maximum of -E (over its 5 x 5 grid neighbourhood on an n x n grid of [-4, 4]^2)
+    within `near`; min_barrier: the smallest, over neighbouring centres, of E at the midpoint of the arc between
+    them minus the larger of the two lowest energies within `near` of each centre (> 0: a barrier separates them);
+    off_data: the lowest energy more than 1 away from every centre minus the highest of those mode energies (> 0: no
+    spurious mode off the data, such as a deep corner); covered: centres holding at least 2 % of `samples` Langevin
+    samples (`steps` ULA steps from uniform noise)."""
+    xs, ys, e = model.energy_grid((-4.0, 4.0, -4.0, 4.0), n)
+    p = np.pad(-e, 2, constant_values=-np.inf)
+    win = np.lib.stride_tricks.sliding_window_view(p, (5, 5))  # [n, n, 5, 5]
+    peak = -e >= win.max((2, 3))
+    gx, gy = np.meshgrid(xs, ys)
+    c = eight_centres().numpy()
+    d = np.hypot(gx[None] - c[:, 0, None, None], gy[None] - c[:, 1, None, None])  # [8, n, n]
+    modes = int(sum((peak & (d[k] < near)).any() for k in range(8)))
+    low = np.array([e[d[k] < near].min() for k in range(8)])
+    mid_ang = (np.arange(8) + 0.5) * (2 * np.pi / 8)
+    mid = torch.tensor(2.5 * np.stack([np.cos(mid_ang), np.sin(mid_ang)], 1), dtype=torch.float32)
+    e_mid = model.energy(mid).numpy()
+    barrier = float(min(e_mid[k] - max(low[k], low[(k + 1) % 8]) for k in range(8)))
+    far = d.min(0) > 1.0  # cells more than 1 from every centre: no data there
+    off = float(e[far].min() - low.max())  # > 0: every such cell is less likely than the least likely mode
+    g = torch.Generator().manual_seed(seed)
+    was = model.training
+    model.eval()
+    x = model.langevin(model._noise(samples, g), steps, g)
+    model.train(was)
+    counts = (torch.cdist(x, eight_centres()) < 0.6).sum(0)
+    return {"modes": modes, "min_barrier": barrier, "off_data": off, "covered": int((counts >= 0.02 * samples).sum())}

@@ -198,6 +198,13 @@ class RBM(Model):
                 frames.append(state.mean.reshape(n, 1, 28, 28))
         return frames
 
+    @torch.no_grad()
+    def reconstruct(self, v: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """One Gibbs step from the data, v -> h ~ p(h|v) -> p(v|h): the reconstructions of the lecture's RBM code,
+        as images [N, 1, 28, 28] of the means p(v = 1 | h)."""
+        h = bernoulli(self.p_h(self._flat(v)), generator=generator)
+        return self.p_v(h).reshape(len(v), 1, 28, 28)
+
     def sample(self, n: int, generator: torch.Generator, steps: int = 1000) -> torch.Tensor:
         """n images p(v|h) [n, 1, 28, 28] after `steps` Gibbs steps from noise."""
         return self.sample_chain(n, steps, generator, every=steps)[-1]
@@ -384,9 +391,11 @@ def ais_seconds(model: RBM, n_runs: int, n_betas: int, probe_betas: int = 8) -> 
     bias = torch.zeros(model.config.n_visible, dtype=model.visible_bias.dtype)
     betas = torch.linspace(0, 1, max(3, probe_betas), dtype=torch.float64)
     ais(model, bias, n_runs=runs, betas=betas[:3], generator=torch.Generator().manual_seed(0))  # warm-up
-    t0 = time.perf_counter()
-    ais(model, bias, n_runs=runs, betas=betas, generator=torch.Generator().manual_seed(0))
-    per_step = (time.perf_counter() - t0) / (len(betas) - 1)
+    per_step = math.inf
+    for _ in range(3):  # the fastest of three probes: one probe on a busy machine may catch a stall
+        t0 = time.perf_counter()
+        ais(model, bias, n_runs=runs, betas=betas, generator=torch.Generator().manual_seed(0))
+        per_step = min(per_step, (time.perf_counter() - t0) / (len(betas) - 1))
     return per_step * max(int(n_betas) - 1, 0) * max(int(n_runs), 1) / runs
 
 

@@ -218,6 +218,34 @@ def decode_grid(model: VAE, xs: torch.Tensor, ys: torch.Tensor, dims: tuple[int,
     return imgs.permute(0, 2, 1, 3).reshape(len(ys) * 28, len(xs) * 28).numpy()
 
 
+@torch.no_grad()
+def posterior_samples(model, x: torch.Tensor, k: int, generator: torch.Generator
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The reparameterisation made visible: (mu [D], logvar [D], z [k, D]) with z_i = mu + sigma * eps_i,
+    eps_i ~ N(0, I), for one digit x [1, ...] (draws from `generator`, never the global one)."""
+    mu, logvar = model.encode(x[:1])
+    return mu[0], logvar[0], metrics.reparameterize(mu[0], logvar[0], generator, k)
+
+
+@torch.no_grad()
+def log_likelihood_estimates(model, x: torch.Tensor, k: int, generator: torch.Generator) -> dict[str, float]:
+    """For one digit x [1, ...]: the ELBO and the IWAE bound from the same k importance samples z_i ~ q(z|x),
+    log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x):
+
+        ELBO ~= 1/k sum_i log w_i   <=   IWAE_k = log 1/k sum_i w_i   <=   log p(x)
+
+    (the first inequality is Jensen's for these very samples; IWAE_k rises with k towards log p(x): Burda et al.
+    2016). log p(x) - ELBO = KL(q(z|x) || p(z|x)): the gap shrinks to `gap` = IWAE_k - ELBO, a lower bound on that
+    KL for large k. Nats. Works for any model with encode / decode / log_px (metrics.iwae_log_weights)."""
+    lw = metrics.iwae_log_weights(model, x[:1], k, generator)[:, 0]  # [k]
+    elbo = float(lw.mean())
+    iwae = float(torch.logsumexp(lw, 0) - math.log(k))
+    # the effective sample size of the normalised weights: k when q(z|x) is the exact posterior, ~1 when one sample
+    # dominates (then IWAE_k is still far below log p(x))
+    w = torch.softmax(lw, 0)
+    return {"elbo": elbo, "iwae": iwae, "gap": iwae - elbo, "k": k, "ess": float(1.0 / (w * w).sum())}
+
+
 def interpolate(z0: torch.Tensor, z1: torch.Tensor, n: int, spherical: bool = False) -> torch.Tensor:
     """n points from z0 to z1 [n, D]: linear, or spherical (slerp, keeps the norm typical of the prior)."""
     t = torch.linspace(0, 1, n)[:, None]

@@ -1,6 +1,7 @@
 """What the Langevin lab's chain tabs share: the cached targets, colours, and the flipbook batch player."""
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from typing import Callable
@@ -11,14 +12,21 @@ import streamlit as st
 from genlib import densities as D
 from genlib import samplers as S
 from genlib import viz
+from pages.views import chrome
 from pages.views.flipbook import flipbook
 
-FPS = 12  # frames per second the browser shows while the chains play (its own timer, see views.flipbook)
-BATCH = 6  # frames computed per round trip while playing: the browser asks for the next batch as it plays one
+FPS = 24  # frames per second the browser shows while the chains play (its own timer, see views.flipbook)
+BATCH = 12  # frames computed per round trip while playing (half a second): the browser asks for the next batch as it
+# plays one
+FRAME_WIDTH = 940  # pixels: the width of the paused charts' row at 1400 px wide (the image shows 1:1 there, scaled
+# to fit elsewhere): the panels side by side, the marginals strip under them
+GAP = 16  # between two panels, and between the panels and the marginals: Streamlit's gap between columns and elements
 MAX_FRAMES = 600
 SIGMA_MAX = 10.0  # the largest noise σ a control takes: the targets live within |x| < 6, and σ = 10 already scatters
 # every chain off the picture in one step (unbounded, σ = 1e300 overflowed T = σ²/(2η) and took the controls down)
-COLORS = {"ULA": "#d62728", "MALA": "#1f77b4", "SGD": "#7f7f7f", "SGLD": "#2ca02c", "full-batch Langevin": "#9467bd"}
+# colour-blind-safe (viz.PALETTE, Okabe & Ito): vermillion, blue, black, bluish green, reddish purple
+COLORS = {"ULA": viz.PALETTE[3], "MALA": viz.PALETTE[0], "SGD": viz.PALETTE[7], "SGLD": viz.PALETTE[2],
+          "full-batch Langevin": viz.PALETTE[4]}
 
 
 @st.cache_resource
@@ -29,9 +37,36 @@ def target_and_grids(name: str):
 
 
 @st.cache_resource
-def background(name: str) -> np.ndarray:
-    """The exact density of target `name` as the RGB background of the raster frames (computed once)."""
-    return viz.density_image(target_and_grids(name)[0])
+def background(name: str, title: str, labels: tuple[str, str], width: int):
+    """The still part of a playing chain panel (computed once per target, title and width): the exact density of
+    target `name` with the axes of the paused chart (viz.raster_axes). Returns (canvas, plot box)."""
+    return viz.raster_axes(target_and_grids(name)[0], title, labels, (viz.RASTER_PANEL[0], width))
+
+
+def projector_first():
+    """Where a tab draws its Play/Step row and its picture: in projector mode a container above the lessons and the
+    controls (the main visual above the fold at 1280 x 720), else in order (a no-op context)."""
+    return st.container() if chrome.projector() else contextlib.nullcontext()
+
+
+@st.cache_resource
+def marginals_background(name: str, names: tuple[str, ...], labels: tuple[str, str], width: int) -> np.ndarray:
+    """The still part of the playing marginals strip (axes, ticks, legend, exact marginals), drawn once: the
+    strip of viz.marginals_raster with no samples (all NaN)."""
+    target, fine, _ = target_and_grids(name)
+    none = {n: np.full((1, 2), np.nan) for n in names}
+    return viz.marginals_raster(fine, none, target.extent, COLORS, width, labels=labels)
+
+
+def head_caption(text: str) -> None:
+    """The paused view's head line (the flipbook's head while playing); none in projector mode (the picture first)."""
+    if not chrome.projector():
+        st.caption(text)
+
+
+def panel_width(n: int) -> int:
+    """Width of each of n panels side by side in a FRAME_WIDTH frame."""
+    return (FRAME_WIDTH - GAP * (n - 1)) // n
 
 
 def ess_x1(rec: S.Recorder) -> float:
@@ -44,28 +79,73 @@ def ess_x1(rec: S.Recorder) -> float:
 
 
 def fmt(v, spec: str = ".3g") -> str:
-    """A number for a caption or metric; "–" for None, NaN or infinity."""
-    return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
+    """A number for a caption or metric; "—" for None, NaN or infinity."""
+    return "—" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
+
+
+def kl_live(samples, fine) -> tuple[float, int]:
+    """(KL of the live chains' histogram to the exact density, number of live chains): dead chains (NaN rows) are
+    left out; with no live chain the KL is undefined (NaN, shown as "—"), never 0."""
+    s = np.asarray(samples, dtype=np.float64)
+    live = int(np.isfinite(s).all(1).sum())
+    return (S.kl_to_grid(s, fine) if live else float("nan")), live
+
+
+def kl_text(kl: float, live: int, total: int) -> str:
+    """A KL for a caption: "—" with the reason when no chain is live, the live count when some are dead."""
+    if live == 0:
+        return "— (no live chains)"
+    return fmt(kl, ".3f") + ("" if live == total else f" ({live} of {total} chains live)")
+
+
+def frame_parts(target_name: str, names: tuple[str, ...], titles: tuple[str, ...],
+                labels: tuple[str, str] = ("x₁", "x₂"), marginals: bool = False) -> dict:
+    """What every frame of a batch shares, looked up once per batch (each cached lookup hashes its arguments):
+    the target, the fine grid, each panel's still part and plot box, and the marginals strip's still part."""
+    target, fine, _ = target_and_grids(target_name)
+    w = panel_width(len(names))
+    parts = {"target": target, "fine": fine, "names": names, "labels": labels,
+             "panels": [background(target_name, title, labels, w) for title in titles], "marginals": None}
+    if marginals:
+        parts["marginals"] = marginals_background(target_name, names, labels, w * len(names) + GAP * (len(names) - 1))
+    return parts
+
+
+def render_frame(state: dict, parts: dict, i: int) -> np.ndarray:
+    """Frame i while playing, laid out as the paused view: the chains' panels side by side with the paused charts'
+    axes, titles and density, and (if parts has them) the marginals strip under them (issue 14, feature 6)."""
+    target, names = parts["target"], parts["names"]
+    pics = [viz.raster_frame(canvas, target.extent, state[n].frames, i, COLORS[n], box)
+            for n, (canvas, box) in zip(names, parts["panels"])]
+    img = viz.panels(pics, None, gap=GAP)
+    if parts["marginals"] is not None:
+        strip = viz.marginals_raster(parts["fine"], {n: state[n].frames[i] for n in names}, target.extent, COLORS,
+                                     img.shape[1], labels=parts["labels"], background=parts["marginals"])
+        img = np.concatenate([img, np.full((GAP, img.shape[1], 3), 255, np.uint8), strip], 0)
+    return img
 
 
 def play_batch(state: dict, names: tuple[str, ...], target_name: str, advance: Callable[[], None],
-               caption: Callable[[int], str], key: str, head: str) -> None:
-    """While playing: the next BATCH frames of the named chains side by side, one image per frame, as one
-    flipbook batch (views.flipbook). `advance()` moves every chain one frame, `caption(i)` describes frame i.
-    The interactive charts and the scrub slider come back on pause."""
+               caption: Callable[[int], str], key: str, head: str, titles: tuple[str, ...] | None = None,
+               labels: tuple[str, str] = ("x₁", "x₂"), marginals: bool = False) -> None:
+    """While playing: the next BATCH frames of the named chains (render_frame: the paused view's layout, with axes
+    and, if asked, the marginals), one image per frame, as one flipbook batch (views.flipbook). `advance()` moves
+    every chain one frame, `caption(i)` is frame i's metrics line. The interactive charts and the scrub slider come
+    back on pause."""
     t0 = time.perf_counter()
-    target, bg, ref = target_and_grids(target_name)[0], background(target_name), state[names[0]]
+    ref = state[names[0]]
     first, frames, captions = len(ref.frames), [], []
+    parts = frame_parts(target_name, names, titles or names, labels, marginals)
     while state["playing"] and len(frames) < BATCH:
         advance()
         i = len(ref.frames) - 1
-        frames.append(viz.panels([viz.raster_frame(bg, target.extent, state[n].frames, i, COLORS[n]) for n in names],
-                                 list(names)))
+        frames.append(render_frame(state, parts, i))
         captions.append(caption(i))
     if not state["playing"]:  # the frame limit: show the paused view (and the Play button) at the last frame
         st.rerun()
-    flipbook(frames, captions, first, str(id(ref)), key, FPS, head=(
-        f"{head} Server: {1000 * (time.perf_counter() - t0) / max(len(frames), 1):.0f} ms per frame."))
+    flipbook(frames, captions, first, str(id(ref)), key, FPS, head="" if chrome.projector() else (
+        f"{head} Server: {1000 * (time.perf_counter() - t0) / max(len(frames), 1):.0f} ms per frame."),
+             spent=time.perf_counter() - t0)
 
 
 def chain_view(name: str, play: Callable[[dict], None], warn: Callable[[dict], None],
@@ -79,9 +159,10 @@ def chain_view(name: str, play: Callable[[dict], None], warn: Callable[[dict], N
         state = st.session_state[name]
         if state.get("error"):
             return
+        with st.container():  # always one element: the flipbook after it keeps its place (no remount) when a
+            warn(state)  # warning appears; first, so the picture starts at the same place playing and paused
         if state["playing"]:
             play(state)
-        warn(state)
         if not state["playing"]:
             paused(state)
 

@@ -9,12 +9,13 @@ import torch
 from genlib import densities as D
 from genlib import samplers as S
 from genlib import viz
-from pages.lab.common import (COLORS, FPS, MAX_FRAMES, SIGMA_MAX, chain_view, ess_x1, fmt, play_batch,
-                               target_and_grids)
-from pages.views import chain_player
+from pages.lab.common import (COLORS, FPS, MAX_FRAMES, SIGMA_MAX, chain_view, ess_x1, fmt, kl_live, kl_text,
+                               head_caption, play_batch, projector_first, target_and_grids)
+from pages.views import chain_player, chrome
 
 STEP_SIZES = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0]
 NOISE_MODES = ["σ = √(2η)  (textbook, T = 1)", "σ = √η  (course, T = ½)", "custom σ"]
+AUTOPLAY = "lv-s-autoplay"  # set by a lesson: restart the chains and play once the settings are applied
 
 
 def new_samplers(target_name: str, chains: int, seed: int, eta: float, sigma: float) -> dict:
@@ -36,64 +37,111 @@ def advance_samplers(state: dict, k: int) -> None:
         state["playing"] = False
 
 
-def play_samplers(state: dict, target_name: str, per_frame: int) -> None:
-    """ULA and MALA side by side; each frame's caption: the step, MALA's acceptance, the KL to the exact density."""
-    target, fine, _ = target_and_grids(target_name)
+def metrics_line(state: dict, fine, i: int) -> str:
+    """Frame i's metrics line, the same while playing (the flipbook's caption) and paused: the step, ULA's dead
+    chains, MALA's acceptance and the KL of each to the exact density (live chains only; "—" with none live)."""
     ula, mala = state["ULA"], state["MALA"]
+    kl = {name: kl_text(*kl_live(ch.frames[i], fine), len(ch.frames[i])) for name, ch in (("ULA", ula), ("MALA", mala))}
+    dead = int((~torch.isfinite(ula.frames[i]).all(1)).sum())
+    return (f"step {ula.steps[i]} · frame {i} of {MAX_FRAMES - 1} at most · ULA dead chains {dead} · MALA acceptance "
+            f"{fmt(mala.acceptance[i], '.1%')} · KL to exact: ULA {kl['ULA']}, MALA {kl['MALA']} "
+            f"(noise floor {state['kl_exact']:.3f})")
 
-    def caption(i: int) -> str:
-        kl = {name: fmt(S.kl_to_grid(ch.frames[i], fine), ".3f") for name, ch in (("ULA", ula), ("MALA", mala))}
-        return (f"step {ula.steps[i]} · frame {i} of {MAX_FRAMES - 1} at most · MALA acceptance "
-                f"{fmt(mala.acceptance[i], '.1%')} · KL to exact: ULA {kl['ULA']}, MALA {kl['MALA']} "
-                f"(noise floor {state['kl_exact']:.3f})")
 
+def head_line(state: dict, target, playing: bool) -> str:
+    """The line above the picture, the same while playing and paused (only its last sentence differs)."""
     x0, x1, y0, y1 = target.extent
-    play_batch(state, ("ULA", "MALA"), target_name, lambda: advance_samplers(state, per_frame), caption,
-               "lv-s-flipbook", head=(
-                   f"{target.name}, x₁ ∈ [{x0:g}, {x1:g}], x₂ ∈ [{y0:g}, {y1:g}]: ULA (red) and MALA (blue) from the "
-                   f"same start; trails of {viz.CHAIN_TRAILS} chains. ESS (x₁): ULA {fmt(ess_x1(ula), '.0f')}, MALA "
-                   f"{fmt(ess_x1(mala), '.0f')}. Pause for the interactive charts, the marginals and the frame slider."))
+    return (f"{target.name}, x₁ ∈ [{x0:g}, {x1:g}], x₂ ∈ [{y0:g}, {y1:g}]: ULA (vermillion) and MALA (blue) from the same "
+            f"start; trails of {viz.CHAIN_TRAILS} chains; marginals below. ESS (x₁): ULA {fmt(ess_x1(state['ULA']), '.0f')}"
+            f", MALA {fmt(ess_x1(state['MALA']), '.0f')}. " + (
+                "Pause for interactive charts and the frame slider." if playing else
+                "Paused: hover the charts, scrub the frames below, or Play."))
+
+
+def play_samplers(state: dict, target_name: str, per_frame: int) -> None:
+    """ULA and MALA side by side with the marginals under them, as in the paused view; caption: the metrics line."""
+    target, fine, _ = target_and_grids(target_name)
+    play_batch(state, ("ULA", "MALA"), target_name, lambda: advance_samplers(state, per_frame),
+               lambda i: metrics_line(state, fine, i), "lv-s-flipbook", head=head_line(state, target, True),
+               titles=(f"ULA on the {target.name}", f"MALA on the {target.name}"), marginals=True)
 
 
 def settings() -> tuple[str, int, int, float, float, int]:
-    """The tab's controls: (target, chains, seed, step size η, noise σ, steps per frame)."""
+    """The tab's controls: (target, chains, seed, step size η, noise σ, steps per frame). Each is bound to the URL."""
     c1, c2, c3, c4 = st.columns(4)
-    target_name = c1.selectbox("Target", list(D.TARGETS), key="lv-target",
+    target_name = c1.selectbox("Target", list(D.TARGETS), key="lv-target", bind="query-params",
                                help="The 2-D density to sample; its exact density is drawn in blue under the chains.")
-    chains = c1.number_input("Chains", 0, 1000, 300, 50, key="lv-chains",
+    chains = c1.number_input("Chains", 0, 1000, 300, 50, key="lv-chains", bind="query-params",
                              help="Number of chains run in parallel (1 to 1000), started uniformly in [-1, 1]².")
-    eta = c2.select_slider("Step size η", STEP_SIZES, value=0.05, key="lv-eta",
+    eta = c2.select_slider("Step size η", STEP_SIZES, value=0.05, key="lv-eta", bind="query-params",
                            help="Multiplies ∇log p in each step. Large steps bias ULA and lower MALA's acceptance; "
                            "too large sends ULA chains to infinity.")
-    mode = c2.selectbox("Noise σ", NOISE_MODES, key="lv-noise-mode",
+    mode = c2.selectbox("Noise σ", NOISE_MODES, key="lv-noise-mode", bind="query-params",
                         help="The noise scale, set apart from the step size. σ = √(2η) samples p (T = 1); the "
                         "course's σ = √η samples p² (T = ½); choose custom for any σ.")
-    custom = c3.number_input("Custom σ", 0.0, SIGMA_MAX, 0.3, 0.05, format="%.3f", key="lv-sigma",
+    custom = c3.number_input("Custom σ", 0.0, SIGMA_MAX, 0.3, 0.05, format="%.3f", key="lv-sigma", bind="query-params",
                              disabled=mode != NOISE_MODES[2], help="Noise standard deviation when 'custom σ' is "
                              f"chosen, from 0 (no noise: gradient ascent) to {SIGMA_MAX:g}.")
-    seed = c3.number_input("Seed", 0, 10_000, 0, key="lv-seed", help="Seed of the starting points and of the noise; "
-                           "ULA and MALA share it.")
-    per_frame = c4.slider("Steps per frame", 1, 50, 5, key="lv-per-frame", help="Sampler steps between two frames.")
+    seed = c3.number_input("Seed", 0, 10_000, 0, key="lv-seed", bind="query-params",
+                           help="Seed of the starting points and of the noise; ULA and MALA share it.")
+    per_frame = c4.slider("Steps per frame", 1, 50, 5, key="lv-per-frame", bind="query-params",
+                          help="Sampler steps between two frames.")
     sigma = math.sqrt(2 * eta) if mode == NOISE_MODES[0] else math.sqrt(eta) if mode == NOISE_MODES[1] else float(custom)
     T = S.temperature(eta, sigma) if sigma >= 0 else float("nan")
     c4.markdown(f"σ = **{sigma:.3g}**, effective temperature T = σ²/(2η) = **{T:.3g}**")
     return target_name, int(chains), int(seed), eta, sigma, per_frame
 
 
+def _autoplay() -> None:
+    st.session_state[AUTOPLAY] = True
+
+
+LESSONS = [
+    chrome.Lesson("σ = √η samples p², not p",
+                  "ULA's marginals (vermillion) come out narrower than the dotted exact p: with the course's σ = √η it samples "
+                  "p² (T = ½); MALA (blue) accepts or rejects and stays on p.",
+                  {"lv-target": "correlated Gaussian", "lv-eta": 0.05, "lv-noise-mode": NOISE_MODES[1],
+                   "lv-per-frame": 5}, _autoplay),
+    chrome.Lesson("ULA blows up at η = 0.5",
+                  "Within a few frames every ULA chain leaves the picture (dead chains: 300, its KL turns to —); MALA "
+                  "does not blow up: it rejects those moves (acceptance drops) and still samples p.",
+                  {"lv-target": "correlated Gaussian", "lv-eta": 0.5, "lv-noise-mode": NOISE_MODES[0],
+                   "lv-per-frame": 5}, _autoplay),
+    chrome.Lesson("Small steps: ULA ≈ MALA",
+                  "At η = 0.01 with σ = √(2η) both samplers agree with the exact marginals and MALA accepts almost "
+                  "every move: ULA's bias shrinks with the step size.",
+                  {"lv-target": "banana", "lv-eta": 0.01, "lv-noise-mode": NOISE_MODES[0], "lv-per-frame": 20},
+                  _autoplay),
+    chrome.Lesson("Large steps bias ULA even at T = 1",
+                  "At η = 0.1 with the textbook σ = √(2η), ULA's cloud comes out too wide across the narrow direction "
+                  "(its KL stays above the noise floor): the step itself biases it. MALA stays exact.",
+                  {"lv-target": "correlated Gaussian", "lv-eta": 0.1, "lv-noise-mode": NOISE_MODES[0],
+                   "lv-per-frame": 5}, _autoplay),
+]
+
+
 def paused_view(state: dict, target_name: str) -> None:
-    """The frame slider, ULA and MALA as interactive charts with their metrics, and the marginals."""
+    """The paused view in the layout of the playing frames: the head line, ULA and MALA as interactive charts, the
+    marginals, the metrics line; then the frame slider and the metrics."""
     target, fine, coarse = target_and_grids(target_name)
     ula, mala = state["ULA"], state["MALA"]
+    head_caption(head_line(state, target, False))
+    picture = st.container()  # drawn once the slider below has chosen the frame
+    line = st.empty()
     idx = chain_player.scrub("lv-s", len(ula.frames))
-    st.caption(f"step {ula.steps[idx]} · frame {idx} of {len(ula.frames) - 1}"
-               + (" · reached the frame limit: Restart to run again" if ula.full else ""))
-    cols = st.columns(2)
+    line.caption(metrics_line(state, fine, idx) + (" · reached the frame limit: Restart to run again" if ula.full else ""))
+    cols = picture.columns(2)
     samples = {}
     for col, name, ch in [(cols[0], "ULA", ula), (cols[1], "MALA", mala)]:
+        chrome.plot(viz.chain_figure(coarse, ch.frames, idx, COLORS[name], f"{name} on the {target.name}",
+                                     target.extent), key=f"lv-s-fig-{name}", container=col)
+        samples[name] = ch.frames[idx]
+    chrome.plot(viz.marginals_figure(fine, samples, target.extent, COLORS), key="lv-s-marg", container=picture)
+    chrome.explain("The chains are the $x_k$ of $x_{k+1} = x_k + \\eta\\nabla\\log p(x_k) + \\sigma w_k$; the marginals "
+                   "compare their histogram with $p$ (dotted). ULA samples $p^{1/T}$ with $T = \\sigma^2/(2\\eta)$, "
+                   "biased further by large $\\eta$; MALA's accept step keeps $p$ exact.")
+    for col, name, ch in zip(st.columns(2), ("ULA", "MALA"), (ula, mala)):
         with col:
-            st.plotly_chart(viz.chain_figure(coarse, ch.frames, idx, COLORS[name], f"{name} on the {target.name}",
-                                             target.extent), key=f"lv-s-fig-{name}")
-            samples[name] = ch.frames[idx]
             m1, m2, m3 = st.columns(3)
             if name == "ULA":
                 m1.metric("dead chains", f"{ula.dead}", help="Chains sent beyond |x| = 1000 or to NaN; they are stopped.")
@@ -103,20 +151,36 @@ def paused_view(state: dict, target_name: str) -> None:
             m2.metric("ESS (x₁)", fmt(ess_x1(ch), ".0f"),
                       help="Effective sample size of x₁ over the second half of the frames (at most 100), "
                       "pooled over chains (Geyer's initial positive sequence).")
-            m3.metric("KL to exact", fmt(S.kl_to_grid(samples[name], fine), ".3f"),
-                      help=f"KL(histogram ‖ exact) on 24 × 24 cells at this frame. {len(samples[name])} exact "
-                      f"samples score {state['kl_exact']:.3f}: that is the noise floor.")
-    st.plotly_chart(viz.marginals_figure(fine, samples, target.extent, COLORS), key="lv-s-marg")
+            kl, live = kl_live(samples[name], fine)
+            total = len(samples[name])
+            m3.metric("KL to exact", fmt(kl, ".3f"),
+                      help=f"KL(histogram ‖ exact) on 24 × 24 cells at this frame, over the live chains only "
+                      f"(dead chains are left out). {total} exact samples score {state['kl_exact']:.3f}: that is "
+                      "the noise floor. With no live chain there is nothing to compare: —.")
+            if live == 0:
+                st.caption(f"KL: — (no live chains: all {total} {name} chains were sent to infinity and stopped, "
+                           "so there is no histogram to compare).")
+            elif live < total:
+                st.caption(f"KL over the {live} live chains of {total} (the {total - live} dead ones are left out); "
+                           "fewer samples raise the noise floor.")
     st.caption(f"{target.name}: {target.description}. Noise floor of the KL with {len(ula.frames[0])} exact "
                f"samples: {state['kl_exact']:.3f}.")
 
 
 def render() -> None:
     """The Samplers tab (call it only while the tab is open)."""
+    first = projector_first()
+    chrome.lessons("lv-s", LESSONS)
     target_name, chains, seed, eta, sigma, per_frame = settings()
     build = lambda: new_samplers(target_name, chains, seed, eta, sigma)  # noqa: E731
-    state = chain_player.chain_state("lv_samplers", (target_name, chains, seed, eta, sigma), build)
-    state = chain_player.controls(state, "lv-s", "samplers", build, lambda: advance_samplers(state, per_frame), fps=FPS)
+    key = (target_name, chains, seed, eta, sigma)
+    state = chain_player.chain_state("lv_samplers", key, build)
+    if st.session_state.pop(AUTOPLAY, False):  # a lesson: fresh chains with its settings, playing
+        state = chain_player.restart("lv_samplers", key, build)
+        state["playing"] = not state["error"]
+    with first:
+        state = chain_player.controls(state, "lv-s", "samplers", build, lambda: advance_samplers(state, per_frame),
+                                      fps=FPS)
     if state is None:
         return
 
@@ -126,5 +190,6 @@ def render() -> None:
             st.warning(f"{ula.dead} of {len(ula.frames[0])} ULA chains were sent to infinity by the step size "
                        f"η = {eta:g} and stopped; the other chains go on. MALA rejects such moves instead.")
 
-    chain_view("lv_samplers", lambda stt: play_samplers(stt, target_name, per_frame), warn,
-               lambda stt: paused_view(stt, target_name))
+    with first:
+        chain_view("lv_samplers", lambda stt: play_samplers(stt, target_name, per_frame), warn,
+                   lambda stt: paused_view(stt, target_name))

@@ -8,11 +8,13 @@ import torch
 from genlib import densities as D
 from genlib import samplers as S
 from genlib import viz
-from pages.lab.common import COLORS, FPS, MAX_FRAMES, chain_view, fmt, play_batch, target_and_grids
-from pages.views import chain_player
+from pages.lab.common import (COLORS, FPS, MAX_FRAMES, chain_view, fmt, head_caption, play_batch, projector_first,
+                               target_and_grids)
+from pages.views import chain_player, chrome
 
 WT_NAME = D.WellingTehPosterior.name
 METHODS = ("SGD", "SGLD", "full-batch Langevin")
+AUTOPLAY = "lv-g-autoplay"  # set by a lesson: restart the chains and play once the settings are applied
 
 
 def new_sgld(chains: int, seed: int, schedule: S.StepSchedule, batch: int) -> dict:
@@ -51,57 +53,94 @@ def mode_share_and_kl(rec: S.Recorder, idx: int, fine) -> tuple[float, float]:
     return float((pooled[:, 1] > 0).mean()), S.kl_to_grid(pooled, fine)
 
 
-def play_sgld(state: dict, per_frame: int) -> None:
-    """SGD, SGLD and full-batch Langevin side by side; each caption: the step size, the share in the mode
-    θ₂ > 0 and the KL to the exact posterior per method."""
-    target, fine, _ = target_and_grids(WT_NAME)
+def metrics_line(state: dict, fine, i: int) -> str:
+    """Frame i's metrics line, the same while playing (the flipbook's caption) and paused: the step size, the share
+    in the mode θ₂ > 0 and the KL to the exact posterior per method ("—" when a method has no live chain)."""
     ref = state["SGLD"]
+    stats = [(n, *mode_share_and_kl(state[n], i, fine)) for n in METHODS]
+    return (f"step {ref.steps[i]} · frame {i} of {MAX_FRAMES - 1} at most · ε = {fmt(ref.step_sizes[i], '.2e')} · "
+            "share in mode θ₂ > 0 / KL to exact: " + ", ".join(f"{n} {fmt(up, '.0%')} / {fmt(kl, '.2f')}"
+                                                              for n, up, kl in stats))
 
-    def caption(i: int) -> str:
-        stats = [(n, *mode_share_and_kl(state[n], i, fine)) for n in METHODS]
-        return (f"step {ref.steps[i]} · frame {i} of {MAX_FRAMES - 1} at most · ε = {fmt(ref.step_sizes[i], '.2e')} · "
-                "share in mode θ₂ > 0 / KL to exact: " + ", ".join(f"{n} {fmt(up, '.0%')} / {fmt(kl, '.2f')}"
-                                                                  for n, up, kl in stats))
 
+def head_line(target, playing: bool) -> str:
+    """The line above the picture, the same while playing and paused (only its last sentence differs)."""
     x0, x1, y0, y1 = target.extent
-    play_batch(state, METHODS, WT_NAME, lambda: advance_sgld(state, per_frame), caption, "lv-g-flipbook", head=(
-        f"Posterior over θ₁ ∈ [{x0:g}, {x1:g}], θ₂ ∈ [{y0:g}, {y1:g}]; exact share in the mode θ₂ > 0: "
-        f"{exact_mode_share():.0%}. Shares and KL pool the second half of the frames over all chains. "
-        "Pause for the interactive charts, the step schedule, the traces and the frame slider."))
+    return (f"Posterior over θ₁ ∈ [{x0:g}, {x1:g}], θ₂ ∈ [{y0:g}, {y1:g}]; exact share in the mode θ₂ > 0: "
+            f"{exact_mode_share():.0%}. Shares and KL pool the second half of the frames over all chains. " + (
+                "Pause for the interactive charts, the step schedule, the traces and the frame slider." if playing
+                else "Paused: hover the charts, scrub the frames below, or Play."))
+
+
+def play_sgld(state: dict, per_frame: int) -> None:
+    """SGD, SGLD and full-batch Langevin side by side with the paused charts' axes; caption: the metrics line."""
+    target, fine, _ = target_and_grids(WT_NAME)
+    play_batch(state, METHODS, WT_NAME, lambda: advance_sgld(state, per_frame), lambda i: metrics_line(state, fine, i),
+               "lv-g-flipbook", head=head_line(target, True), labels=("θ₁", "θ₂"))
 
 
 def settings() -> tuple[float, int, float, int, int, int, int]:
     """The tab's controls: (a, b, γ, minibatch size, chains, seed, steps per frame)."""
     c1, c2, c3, c4 = st.columns(4)
     a = c1.select_slider("a", [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0], value=0.02, key="lv-g-a",
-                         help="Scale of the step schedule ε_t = a (b + t)^(−γ).")
-    b = c1.select_slider("b", [1, 3, 10, 30, 100, 300, 1000], value=1, key="lv-g-b",
+                         bind="query-params", help="Scale of the step schedule ε_t = a (b + t)^(−γ).")
+    b = c1.select_slider("b", [1, 3, 10, 30, 100, 300, 1000], value=1, key="lv-g-b", bind="query-params",
                          help="Offset of the schedule: larger b keeps the first steps smaller and flatter.")
-    gamma = c2.slider("γ", 0.0, 1.0, 0.1, 0.05, key="lv-g-gamma",
+    gamma = c2.slider("γ", 0.0, 1.0, 0.1, 0.05, key="lv-g-gamma", bind="query-params",
                       help="Decay exponent. Welling & Teh use 0.55; any γ in (0.5, 1] gives Σε = ∞, Σε² < ∞. "
                       "Small γ keeps the step large enough to hop between the modes in a short demo.")
-    batch = c2.slider("Minibatch size n", 1, 100, 10, key="lv-g-batch",
+    batch = c2.slider("Minibatch size n", 1, 100, 10, key="lv-g-batch", bind="query-params",
                       help="Data points per gradient estimate for SGD and SGLD (the full batch is 100).")
-    chains = c3.number_input("Chains", 0, 500, 50, 10, key="lv-g-chains",
+    chains = c3.number_input("Chains", 0, 500, 50, 10, key="lv-g-chains", bind="query-params",
                              help="Chains per method, started uniformly in [-1, 1]².")
-    seed = c3.number_input("Seed", 0, 10_000, 0, key="lv-g-seed", help="Seed of starts, minibatches and noise.")
-    per_frame = c4.slider("Steps per frame", 1, 50, 10, key="lv-g-per-frame", help="Steps between two frames.")
+    seed = c3.number_input("Seed", 0, 10_000, 0, key="lv-g-seed", bind="query-params",
+                           help="Seed of starts, minibatches and noise.")
+    per_frame = c4.slider("Steps per frame", 1, 50, 10, key="lv-g-per-frame", bind="query-params",
+                          help="Steps between two frames.")
     return a, b, gamma, batch, int(chains), int(seed), per_frame
 
 
+def _autoplay() -> None:
+    st.session_state[AUTOPLAY] = True
+
+
+LESSONS = [
+    chrome.Lesson("SGD finds one mode, SGLD visits both",
+                  "Each SGD chain (black) slides into the nearest mode and stays there; SGLD's chains (green) keep "
+                  "hopping between θ₂ > 0 and θ₂ < 0, so each of them visits both modes (trace chart on pause).",
+                  {"lv-g-a": 0.02, "lv-g-b": 1, "lv-g-gamma": 0.1, "lv-g-batch": 10, "lv-g-per-frame": 10}, _autoplay),
+    chrome.Lesson("Welling & Teh's schedule: γ = 0.55",
+                  "With the paper's decay the step ε_t shrinks fast (schedule chart on pause): the chains hop less and "
+                  "less, and SGLD's samples approach full-batch Langevin's.",
+                  {"lv-g-a": 0.05, "lv-g-b": 10, "lv-g-gamma": 0.55, "lv-g-batch": 10, "lv-g-per-frame": 10}, _autoplay),
+    chrome.Lesson("Minibatch noise: n = 1",
+                  "With one data point per gradient the minibatch noise adds to SGLD's injected noise √ε·w: its cloud "
+                  "spreads wider than the posterior, and its KL stays far above full-batch Langevin's (only a "
+                  "decaying step makes SGLD exact).",
+                  {"lv-g-a": 0.02, "lv-g-b": 1, "lv-g-gamma": 0.1, "lv-g-batch": 1, "lv-g-per-frame": 10}, _autoplay),
+]
+
+
 def paused_view(state: dict, schedule: S.StepSchedule) -> None:
-    """The frame slider, the three methods as interactive charts with their metrics, the schedule and the traces."""
+    """The paused view in the layout of the playing frames: the head line, the three methods as interactive charts,
+    the metrics line; then the frame slider, the metrics, the schedule and the traces."""
     target, fine, coarse = target_and_grids(WT_NAME)
     ref = state["SGLD"]
+    head_caption(head_line(target, False))
+    picture = st.container()  # drawn once the slider below has chosen the frame
+    line = st.empty()
     idx = chain_player.scrub("lv-g", len(ref.frames))
-    st.caption(f"step {ref.steps[idx]} · frame {idx} of {len(ref.frames) - 1} · ε = "
-               f"{fmt(ref.step_sizes[idx], '.2e')}" + (" · reached the frame limit" if ref.full else ""))
+    line.caption(metrics_line(state, fine, idx) + (" · reached the frame limit" if ref.full else ""))
     exact_up = exact_mode_share()
+    for col, name in zip(picture.columns(3), METHODS):
+        chrome.plot(viz.chain_figure(coarse, state[name].frames, idx, COLORS[name], name, target.extent, ("θ₁", "θ₂")),
+                    key=f"lv-g-fig-{name}", container=col)
+    chrome.explain("Each method moves $\\theta$ by $\\frac{\\epsilon_t}{2}$ times a minibatch estimate of "
+                   "$\\nabla\\log p(\\theta\\mid x)$; SGLD adds the noise $\\sqrt{\\epsilon_t}\\,w_t$ and samples the "
+                   "posterior, SGD (no noise) converges to a mode.")
     for col, name in zip(st.columns(3), METHODS):
         rec = state[name]
         with col:
-            st.plotly_chart(viz.chain_figure(coarse, rec.frames, idx, COLORS[name], name, target.extent, ("θ₁", "θ₂")),
-                            key=f"lv-g-fig-{name}")
             up, kl = mode_share_and_kl(rec, idx, fine)
             m1, m2 = st.columns(2)
             m1.metric("share in mode θ₂ > 0", fmt(up, ".0%"), help=f"Over the second half of the frames, all "
@@ -111,19 +150,26 @@ def paused_view(state: dict, schedule: S.StepSchedule) -> None:
                       "the frames pooled over chains.")
     left, right = st.columns(2)
     now = ref.steps[idx]
-    left.plotly_chart(viz.schedule_figure(schedule, ref.steps[-1], now, COLORS["SGLD"]), key="lv-g-schedule")
+    chrome.plot(viz.schedule_figure(schedule, ref.steps[-1], now, COLORS["SGLD"]), key="lv-g-schedule", container=left)
     runs = {name: (state[name].steps, state[name].frames) for name in METHODS}
-    right.plotly_chart(viz.first_chain_figure(runs, now, COLORS), key="lv-g-trace")
+    chrome.plot(viz.first_chain_figure(runs, now, COLORS), key="lv-g-trace", container=right)
     st.caption(f"Posterior: {target.description}. The exact posterior (blue) is normalised on a grid.")
 
 
 def render() -> None:
     """The SGLD tab (call it only while the tab is open)."""
+    first = projector_first()
+    chrome.lessons("lv-g", LESSONS)
     a, b, gamma, batch, chains, seed, per_frame = settings()
     build = lambda: new_sgld(chains, seed, S.StepSchedule(a, float(b), gamma), batch)  # noqa: E731
-    state = chain_player.chain_state("lv_sgld", (a, b, gamma, batch, chains, seed), build)
-    state = chain_player.controls(state, "lv-g", "three samplers", build, lambda: advance_sgld(state, per_frame),
-                                  fps=FPS)
+    key = (a, b, gamma, batch, chains, seed)
+    state = chain_player.chain_state("lv_sgld", key, build)
+    if st.session_state.pop(AUTOPLAY, False):  # a lesson: fresh chains with its settings, playing
+        state = chain_player.restart("lv_sgld", key, build)
+        state["playing"] = not state["error"]
+    with first:
+        state = chain_player.controls(state, "lv-g", "three samplers", build, lambda: advance_sgld(state, per_frame),
+                                      fps=FPS)
     if state is None:
         return
     schedule = S.StepSchedule(a, float(b), gamma)  # valid: building the chains with it just worked
@@ -134,4 +180,5 @@ def render() -> None:
             st.warning("Chains sent to infinity by too large a step (a) were stopped: "
                        + ", ".join(f"{n}: {d}" for n, d in dead.items()) + ". The others go on.")
 
-    chain_view("lv_sgld", lambda stt: play_sgld(stt, per_frame), warn, lambda stt: paused_view(stt, schedule))
+    with first:
+        chain_view("lv_sgld", lambda stt: play_sgld(stt, per_frame), warn, lambda stt: paused_view(stt, schedule))

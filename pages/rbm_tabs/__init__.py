@@ -1,1 +1,1 @@
-"""The tabs of the RBM page (pages/rbm.py) that are long enough for a module of their own."""
+"""The tabs of the RBM page (pages/rbm.py), one module each, and its "Try this" lessons."""

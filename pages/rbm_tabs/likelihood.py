@@ -21,6 +21,12 @@ def eval_split(mn: gdata.MNIST):
     return mn.test if mn.test is not None else mn.val
 
 
+def split_name(mn: gdata.MNIST) -> str:
+    """The evaluation digits, named truthfully: "MNIST test" when the data folder holds the test split (genlib.data
+    loaded it), else "validation" (held out from the training digits; never trained on either way)."""
+    return "MNIST test" if mn.test is not None else "validation"
+
+
 def mean_free_energy(mn: gdata.MNIST, model: RBM) -> float:
     """Mean free energy of the evaluation digits, binarized once (fixed seed)."""
     test = eval_split(mn)
@@ -47,23 +53,31 @@ def fmt_seconds(s: float) -> str:
     return f"{s:.1f} s" if s < 10 else f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
 
 
-def render(mn: gdata.MNIST, model: RBM | None, model_key: tuple) -> None:
+def render(mn: gdata.MNIST, model: RBM | None, model_key: tuple | None) -> None:
     """The tab: `model` is the chosen model (None: nothing to estimate), `model_key` identifies it and its training
     state, so that an AIS result is shown only for the model it was computed for."""
-    st.markdown(f"The average log-likelihood of the {'MNIST test' if mn.test is not None else 'validation'} digits "
-                f"(binarized once with a fixed seed), $\\overline{{\\log p(v)}} = -\\overline{{F(v)}} - \\log Z$. "
-                "AIS anneals from a base-rate model (independent pixels with the data's means) to the RBM through "
-                "intermediate distributions $p_\\beta$; the importance weights average to $Z$. The band is "
-                "$\\log(\\hat Z \\pm 3\\,\\hat\\sigma)$.")
+    split, n_eval = split_name(mn), len(eval_split(mn))
+    where = ("the data folder's MNIST test split" if mn.test is not None else
+             "no test split in the data folder (start the app with `-- --data-dir DIR` holding "
+             "`MNIST/raw/t10k-*-ubyte`), so the validation digits held out from training")
+    st.markdown(f"The average log-likelihood of the {n_eval:,} {split} digits ({where}; binarized once with a fixed "
+                "seed), $\\overline{\\log p(v)} = -\\overline{F(v)} - \\log Z$. AIS anneals from a base-rate model "
+                "(independent pixels with the data's means) to the RBM through intermediate distributions $p_\\beta$; "
+                "the mean of the $R$ runs' importance weights $w_r$ estimates $Z$.")
+    chrome.explain("The band is the estimator's spread: $\\log(\\hat Z \\pm 3\\,\\hat\\sigma/\\sqrt{R})$, three "
+                   "standard errors of the mean weight over the $R$ runs, carried to $\\log p$. It shows how much the "
+                   "runs disagree, not whether all of them missed the same mass (see *When AIS is too optimistic*).")
     if model is None:
         return
     c1, c2 = st.columns(2)
-    runs = c1.select_slider("AIS runs", [10, 20, 50, 100, 200, 500], value=100, help="Independent annealing runs. "
+    runs = c1.select_slider("AIS runs", [10, 20, 50, 100, 200, 500], value=100, key="rbm-ais-runs",
+                            bind="query-params", help="Independent annealing runs. "
                             f"Runs × temperatures may be at most {limits.MAX_AIS_WORK:,} (genlib.limits.MAX_AIS_WORK).")
     n_betas = c2.select_slider("Inverse temperatures", [100, 300, 1000, 3000, 14_500], value=14_500,
+                               key="rbm-ais-betas", bind="query-params",
                                help="Intermediate distributions; Salakhutdinov & Murray use 14 500. Runs × temperatures "
                                f"may be at most {limits.MAX_AIS_WORK:,}.")
-    mean_f = mean_free_energy(mn, model)
+    mean_f = chrome.memo("rbm_mean_f", (model_key, model), lambda: mean_free_energy(mn, model))
     small = model.config.n_hidden <= EXACT_MAX_HIDDEN
     results = st.session_state.setdefault("rbm_ais", {})
     rkey = (model_key, runs, n_betas)
@@ -72,8 +86,9 @@ def render(mn: gdata.MNIST, model: RBM | None, model_key: tuple) -> None:
         st.error(problem)
     else:  # a few ms of AIS, once per model and settings
         secs = chrome.memo("rbm_ais_eta", rkey, lambda: ais_seconds(model, runs, n_betas))
-        st.caption(f"Estimated time: about {fmt_seconds(secs)} for {runs} runs × {n_betas:,} temperatures with "
-                   f"{model.config.n_hidden} hidden units. A progress bar shows while it runs; any click stops it.")
+        st.info(f"Run AIS will take about {fmt_seconds(secs)} on this machine: {runs} runs × {n_betas:,} "
+                f"temperatures with {model.config.n_hidden} hidden units. A progress bar shows while it runs; any "
+                "click stops it.", icon=":material/timer:")
     if st.button("Run AIS", key="rbm-ais", icon=":material/calculate:", type="primary", disabled=bool(problem),
                  help="Estimate log Z with these settings (the estimated time is shown above)."):
         bar, stop = st.progress(0.0, text="annealing ..."), st.empty()
@@ -86,25 +101,27 @@ def render(mn: gdata.MNIST, model: RBM | None, model_key: tuple) -> None:
         results[rkey] = res
     res = results.get(rkey)
     cols = st.columns(3)
-    cols[0].metric("mean free energy", f"{mean_f:.2f}")
+    cols[0].metric(f"mean free energy, {split} digits", f"{mean_f:.2f}")
     if res is not None:
         ll, low, high = log_likelihood(mean_f, res)
         cols[1].metric("AIS log Z", f"{res.logz:.2f}", help=f"±3σ band [{res.logz_low:.2f}, {res.logz_high:.2f}]")
-        cols[2].metric("AIS test log-likelihood", f"{ll:.2f} nats", help=f"band [{low:.2f}, {high:.2f}]")
+        cols[2].metric(f"AIS log-likelihood, {split} digits", f"{ll:.2f} nats",
+                       help=f"Band [{low:.2f}, {high:.2f}] nats: log Z ± 3 standard errors of the mean AIS weight.")
         st.caption(f"log Z band [{res.logz_low:.2f}, {res.logz_high:.2f}]; log-likelihood band [{low:.2f}, {high:.2f}] "
-                   f"nats; {runs} runs, {n_betas} inverse temperatures, {res.seconds:.1f} s")
+                   f"nats per digit ({split} digits); ±3 standard errors of the mean weight over {runs} runs, "
+                   f"{n_betas:,} inverse temperatures, {res.seconds:.1f} s")
     if small:
         z = exact_log_z(model)
         e1, e2 = st.columns(2)
         e1.metric("exact log Z", f"{z:.3f}", help="Sum over all 2^H hidden states.")
-        e2.metric("exact log-likelihood", f"{log_likelihood(mean_f, z)[0]:.3f} nats")
+        e2.metric(f"exact log-likelihood, {split} digits", f"{log_likelihood(mean_f, z)[0]:.3f} nats")
     elif res is None:
         st.info("Press Run AIS for the estimate; for models with at most 20 hidden units the exact value shows here "
                 "too.")
 
 
-def ais_versus_exact(mn: gdata.MNIST) -> None:
-    """AIS against exact enumeration for the two small bundled models."""
+def ais_versus_exact(mn: gdata.MNIST, run_now: bool = False) -> None:
+    """AIS against exact enumeration for the two small bundled models (`run_now`: as if the button was clicked)."""
     st.subheader("When AIS is too optimistic")
     st.markdown("AIS estimates $Z$ without bias, but $\\log\\hat Z$ is biased low (Jensen's inequality): with too few "
                 "temperatures or runs it misses parts of the model's mass, underestimates $\\log Z$ and so *overstates* "
@@ -120,9 +137,15 @@ def ais_versus_exact(mn: gdata.MNIST) -> None:
         st.info(f"The comparison needs the bundled checkpoints {' and '.join(SMALL)}.")
     else:
         n_cmp = st.select_slider("Temperatures for the comparison", [100, 300, 1000, 3000, 14_500], value=1000,
-                                 key="rbm-compare-betas", help="AIS runs: 100 in each case.")
+                                 key="rbm-compare-betas", bind="query-params", help="AIS runs: 100 in each case.")
+        models_ = [setup.pretrained(name) for name in small]
+        secs = sum(chrome.memo(f"rbm_cmp_eta_{name}", (m, n_cmp), lambda m=m: ais_seconds(m, 100, n_cmp))
+                   for name, m in zip(small, models_))
+        st.caption(f"About {fmt_seconds(secs)} on this machine: 100 runs × {n_cmp:,} temperatures for each model; "
+                   f"{split_name(mn)} digits.")
         if st.button("Compare AIS with the exact answer", key="rbm-compare", icon=":material/compare:",
-                     help="AIS against exact enumeration of all 2^16 hidden states, for a CD-1 and a PCD model."):
+                     help="AIS against exact enumeration of all 2^16 hidden states, for a CD-1 and a PCD model.") \
+                or run_now:
             rows = []
             bar = st.progress(0.0, text="annealing ...")
             for i, name in enumerate(small):
@@ -132,11 +155,12 @@ def ais_versus_exact(mn: gdata.MNIST) -> None:
                 ll, low, high = log_likelihood(mf, r)
                 rows.append({"model": f"{name} ({'PCD' if m.config.persistent else 'CD'}-{m.config.k})",
                              "temperatures": n_cmp, "AIS log-likelihood": round(ll, 2),
-                             "AIS band (±3σ)": f"[{low:.2f}, {high:.2f}]",
+                             "AIS band (±3 s.e.)": f"[{low:.2f}, {high:.2f}]",
                              "exact log-likelihood": round(log_likelihood(mf, z)[0], 2),
                              "AIS − exact": round(z - r.logz, 2)})
             bar.empty()
             st.session_state["rbm_compare"] = rows
     if st.session_state.get("rbm_compare"):
         st.dataframe(st.session_state["rbm_compare"], hide_index=True)
-        st.caption("AIS − exact > 0 means AIS underestimates log Z and so overstates the log-likelihood.")
+        st.caption(f"Per digit, on the {split_name(mn)} digits. AIS − exact > 0 means AIS underestimates log Z and so "
+                   "overstates the log-likelihood; the band is ±3 standard errors of the mean weight over the 100 runs.")

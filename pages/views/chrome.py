@@ -1,10 +1,25 @@
-"""What every page shows around its content: the title, the 'What you see' box with the math, the data set."""
+"""What every page shows around its content: the title, the 'What you see' box with the math, the data set, the
+projector mode, the shareable link, the "Try this" lessons, the explanation lines and the plot style."""
 from __future__ import annotations
+
+import dataclasses
+import urllib.parse
+from typing import Callable
 
 import streamlit as st
 
-from genlib import data as gdata
+from genlib import data as gdata, viz
 from pages.views.setup import ensure_app_navigation, server_checks, torch_threads
+
+PROJECTOR_KEY = "projector"
+# Projector mode: 16 px is the smallest text readable from the back of a classroom; the root font scales every rem.
+_PROJECTOR_CSS = """<style>
+html { font-size: 20px; }
+.stMainBlockContainer { padding-top: 3rem; max-width: 100%; }
+[data-testid="stCaptionContainer"], .stCaption { font-size: 1rem !important; }
+[data-testid="stExpander"] summary p { font-size: 1rem; }
+.genlib-boiler { display: none; }
+</style>"""
 
 
 def header(title: str, what: str, equations: list[str], mn: gdata.MNIST | None = None) -> None:
@@ -12,14 +27,114 @@ def header(title: str, what: str, equations: list[str], mn: gdata.MNIST | None =
     ensure_app_navigation()
     torch_threads()
     server_checks()
+    on = projector()
     st.title(title)
     with st.expander("What you see", expanded=False):
         st.markdown(what)
         for eq in equations:
             st.latex(eq)
     if mn is not None:
-        st.caption(f"Data: {mn.description}")
+        if not on:  # boilerplate: hidden on the projector
+            st.caption(f"Data: {mn.description}")
         data_notice(mn)
+
+
+def sidebar_tools() -> bool:
+    """The sidebar's projector toggle and "Copy link" (app.py, for every page); returns whether projector mode is on
+    (and applies its style)."""
+    with st.sidebar:
+        on = st.toggle("Projector mode", key=PROJECTOR_KEY, bind="query-params",
+                       help="For a projected lesson: larger text, tick labels, plots and images, fewer lines of "
+                       "boilerplate. Also a link flag: add ?projector=true to any page's address.")
+        copy_link()
+    if on:
+        st.html(_PROJECTOR_CSS)
+    return on
+
+
+def projector() -> bool:
+    """Whether this session shows the app in projector mode (the sidebar toggle or ?projector=true)."""
+    return bool(st.session_state.get(PROJECTOR_KEY, False))
+
+
+def current_link() -> str:
+    """This view's address: the page and every control bound to the URL (the query parameters)."""
+    url = st.context.url or ""
+    base = url.split("?", 1)[0]
+    query = urllib.parse.urlencode([(k, v) for k in st.query_params for v in st.query_params.get_all(k)])
+    return base + ("?" + query if query else "")
+
+
+def copy_link() -> None:
+    """A "Copy link" popover: the address of this view (page, tab, model, settings and seed), to paste into slides.
+    Opening it reproduces the view; the code box's copy icon copies it."""
+    with st.popover("Copy link", icon=":material/link:", width="stretch",
+                    help="The address of exactly this view: page, tab, model, settings and seed."):
+        st.code(current_link(), language=None, wrap_lines=True)
+        st.caption("Opening this link shows the same page, tab, settings and seed (chains and grids start from that "
+                   "seed).")
+
+
+def plot(fig, key: str | None = None, container=st, **kw):
+    """st.plotly_chart for every figure of the app: full width, a colour-blind-safe colour cycle, and in projector
+    mode 18 px text with plots 1.3 times as tall. Returns what st.plotly_chart returns (the selection event)."""
+    fig.update_layout(colorway=viz.PALETTE)
+    if projector():
+        height = fig.layout.height or 450
+        fig.update_layout(font=dict(size=18), height=int(height * 1.3))
+        fig.update_xaxes(tickfont=dict(size=16), title_font=dict(size=18))
+        fig.update_yaxes(tickfont=dict(size=16), title_font=dict(size=18))
+    kw.setdefault("width", "stretch")
+    return container.plotly_chart(fig, key=key, **kw)
+
+
+def image_width(px: int) -> int:
+    """The width to show an image at: 1.5 times larger in projector mode."""
+    return int(px * 1.5) if projector() else int(px)
+
+
+def explain(text: str, container=st) -> None:
+    """One or two always-visible lines next to a main plot, naming the term of the lecture's equations it shows
+    (the "What you see" box keeps the full math)."""
+    container.markdown(f":blue-background[:material/lightbulb:] {text}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Lesson:
+    """A "Try this" preset: `settings` maps widget keys to the values to set, `start()` (optional) starts what needs
+    starting, and `watch` is the one sentence on what to look at."""
+    title: str
+    watch: str
+    settings: dict = dataclasses.field(default_factory=dict)
+    start: Callable[[], None] | None = None
+    help: str = ""
+
+
+def _choose(key: str, lesson: Lesson) -> None:
+    """on_click of a lesson button (runs before the script): set the controls, then start."""
+    for k, v in lesson.settings.items():
+        st.session_state[k] = v
+    st.session_state[f"{key}-lesson"] = lesson.title
+    if lesson.start is not None:
+        lesson.start()
+
+
+def lessons(key: str, items: list[Lesson]) -> Lesson | None:
+    """A "Try this" row of one button per lesson; the chosen lesson's sentence stays in an info box until another is
+    chosen or it is dismissed. Returns the active lesson (None when none)."""
+    st.markdown("**Try this:**")
+    cols = st.columns(len(items))
+    for i, (col, lesson) in enumerate(zip(cols, items)):
+        col.button(lesson.title, key=f"{key}-lesson-{i}", width="stretch", on_click=_choose, args=(key, lesson),
+                   help=lesson.help or f"Set the controls for this experiment. {lesson.watch}")
+    active = next((x for x in items if x.title == st.session_state.get(f"{key}-lesson")), None)
+    if active is not None:
+        box, close = st.columns([12, 1], vertical_alignment="center")
+        box.info(f"**{active.title}.** {active.watch}", icon=":material/visibility:")
+        if close.button("", key=f"{key}-lesson-close", icon=":material/close:", help="Dismiss this lesson's note."):
+            st.session_state[f"{key}-lesson"] = None
+            st.rerun()
+    return active
 
 
 def data_notice(mn: gdata.MNIST) -> None:

@@ -22,8 +22,12 @@ def drawing(key: str, size: int) -> tuple[torch.Tensor | None, str | None]:
     try:
         from streamlit_drawable_canvas import st_canvas
 
-        cv = st_canvas(stroke_width=18, stroke_color="#ffffff", background_color="#000000", height=size, width=size,
-                       drawing_mode="freedraw", return_image_data=True, key=key)
+        # the canvas's toolbar (undo, redo, clear) floats 2.65rem above it on hover: room for it inside this
+        # element, so that it never covers the tab labels above (issue 14, defect 7)
+        st.html(f"<style>.st-key-{key}-box {{ padding-top: 3rem; }}</style>")
+        with st.container(key=f"{key}-box"):
+            cv = st_canvas(stroke_width=18, stroke_color="#ffffff", background_color="#000000", height=size, width=size,
+                           drawing_mode="freedraw", return_image_data=True, key=key)
     except Exception as e:  # noqa: BLE001 - any failure of the component: say so, keep the page
         st.warning(f"The drawing canvas is not available here ({type(e).__name__}); upload an image instead.")
         return None, None

@@ -1,0 +1,48 @@
+"""The RBM page's "Try this" lessons: each sets the page's controls (widget keys) and starts what needs starting,
+through a flag ("rbm-go") that the open tab consumes once its controls are drawn with the lesson's settings."""
+from __future__ import annotations
+
+import streamlit as st
+
+from pages.views.chrome import Lesson
+
+
+def go(what: str):
+    """A lesson's start(): ask the tab `what` ("train", "chains", "compare") to start once it has drawn its controls."""
+    return lambda: st.session_state.__setitem__("rbm-go", what)
+
+
+def started(what: str) -> bool:
+    """Whether a lesson asked the tab `what` to start (its settings are set: chrome.lessons' click); consumes the
+    request."""
+    if st.session_state.get("rbm-go") != what:
+        return False
+    del st.session_state["rbm-go"]
+    return True
+
+
+def lesson(title: str, watch: str, settings: dict, what: str) -> Lesson:
+    return Lesson(title, watch, settings, go(what))
+
+
+# 16 hidden units: the exact log-likelihood is tracked every tick, the true score to compare two runs by
+SMALL_RUN = {"rbm-tab": "Train", "rbm-hidden": 16, "rbm-k": 1, "rbm-lr": 0.1, "rbm-batch": 64, "rbm-mom": 0.0,
+             "rbm-wd": 0.0, "rbm-train-seed": 0}
+CHAINS = {"rbm-tab": "Gibbs chains", "rbm-per-frame": 10, "rbm-n": 36, "rbm-seed": 0}
+
+LESSONS = [
+    lesson("CD-1 vs PCD (1/2)", "16 hidden units, so the exact log-likelihood is plotted: it climbs, then stalls "
+           "near −175 nats (about 30 s); then take step 2.", {**SMALL_RUN, "rbm-method": "CD-k"}, "train"),
+    lesson("CD-1 vs PCD (2/2)", "The same model trained with persistent chains, the CD-1 run faded behind it: "
+           "PCD's exact log-likelihood climbs past CD-1's (about −160 nats after 30 s).",
+           {**SMALL_RUN, "rbm-method": "PCD"}, "train"),
+    lesson("β < 1 and β > 1", "At β = 0.5 the flattened distribution lets the digits melt into noise; "
+           "now move β to 1.5: the chains freeze, each on one crisp digit.",
+           {**CHAINS, "rbm-model": "rbm-500", "rbm-start": "validation digits", "rbm-beta": 0.5}, "chains"),
+    lesson("CD-1 from noise", "CD-1 never ran its chains for long: from noise they fall into blotches whose "
+           "free energy sinks far below that of digits; pick rbm-500 (PCD) in the sidebar to compare.",
+           {**CHAINS, "rbm-model": "rbm-500-cd1", "rbm-start": "uniform noise", "rbm-beta": 1.0}, "chains"),
+    lesson("AIS, 100 steps", "With 100 temperatures AIS misses mass and overstates the likelihood "
+           "(AIS − exact > 0) behind a narrow band; set 14 500 and compare again.",
+           {"rbm-tab": "Likelihood", "rbm-compare-betas": 100}, "compare"),
+]

@@ -1,0 +1,172 @@
+"""The RBM page's Train tab: the run of this session (built from the tab's controls), trained live with CD-k or PCD,
+its curves beside the previous run's, and its filters."""
+from __future__ import annotations
+
+import dataclasses
+
+import streamlit as st
+import torch
+
+from genlib import models, viz
+from genlib.data import MNIST, binarize_fixed
+from genlib.models.rbm import EXACT_MAX_HIDDEN, RBM, RBMConfig, exact_log_z, log_likelihood
+from pages.rbm_tabs import lessons
+from pages.views import chain_player, chrome, training
+
+# the Train tab's controls (widget key -> default); the run is built from them at Reset
+TRAIN_DEFAULTS = {"rbm-method": "CD-k", "rbm-hidden": 64, "rbm-k": 1, "rbm-lr": 0.1, "rbm-batch": 64, "rbm-mom": 0.0,
+                  "rbm-wd": 0.0, "rbm-train-seed": 0}
+EXACT_EVERY = 200  # training steps between two exact log-likelihoods (a sum over 2^H states: ~0.3 s at H = 16)
+
+
+def new_model(n_hidden: int, k: int, persistent: bool, seed: int = 0, n_chains: int = 100) -> RBM:
+    return models.create("rbm", RBMConfig(n_hidden=n_hidden, k=k, persistent=persistent, n_chains=n_chains), seed)
+
+
+def make_trainer(mn: MNIST, model: RBM, lr: float, batch: int, momentum: float, wd: float, seed: int = 0):
+    return training.new_trainer(model, mn, lr, batch, seed=seed, optimizer="sgd", momentum=momentum, weight_decay=wd)
+
+
+def ctl(key: str):
+    """A Train control's value: the widget's, or its default before the Train tab has drawn it."""
+    return st.session_state.get(key, TRAIN_DEFAULTS[key])
+
+
+def trainer_from_controls(mn: MNIST):
+    c = {k: ctl(k) for k in TRAIN_DEFAULTS}
+    return make_trainer(mn, new_model(c["rbm-hidden"], c["rbm-k"], c["rbm-method"] == "PCD", int(c["rbm-train-seed"])),
+                        c["rbm-lr"], c["rbm-batch"], c["rbm-mom"], c["rbm-wd"], int(c["rbm-train-seed"]))
+
+
+def describe(model: RBM) -> str:
+    c = model.config
+    return f"{'PCD' if c.persistent else 'CD'}-{c.k}, {c.n_hidden} hidden units"
+
+
+def replace_run(state: dict, trainer, source: str) -> None:
+    """A new run in place of this one; the old run's curves are kept as the comparison."""
+    old = state["trainer"]
+    if old is not None and old.history:
+        state["previous"] = {"label": f"{describe(old.model)}, {old.step_count} steps", "history": old.history}
+    state.update(trainer=trainer, running=False, source=source)
+
+
+def train_tick(state: dict, mn: MNIST, budget: float = 0.12) -> dict | None:
+    """One tick of live training plus validation; for small models the exact validation log-likelihood, at the first
+    tick and then every EXACT_EVERY steps (the sum over 2^H hidden states would otherwise dominate every tick)."""
+    tr = state["trainer"]
+    rec = tr.tick(mn.val.images[:256], budget=budget, max_steps=50)
+    if rec is not None:
+        with torch.no_grad():  # 256 training digits, binarized like the validation digits (fixed seed)
+            rec["train_free_energy"] = float(tr.model.free_energy(binarize_fixed(mn.train.images[:256])).mean())
+        last = next((r["step"] for r in reversed(tr.history[:-1]) if "val_exact_ll" in r), None)
+        if tr.model.config.n_hidden <= EXACT_MAX_HIDDEN and (last is None or tr.step_count - last >= EXACT_EVERY):
+            rec["val_exact_ll"] = log_likelihood(rec["val_free_energy"], exact_log_z(tr.model))[0]
+    return rec
+
+
+def render(state: dict, mn: MNIST) -> None:
+    """The tab: `state` is the session's run {"trainer", "running", "source", "previous"}."""
+
+    def tick() -> dict | None:
+        return train_tick(state, mn)
+
+    view = st.container() if chrome.projector() else None  # projector mode: the curves above the controls
+    c1, c2, c3, c4 = st.columns(4)
+    method = c1.radio("Method", ["CD-k", "PCD"], horizontal=True, key="rbm-method", bind="query-params",
+                      help="CD-k starts the negative chains at the data each update; PCD keeps 100 persistent "
+                      "chains. Applies at Reset.")
+    n_hidden = c2.select_slider("Hidden units", [8, 16, 20, 32, 64, 100, 200, 500], key="rbm-hidden",
+                                value=TRAIN_DEFAULTS["rbm-hidden"], bind="query-params",
+                                help="Applies at Reset. Up to 20 units the exact log-likelihood is tracked every "
+                                "tick.")
+    k = c3.slider("Gibbs steps k", 1, 25, TRAIN_DEFAULTS["rbm-k"], key="rbm-k", bind="query-params",
+                  help="Gibbs steps per update (CD-k or PCD-k).")
+    lr = c4.select_slider("Learning rate", training.LEARNING_RATES, value=TRAIN_DEFAULTS["rbm-lr"], key="rbm-lr",
+                          bind="query-params", format_func=lambda v: f"{v:g}",
+                          help="SGD step size (the course uses 0.1). Too large blows the weights up: the run then "
+                          "rolls back to its last good state.")
+    c5, c6, c7, c8 = st.columns(4)
+    batch = c5.select_slider("Batch size", training.BATCH_SIZES, value=TRAIN_DEFAULTS["rbm-batch"], key="rbm-batch",
+                             bind="query-params", help="Digits per update.")
+    momentum = c6.slider("Momentum", 0.0, 0.95, TRAIN_DEFAULTS["rbm-mom"], 0.05, key="rbm-mom", bind="query-params",
+                         help="SGD momentum.")
+    wd = c7.select_slider("Weight decay", [0.0, 1e-5, 1e-4, 3e-4, 1e-3, 1e-2], value=TRAIN_DEFAULTS["rbm-wd"],
+                          key="rbm-wd", bind="query-params", format_func=lambda v: f"{v:g}",
+                          help="L2 penalty on the parameters (keeps the weights small).")
+    c8.number_input("Seed", 0, 10_000, TRAIN_DEFAULTS["rbm-train-seed"], key="rbm-train-seed",
+                    bind="query-params", help="Seed of the initial weights and of the order of the "
+                    "training digits. Applies at Reset: the same seed and settings train the same run.")
+    trainer = state["trainer"]
+    cfg = trainer.model.config
+    trainer.set_hparams(lr=lr, batch_size=batch, momentum=momentum, weight_decay=wd)
+    if k != cfg.k:
+        trainer.model.config = dataclasses.replace(cfg, k=k)
+    step, reset = training.train_buttons("rbm", state)
+    if lessons.started("train"):  # a lesson: a new run with its settings, started
+        replace_run(state, trainer_from_controls(mn), "new")
+        state["running"] = True
+    cfg = state["trainer"].model.config
+    if (method == "PCD") != cfg.persistent or n_hidden != cfg.n_hidden:
+        st.info(f"Press Reset to start a new {method} model with {n_hidden} hidden units.")
+    b1, b2 = st.columns(2)
+    with b2:
+        uploaded = training.checkpoint_upload("rbm", "rbm-up")
+    if uploaded is not None and st.session_state.get("rbm_uploaded") != uploaded.config:
+        st.session_state["rbm_uploaded"] = uploaded.config
+        replace_run(state, make_trainer(mn, uploaded, lr, batch, momentum, wd), "uploaded file")
+    if reset:
+        replace_run(state, trainer_from_controls(mn), "new")
+    if step:
+        training.safe_tick(state, tick)
+    with b1:  # after the upload, Reset and Step: the file is the run shown, named with its step count
+        c = state["trainer"].model.config
+        training.checkpoint_download(state, mn, f"rbm-{'pcd' if c.persistent else 'cd'}{c.k}-h{c.n_hidden}",
+                                     "rbm-dl")
+    prev = state["previous"]
+    show_prev = prev is not None and st.toggle(
+        f"Show the previous run faded ({prev['label']})", value=True, key="rbm-show-prev",
+        help="After Reset the curves of the run before stay, faded and dashed, so that two runs (CD-1 and PCD, two "
+        "learning rates) can be compared.")
+
+    def draw_train(tr) -> None:
+        c = tr.model.config
+        st.caption(f"source: {state['source']} · {describe(tr.model)} · step {tr.step_count} · epoch "
+                   f"{tr.epoch + tr.pos / len(mn.train):.2f} · validation on 256 digits")
+        old = prev["history"] if show_prev else None
+        old_label = "previous run" if show_prev else ""
+        left, right = st.columns([3, 2])
+        with left:
+            h = tr.history
+            if h:
+                exact = any("val_exact_ll" in r for r in h) or bool(old and any("val_exact_ll" in r for r in old))
+                ll_keys = {"val_pseudo_ll": "pseudo-log-likelihood (validation)"}
+                if exact:
+                    ll_keys["val_exact_ll"] = "exact log-likelihood (validation)"
+                chrome.plot(viz.compare_curves(
+                    h, ll_keys, "Pseudo-log-likelihood per digit" + (" and exact log-likelihood" if exact else "")
+                    + " (nats)", "nats per digit", old, old_label), key="rbm-ll")
+                chrome.explain("Pseudo-log-likelihood $\\sum_i \\log p(v_i\\mid v_{-i})$ (one random pixel per "
+                               "digit, times 784): it needs no $Z$ and is not $\\log p(v)$. "
+                               + ("The exact $\\log p(v) = -F(v) - \\log Z$ (16-20 hidden units: $Z$ summed "
+                                  "exactly) is the true score." if exact else
+                                  "The true $\\log p(v)$ needs $\\log Z$: see the Likelihood tab (AIS), or train "
+                                  "at most 20 hidden units for the exact value here."))
+                chrome.plot(viz.compare_curves(h, {"train_recon": "train", "val_recon": "validation"},
+                                               "Reconstruction error (squared, per digit)", "error", old,
+                                               old_label), key="rbm-recon")
+                chrome.plot(viz.compare_curves(
+                    h, {"train_free_energy": "train digits", "val_free_energy": "validation digits"},
+                    "Mean free energy F(v): a growing gap warns of overfitting", "F(v)", old, old_label),
+                    key="rbm-fe")
+            else:
+                st.info("Press Start or Step to train; curves appear here.")
+        with right:
+            chain_player.frame(st, viz.filters(tr.model.weight),
+                               caption=f"weights of {min(100, c.n_hidden)} hidden units as 28 × 28 filters (each "
+                               "scaled to its range)")
+            chrome.explain("Each tile is one row $W_j$: hidden unit $j$ turns on, $p(h_j{=}1|v) = \\sigma(c_j + "
+                           "W_j v)$, for digits that match its bright pixels.")
+
+    with view if view is not None else st.container():
+        training.live(state, tick, draw_train, every=0.3)

@@ -1,0 +1,102 @@
+"""The Langevin lab's library parts against ground truth: the KL over live chains only (issue 14 defect 1), the 2-D
+EBM's colour range and mode count (defect 11), and the raster frames' axes (feature 6)."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from genlib import densities as D
+from genlib import samplers as S
+from genlib import viz
+from genlib.models.ebm2d import EBM2D, EBM2DConfig, eight_centres, mode_report
+
+
+@pytest.fixture(scope="module")
+def gauss():
+    t = D.make_target("correlated Gaussian")
+    return t, t.grid(240)
+
+
+def test_kl_uses_live_chains_only_and_is_undefined_with_none(gauss):
+    t, fine = gauss
+    x = t.sample(400, torch.Generator().manual_seed(0))
+    dead = x.clone()
+    dead[::4] = float("nan")  # every fourth chain dead: the KL is that of the 300 live ones, exactly
+    assert S.kl_to_grid(dead, fine) == pytest.approx(S.kl_to_grid(x[torch.isfinite(x).all(1) & (torch.arange(400) % 4 != 0)], fine))
+    all_dead = torch.full((300, 2), float("nan"))
+    assert math.isnan(S.kl_to_grid(all_dead, fine)) and math.isnan(S.tv_to_grid(all_dead, fine))  # not 0.000
+    from pages.lab.common import kl_live, kl_text  # noqa: PLC0415
+
+    kl, live = kl_live(dead, fine)
+    assert live == 300 and kl == pytest.approx(S.kl_to_grid(dead[torch.isfinite(dead).all(1)], fine))
+    assert kl_text(kl, live, 400) == f"{kl:.3f} (300 of 400 chains live)"
+    kl0, live0 = kl_live(all_dead, fine)
+    assert live0 == 0 and math.isnan(kl0) and kl_text(kl0, live0, 300) == "— (no live chains)"
+
+
+def test_raster_axes_keep_the_plot_box_and_frames_draw_inside_it(gauss):
+    t, _ = gauss
+    canvas, (top, left, h, w) = viz.raster_axes(t, "ULA", size=(380, 480))
+    assert canvas.shape == (380, 480, 3) and h == w  # a square extent stays square
+    assert top > 0 and left > 0 and top + h < 380 and left + w < 480
+    # tick labels and titles are drawn outside the plot box (dark pixels in the margins)
+    margin = canvas.copy()
+    margin[top:top + h, left:left + w] = 255
+    assert (margin.min(-1) < 120).sum() > 200
+    frames = [torch.tensor([[0.0, 0.0], [4.5, 0.0]])]  # the origin, and a point outside the extent
+    out = viz.raster_frame(canvas, t.extent, frames, 0, "#D55E00", (top, left, h, w))
+    diff = np.abs(out.astype(int) - canvas.astype(int)).sum(-1) > 0
+    ys, xs = np.nonzero(diff)
+    assert len(ys) and abs(ys.mean() - (top + h / 2)) < 3 and abs(xs.mean() - (left + w / 2)) < 3  # only the origin
+
+
+def test_energy_colours_span_the_data_region_not_the_far_corners():
+    xs = ys = np.linspace(-4, 4, 81)
+    gx, gy = np.meshgrid(xs, ys)
+    e = (np.hypot(gx, gy) - 2.5) ** 2  # a ring of low energy at radius 2.5 ...
+    e[(np.abs(gx) > 3.5) & (np.abs(gy) > 3.5)] = -30.0  # ... and deep corners, as seen in the app
+    data = torch.cat([eight_centres() + 0.2 * torch.randn(8, 2, generator=torch.Generator().manual_seed(i))
+                      for i in range(40)])
+    lo, hi = viz.energy_color_range((xs, ys, e), data)
+    assert hi == pytest.approx(-e[np.hypot(gx, gy) < 4].min(), abs=0.05)  # the ring's -E, not the corners' 30
+    assert hi < 1 and lo > -2  # within the data's neighbourhood (r in 2.5 ± 0.9): -E from about -0.8 to 0
+    fig = viz.energy_map_figure((xs, ys, e), data, None, (-4, 4, -4, 4))
+    assert fig.data[0].zmax - fig.data[0].zmin == pytest.approx(hi - lo)
+    assert fig.layout.legend.y >= 1 and fig.layout.legend.yanchor == "bottom"  # above the plot: no axis title covered
+
+
+class _Mixture(EBM2D):
+    """An EBM whose energy is -log of the eight-Gaussian mixture itself (the ideal fit), or a plain ring."""
+
+    def __init__(self, ring: bool = False):
+        super().__init__(EBM2DConfig())
+        self.ring = ring
+
+    def energy(self, x):
+        if self.ring:
+            return (x.norm(dim=1) - 2.5) ** 2 / (2 * 0.2 ** 2)
+        d2 = torch.cdist(x, eight_centres()) ** 2
+        return -torch.logsumexp(-d2 / (2 * 0.2 ** 2), 1)
+
+
+def test_mode_report_tells_eight_modes_from_a_ring():
+    good = mode_report(_Mixture())
+    assert good["modes"] == 8 and good["min_barrier"] > 5 and good["off_data"] > 5 and good["covered"] == 8
+    ring = mode_report(_Mixture(ring=True))
+    assert abs(ring["min_barrier"]) < 0.5  # no barrier along the ring: one flat valley
+
+
+def test_the_page_defaults_separate_the_eight_gaussians():
+    """The 2-D EBM tab's default settings, trained through the page's own code path (new_ebm, tick) for 1200
+    iterations (about 15 s at one thread on an idle core; the tab runs about 40 iterations a second live, so this
+    is about half a minute in the browser): eight modes, each with a local maximum of -E at its centre, separated
+    by energy barriers, and Langevin samples in all eight."""
+    torch.set_num_threads(1)
+    from pages.lab import ebm2d as page  # noqa: PLC0415
+
+    state = page.new_ebm("eight_gaussians", 0, page.DEFAULT_CONFIG, page.DEFAULT_LR)
+    while state["trainer"].step_count < 1200:
+        assert page.tick(state, budget=10.0, max_steps=50) is not None
+    r = mode_report(state["trainer"].model)
+    assert r["modes"] == 8 and r["min_barrier"] > 1.0 and r["off_data"] > 0 and r["covered"] == 8, r
