@@ -139,7 +139,8 @@ def test_draw_tab_shows_samples_of_q_and_the_iwae_gap_and_the_toolbar_clears_the
     page.get_by_text("IWAE L_K").wait_for(timeout=60_000)
     wait_idle(page)
     # defect 7: the canvas toolbar (shown while the mouse is over the canvas) stays below the tab labels
-    page.mouse.move(x, y + 20)
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.2 + 20)
     page.wait_for_timeout(400)
     tabs_bottom = page.get_by_role("tablist").bounding_box()
     bar = page.evaluate("""() => { for (const h of document.querySelectorAll('*')) { const r = h.shadowRoot;

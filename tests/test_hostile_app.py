@@ -431,7 +431,7 @@ def test_ais_runs_times_temperatures_are_bounded_and_estimated_before_they_start
     next(s for s in at.select_slider if s.label == "Inverse temperatures").set_value(300).run()
     assert_clean(at)
     assert not errors(at)
-    assert any(c.value.startswith("Estimated time: about") for c in at.caption)
+    assert any(i.value.startswith("Run AIS will take about") for i in at.info)  # the estimate, before the click
     at.button(key="rbm-ais").click().run()
     assert_clean(at)
     assert "AIS log Z" in {m.label for m in at.metric}
