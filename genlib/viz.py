@@ -160,24 +160,6 @@ def mark_posterior(fig: go.Figure, ellipse: np.ndarray, mu: tuple[float, float])
     return fig
 
 
-def latent_grid(img: np.ndarray, lo: float, hi: float, n: int, dims: tuple[int, int],
-                pointer: tuple[float, float]) -> go.Figure:
-    """The n x n decoded grid `img` (from decode_grid, axis values lo ... hi) as a background placed in z coordinates,
-    so the axes carry z values, with a pointer cross. Cell centres sit at the axis values: half-cell margins."""
-    step = (hi - lo) / max(n - 1, 1)
-    fig = go.Figure()
-    fig.add_layout_image(source=Image.fromarray(to_uint8(img)), xref="x", yref="y", x=lo - step / 2, y=hi + step / 2,
-                         sizex=hi - lo + step, sizey=hi - lo + step, sizing="stretch", layer="below")
-    fig.add_trace(go.Scatter(x=[pointer[0]], y=[pointer[1]], mode="markers", name="pointer", hoverinfo="x+y",
-                             marker=dict(symbol="cross-thin", size=18, line=dict(width=3, color="#ff4b4b"))))
-    fig.update_xaxes(range=[lo - step / 2, hi + step / 2], title=f"z[{dims[0]}]", showgrid=False)
-    fig.update_yaxes(range=[lo - step / 2, hi + step / 2], title=f"z[{dims[1]}]", showgrid=False,
-                     scaleanchor="x", scaleratio=1)
-    fig.update_layout(height=640, margin=dict(l=10, r=10, t=30, b=10), showlegend=False,
-                      title=f"{n} × {n} decoded grid, z[{dims[0]}], z[{dims[1]}] ∈ [{lo:.2f}, {hi:.2f}]")
-    return fig
-
-
 def kl_bars(kl: torch.Tensor) -> go.Figure:
     """KL(q(z_j|x) || p(z_j)) per latent dimension [D] as bars."""
     fig = go.Figure(go.Bar(x=[f"z[{i}]" for i in range(len(kl))], y=kl.numpy()))

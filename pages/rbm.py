@@ -117,4 +117,4 @@ if tab_ll.open:
         if model is not None:
             st.caption(said)
         likelihood.render(mn, model, model_key(name, model) if model is not None else None)
-        likelihood.ais_versus_exact(mn, run_now=lessons.started("compare"))
+        likelihood.ais_versus_exact(mn, run_now=chrome.take_autoplay(lessons.go("compare")))

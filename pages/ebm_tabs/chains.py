@@ -8,6 +8,7 @@ import torch
 
 from genlib import samplers, viz
 from genlib.data import MNIST
+from pages.ebm_tabs import lessons
 from pages.ebm_tabs.common import langevin_step_seconds, pictures, seconds, slots
 from pages.views import chain_player, chrome
 
@@ -58,7 +59,7 @@ def render(state: dict, mn: MNIST, step_size: float, noise: float, seed: int) ->
                    f"machine (timed now: one Langevin step on {n} images takes {1000 * per_step:.0f} ms); Play "
                    f"shows {math.ceil(total / per_frame)} frames, one per page update (a few per second).")
     if chains is not None:
-        if st.session_state.pop("ebm-autoplay", False) and not chains["chain"].full:
+        if chrome.take_autoplay(lessons.AUTOPLAY) and not chains["chain"].full:
             chains["playing"] = True
 
         def draw_chain(i: int) -> None:

@@ -6,8 +6,7 @@ import streamlit as st
 from pages.views import chrome
 
 
-def autoplay() -> None:  # the chains are rebuilt from the lesson's settings first; the page then presses Play
-    st.session_state["ebm-autoplay"] = True
+AUTOPLAY = "ebm-autoplay"  # raised by the chain lessons: the tab rebuilds its chains from their settings, then plays
 
 
 def start_training() -> None:
@@ -22,12 +21,12 @@ LESSONS = [
                   "64 Langevin steps from uniform noise: the energy (right) falls from about 24 to near 0 within ~30 "
                   "steps, yet the images are still rough strokes. Short chains reach low energy before they look like "
                   "digits.",
-                  {"ebm-tab": "Langevin chains", "ebm-start": "uniform noise", **SHORT_RUN}, autoplay),
+                  {"ebm-tab": "Langevin chains", "ebm-start": "uniform noise", **SHORT_RUN}, autoplay=AUTOPLAY),
     chrome.Lesson("Chains from the replay buffer",
                   "The same sampler from the replay buffer: these chains have already run hundreds of steps during "
                   "training, so they start as digits at low energy and only sharpen. This is why training keeps a "
                   "buffer instead of restarting from noise.",
-                  {"ebm-tab": "Langevin chains", "ebm-start": "replay buffer", **SHORT_RUN}, autoplay),
+                  {"ebm-tab": "Langevin chains", "ebm-start": "replay buffer", **SHORT_RUN}, autoplay=AUTOPLAY),
     chrome.Lesson("Energies spot rotated digits",
                   "Digits turned by 90° (orange) sit at higher energy than upright ones (blue): shifted but "
                   "overlapping, so this small EBM flags only some of them, while uniform noise lies far off the axis. "

@@ -15,7 +15,7 @@ from pages.views import chain_player, chrome
 
 STEP_SIZES = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0]
 NOISE_MODES = ["σ = √(2η)  (textbook, T = 1)", "σ = √η  (course, T = ½)", "custom σ"]
-AUTOPLAY = "lv-s-autoplay"  # set by a lesson: restart the chains and play once the settings are applied
+AUTOPLAY = "lv-s-autoplay"  # raised by a lesson: restart the chains and play once the settings are applied
 
 
 def new_samplers(target_name: str, chains: int, seed: int, eta: float, sigma: float) -> dict:
@@ -92,31 +92,27 @@ def settings() -> tuple[str, int, int, float, float, int]:
     return target_name, int(chains), int(seed), eta, sigma, per_frame
 
 
-def _autoplay() -> None:
-    st.session_state[AUTOPLAY] = True
-
-
 LESSONS = [
     chrome.Lesson("σ = √η samples p², not p",
                   "ULA's marginals (vermillion) come out narrower than the dotted exact p: with the course's σ = √η it samples "
                   "p² (T = ½); MALA (blue) accepts or rejects and stays on p.",
                   {"lv-target": "correlated Gaussian", "lv-eta": 0.05, "lv-noise-mode": NOISE_MODES[1],
-                   "lv-per-frame": 5}, _autoplay),
+                   "lv-per-frame": 5}, autoplay=AUTOPLAY),
     chrome.Lesson("ULA blows up at η = 0.5",
                   "Within a few frames every ULA chain leaves the picture (dead chains: 300, its KL turns to —); MALA "
                   "does not blow up: it rejects those moves (acceptance drops) and still samples p.",
                   {"lv-target": "correlated Gaussian", "lv-eta": 0.5, "lv-noise-mode": NOISE_MODES[0],
-                   "lv-per-frame": 5}, _autoplay),
+                   "lv-per-frame": 5}, autoplay=AUTOPLAY),
     chrome.Lesson("Small steps: ULA ≈ MALA",
                   "At η = 0.01 with σ = √(2η) both samplers agree with the exact marginals and MALA accepts almost "
                   "every move: ULA's bias shrinks with the step size.",
                   {"lv-target": "banana", "lv-eta": 0.01, "lv-noise-mode": NOISE_MODES[0], "lv-per-frame": 20},
-                  _autoplay),
+                  autoplay=AUTOPLAY),
     chrome.Lesson("Large steps bias ULA even at T = 1",
                   "At η = 0.1 with the textbook σ = √(2η), ULA's cloud comes out too wide across the narrow direction "
                   "(its KL stays above the noise floor): the step itself biases it. MALA stays exact.",
                   {"lv-target": "correlated Gaussian", "lv-eta": 0.1, "lv-noise-mode": NOISE_MODES[0],
-                   "lv-per-frame": 5}, _autoplay),
+                   "lv-per-frame": 5}, autoplay=AUTOPLAY),
 ]
 
 
@@ -175,7 +171,7 @@ def render() -> None:
     build = lambda: new_samplers(target_name, chains, seed, eta, sigma)  # noqa: E731
     key = (target_name, chains, seed, eta, sigma)
     state = chain_player.chain_state("lv_samplers", key, build)
-    if st.session_state.pop(AUTOPLAY, False):  # a lesson: fresh chains with its settings, playing
+    if chrome.take_autoplay(AUTOPLAY):  # a lesson: fresh chains with its settings, playing
         state = chain_player.restart("lv_samplers", key, build)
         state["playing"] = not state["error"]
     with first:

@@ -14,7 +14,7 @@ from pages.views import chain_player, chrome
 
 WT_NAME = D.WellingTehPosterior.name
 METHODS = ("SGD", "SGLD", "full-batch Langevin")
-AUTOPLAY = "lv-g-autoplay"  # set by a lesson: restart the chains and play once the settings are applied
+AUTOPLAY = "lv-g-autoplay"  # raised by a lesson: restart the chains and play once the settings are applied
 
 
 def new_sgld(chains: int, seed: int, schedule: S.StepSchedule, batch: int) -> dict:
@@ -100,24 +100,23 @@ def settings() -> tuple[float, int, float, int, int, int, int]:
     return a, b, gamma, batch, int(chains), int(seed), per_frame
 
 
-def _autoplay() -> None:
-    st.session_state[AUTOPLAY] = True
-
-
 LESSONS = [
     chrome.Lesson("SGD finds one mode, SGLD visits both",
                   "Each SGD chain (black) slides into the nearest mode and stays there; SGLD's chains (green) keep "
                   "hopping between θ₂ > 0 and θ₂ < 0, so each of them visits both modes (trace chart on pause).",
-                  {"lv-g-a": 0.02, "lv-g-b": 1, "lv-g-gamma": 0.1, "lv-g-batch": 10, "lv-g-per-frame": 10}, _autoplay),
+                  {"lv-g-a": 0.02, "lv-g-b": 1, "lv-g-gamma": 0.1, "lv-g-batch": 10, "lv-g-per-frame": 10},
+                  autoplay=AUTOPLAY),
     chrome.Lesson("Welling & Teh's schedule: γ = 0.55",
                   "With the paper's decay the step ε_t shrinks fast (schedule chart on pause): the chains hop less and "
                   "less, and SGLD's samples approach full-batch Langevin's.",
-                  {"lv-g-a": 0.05, "lv-g-b": 10, "lv-g-gamma": 0.55, "lv-g-batch": 10, "lv-g-per-frame": 10}, _autoplay),
+                  {"lv-g-a": 0.05, "lv-g-b": 10, "lv-g-gamma": 0.55, "lv-g-batch": 10, "lv-g-per-frame": 10},
+                  autoplay=AUTOPLAY),
     chrome.Lesson("Minibatch noise: n = 1",
                   "With one data point per gradient the minibatch noise adds to SGLD's injected noise √ε·w: its cloud "
                   "spreads wider than the posterior, and its KL stays far above full-batch Langevin's (only a "
                   "decaying step makes SGLD exact).",
-                  {"lv-g-a": 0.02, "lv-g-b": 1, "lv-g-gamma": 0.1, "lv-g-batch": 1, "lv-g-per-frame": 10}, _autoplay),
+                  {"lv-g-a": 0.02, "lv-g-b": 1, "lv-g-gamma": 0.1, "lv-g-batch": 1, "lv-g-per-frame": 10},
+                  autoplay=AUTOPLAY),
 ]
 
 
@@ -164,7 +163,7 @@ def render() -> None:
     build = lambda: new_sgld(chains, seed, S.StepSchedule(a, float(b), gamma), batch)  # noqa: E731
     key = (a, b, gamma, batch, chains, seed)
     state = chain_player.chain_state("lv_sgld", key, build)
-    if st.session_state.pop(AUTOPLAY, False):  # a lesson: fresh chains with its settings, playing
+    if chrome.take_autoplay(AUTOPLAY):  # a lesson: fresh chains with its settings, playing
         state = chain_player.restart("lv_sgld", key, build)
         state["playing"] = not state["error"]
     with first:

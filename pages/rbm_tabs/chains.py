@@ -59,7 +59,7 @@ def render(mn: MNIST, chosen, max_frames: int) -> None:
 
         ckey = (n, start, int(seed), name, id(model))
         chains = chain_player.chain_state("rbm_chain", ckey, new_chains)
-        if lessons.started("chains"):  # a lesson: from step 0, playing
+        if chrome.take_autoplay(lessons.go("chains")):  # a lesson: from step 0, playing
             chains = chain_player.restart("rbm_chain", ckey, new_chains)
             chains["playing"] = chains["error"] is None
         with settings:

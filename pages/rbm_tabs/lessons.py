@@ -1,28 +1,18 @@
 """The RBM page's "Try this" lessons: each sets the page's controls (widget keys) and starts what needs starting,
-through a flag ("rbm-go") that the open tab consumes once its controls are drawn with the lesson's settings."""
+through an autoplay flag (`go(what)`) that the open tab consumes with chrome.take_autoplay once its controls are drawn
+with the lesson's settings."""
 from __future__ import annotations
-
-import streamlit as st
 
 from pages.views.chrome import Lesson
 
 
-def go(what: str):
-    """A lesson's start(): ask the tab `what` ("train", "chains", "compare") to start once it has drawn its controls."""
-    return lambda: st.session_state.__setitem__("rbm-go", what)
-
-
-def started(what: str) -> bool:
-    """Whether a lesson asked the tab `what` to start (its settings are set: chrome.lessons' click); consumes the
-    request."""
-    if st.session_state.get("rbm-go") != what:
-        return False
-    del st.session_state["rbm-go"]
-    return True
+def go(what: str) -> str:
+    """The autoplay flag asking the tab `what` ("train", "chains", "compare") to start."""
+    return f"rbm-go-{what}"
 
 
 def lesson(title: str, watch: str, settings: dict, what: str) -> Lesson:
-    return Lesson(title, watch, settings, go(what))
+    return Lesson(title, watch, settings, autoplay=go(what))
 
 
 # 16 hidden units: the exact log-likelihood is tracked every tick, the true score to compare two runs by

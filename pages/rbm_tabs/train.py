@@ -103,7 +103,7 @@ def render(state: dict, mn: MNIST) -> None:
     if k != cfg.k:
         trainer.model.config = dataclasses.replace(cfg, k=k)
     step, reset = training.train_buttons("rbm", state)
-    if lessons.started("train"):  # a lesson: a new run with its settings, started
+    if chrome.take_autoplay(lessons.go("train")):  # a lesson: a new run with its settings, started
         replace_run(state, trainer_from_controls(mn), "new")
         state["running"] = True
     cfg = state["trainer"].model.config

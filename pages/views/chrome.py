@@ -102,21 +102,33 @@ def explain(text: str, container=st) -> None:
 @dataclasses.dataclass(frozen=True)
 class Lesson:
     """A "Try this" preset: `settings` maps widget keys to the values to set, `start()` (optional) starts what needs
-    starting, and `watch` is the one sentence on what to look at."""
+    starting, and `watch` is the one sentence on what to look at. `autoplay` (optional) names a session-state flag
+    raised at the click: the page, once it has rebuilt its chains from the settings, plays them if
+    `take_autoplay(flag)`."""
     title: str
     watch: str
     settings: dict = dataclasses.field(default_factory=dict)
     start: Callable[[], None] | None = None
     help: str = ""
+    autoplay: str = ""
 
 
-def _choose(key: str, lesson: Lesson) -> None:
-    """on_click of a lesson button (runs before the script): set the controls, then start."""
+def _choose(key: str, lesson: Lesson, items: list[Lesson]) -> None:
+    """on_click of a lesson button (runs before the script): set the controls, raise its autoplay flag, then start."""
     for k, v in lesson.settings.items():
         st.session_state[k] = v
     st.session_state[f"{key}-lesson"] = lesson.title
+    for flag in {x.autoplay for x in items} - {""}:  # one request pending per row: the last lesson clicked wins
+        st.session_state.pop(flag, None)
+    if lesson.autoplay:
+        st.session_state[lesson.autoplay] = True
     if lesson.start is not None:
         lesson.start()
+
+
+def take_autoplay(flag: str) -> bool:
+    """Whether a lesson asked to play (its settings are already applied: `_choose`); consumes the request."""
+    return bool(st.session_state.pop(flag, False))
 
 
 def lessons(key: str, items: list[Lesson]) -> Lesson | None:
@@ -125,7 +137,7 @@ def lessons(key: str, items: list[Lesson]) -> Lesson | None:
     st.markdown("**Try this:**")
     cols = st.columns(len(items))
     for i, (col, lesson) in enumerate(zip(cols, items)):
-        col.button(lesson.title, key=f"{key}-lesson-{i}", width="stretch", on_click=_choose, args=(key, lesson),
+        col.button(lesson.title, key=f"{key}-lesson-{i}", width="stretch", on_click=_choose, args=(key, lesson, items),
                    help=lesson.help or f"Set the controls for this experiment. {lesson.watch}")
     active = next((x for x in items if x.title == st.session_state.get(f"{key}-lesson")), None)
     if active is not None:
