@@ -635,3 +635,105 @@ def energy_loss_figure(steps: list[int], cd: list[float], e_data: list[float], e
                       margin=dict(l=10, r=10, t=70, b=10),
                       legend=dict(orientation="h", x=0, y=1.01, xanchor="left", yanchor="bottom"))
     return fig
+
+
+# ---- playing frames of the RBM's Gibbs chains ----
+
+TRACES_MARGINS = (30, 12, 44, 64)  # top, right, bottom, left pixels around traces_raster's plot area
+_CAPTION_INK = (128, 130, 138)  # Streamlit's caption grey on white
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    return tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))
+
+
+@functools.lru_cache(maxsize=8)
+def _upright(text: str, size: int = 14) -> np.ndarray:
+    """`text` turned to read upwards, as an ink mask [h, w] uint8 (255 = ink): a vertical axis title."""
+    from PIL import ImageDraw
+
+    f = _font(size)
+    im = Image.new("L", (int(math.ceil(f.getlength(text))) + 4, size + 8), 0)
+    _text(ImageDraw.Draw(im), (2, 2), text, f, fill=255)
+    return np.asarray(im.rotate(90, expand=True))
+
+
+def traces_raster(steps: list[int], values: list, size: tuple[int, int] = (330, 390), title: str = "",
+                  xlabel: str = "", ylabel: str = "", colors: list[str] = PALETTE) -> np.ndarray:
+    """`chain_traces` drawn into pixels (RGB [h, w, 3] uint8 of `size`) for an animation: one line per chain
+    (values[k][c] is chain c at steps[k]; colours cycle through `colors`) and their mean in thick grey, on axes
+    fitted to the data as plotly does: x over [steps[0], steps[-1]], y over the finite values' range plus 5 % on
+    each side, mapped onto the plot area (`size` less TRACES_MARGINS) from its first to its last pixel."""
+    from PIL import ImageDraw
+
+    H, W = size
+    mt, mr, mb, ml = TRACES_MARGINS
+    ph, pw = H - mt - mb, W - ml - mr
+    v = np.stack([np.asarray(x, dtype=np.float64).reshape(-1) for x in values])  # [frames, chains]
+    s = np.asarray(steps, dtype=np.float64)
+    x0, x1 = (s[0], s[-1]) if s[-1] > s[0] else (s[0] - 1, s[0] + 1)
+    fin = v[np.isfinite(v)]
+    lo, hi = (float(fin.min()), float(fin.max())) if fin.size else (0.0, 1.0)
+    pad = 0.05 * (hi - lo) if hi > lo else 1.0
+    lo, hi = lo - pad, hi + pad
+    X = ml + (s - x0) / (x1 - x0) * (pw - 1)
+    Y = mt + (hi - v) / (hi - lo) * (ph - 1)
+    img = Image.new("RGB", (W, H), (255, 255, 255))
+    d, f = ImageDraw.Draw(img), _font(13)
+    xt, yt = nice_ticks(x0, x1), nice_ticks(lo, hi)
+    for t in xt:  # light grid lines, then the ticks and their labels
+        px = ml + (t - x0) / (x1 - x0) * (pw - 1)
+        d.line((px, mt, px, mt + ph - 1), fill=(235, 235, 235))
+        d.line((px, mt + ph, px, mt + ph + 4), fill=_INK)
+        _text(d, (px, mt + ph + 6), _num(t), fill=_INK, font=f, anchor="mt")
+    for t in yt:
+        py = mt + (hi - t) / (hi - lo) * (ph - 1)
+        d.line((ml, py, ml + pw - 1, py), fill=(235, 235, 235))
+        d.line((ml - 5, py, ml - 1, py), fill=_INK)
+        _text(d, (ml - 8, py), _num(t), fill=_INK, font=f, anchor="rm")
+
+    def line(y: np.ndarray, color, width: int) -> None:
+        ok = np.isfinite(y)
+        if len(y) == 1 or ok.sum() == 1:  # one point: a dot
+            k = int(np.flatnonzero(ok)[0]) if ok.any() else None
+            if k is not None:
+                d.ellipse((X[k] - 2, y[k] - 2, X[k] + 2, y[k] + 2), fill=color)
+            return
+        for run in np.split(np.arange(len(y)), np.flatnonzero(np.diff(ok)) + 1):  # finite runs only
+            if ok[run[0]] and len(run) > 1:
+                d.line(list(zip(X[run].tolist(), y[run].tolist())), fill=color, width=width)
+
+    for c in range(v.shape[1]):
+        line(Y[:, c], _rgb(colors[c % len(colors)]), 1)
+    if v.shape[0] > 1:
+        ok = np.isfinite(v)
+        with np.errstate(invalid="ignore"):
+            mean = np.where(ok, v, 0).sum(1) / ok.sum(1)  # over the finite values; NaN where none is
+        line(mt + (hi - mean) / (hi - lo) * (ph - 1), (128, 128, 128), 4)
+    d.rectangle((ml - 1, mt - 1, ml + pw, mt + ph), outline=_INK)
+    _text(d, (ml, 6), title, fill=(0, 0, 0), font=_font(15), anchor="lt")
+    _text(d, (ml + pw / 2, H - 4), xlabel, fill=(0, 0, 0), font=_font(14), anchor="mb")
+    out = np.asarray(img).copy()
+    if ylabel:
+        m = _upright(ylabel)[:ph]
+        top = mt + (ph - m.shape[0]) // 2
+        a = (m[..., None] / 255.0)
+        area = out[top:top + m.shape[0], 2:2 + m.shape[1]]
+        area[:] = np.round(area * (1 - a)).astype(np.uint8)  # black ink over white
+    return out
+
+
+def captioned(img: np.ndarray, width: int, caption: str, height: int = 24) -> np.ndarray:
+    """A grey image in [0, 1] (or uint8, grey or RGB) scaled to `width` pixels wide (bilinear, as a browser scales
+    st.image), with `caption` centred under it in Streamlit's caption grey: st.image(..., caption) as pixels."""
+    from PIL import ImageDraw
+
+    a = np.asarray(img)
+    a = to_uint8(a) if a.dtype != np.uint8 else a
+    pic = Image.fromarray(a).convert("RGB")
+    pic = pic.resize((width, max(1, round(pic.height * width / pic.width))), Image.BILINEAR)
+    out = Image.new("RGB", (width, pic.height + height), (255, 255, 255))
+    out.paste(pic)
+    _text(ImageDraw.Draw(out), (width / 2, pic.height + height / 2), caption, fill=_CAPTION_INK, font=_font(13),
+          anchor="mm")
+    return np.asarray(out)

@@ -5,6 +5,7 @@ they are re-exported here under their old names.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -118,6 +119,13 @@ def open_page(page: str | None = None, timeout: float = 90):
         at.run()
     assert not at.exception, at.exception
     return at
+
+
+def flipbook_data(at) -> dict | None:
+    """The data of the page's flipbook (the browser-side player of the animation), or None if none is shown."""
+    books = [e for e in at.get("bidi_component") if e.proto.component_name == "genlib_flipbook"]
+    assert len(books) <= 1
+    return json.loads(books[0].proto.json) if books else None
 
 
 def button(at, label: str):

@@ -2,13 +2,13 @@
 a message instead of a traceback, and exploding chains are stopped with a warning while the others go on."""
 import base64
 import io
-import json
 import math
 
 import torch
 from PIL import Image
 
 import conftest
+from conftest import flipbook_data
 
 
 def open_page(tab: str | None = None):
@@ -163,13 +163,6 @@ def test_ebm_tab_rolls_back_a_diverging_step_and_keeps_working():
     assert not at.exception and not at.error
     trainer = at.session_state["lv_ebm"]["trainer"]
     assert trainer.step_count >= 1 and trainer.config.lr == 1e-3 and trainer.message is None
-
-
-def flipbook_data(at) -> dict | None:
-    """The data of the page's flipbook (the browser-side player of the animation), or None if none is shown."""
-    books = [e for e in at.get("bidi_component") if e.proto.component_name == "genlib_flipbook"]
-    assert len(books) <= 1
-    return json.loads(books[0].proto.json) if books else None
 
 
 def test_playing_sends_a_batch_of_frames_to_the_flipbook_and_pause_brings_back_the_charts():

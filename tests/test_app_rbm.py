@@ -2,10 +2,15 @@
 chains and the likelihood use the model just trained, the likelihood names its digits, the lessons set their controls,
 the previous run's curves stay after Reset, and the lecture's picture shows digits, reconstructions and samples."""
 
+import base64
+import io
+
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from conftest import open_page
+from conftest import flipbook_data, open_page
 from genlib import checkpoints, models
 from genlib.models.rbm import exact_log_z
 
@@ -109,13 +114,60 @@ def test_gibbs_chain_steps_plays_and_scrubs():
     assert not at.exception
     assert next(s for s in at.slider if s.label == "Frame").value == 1
     assert any(b.label == "Export chain as GIF" for b in at.get("download_button"))
-    # Play: the full rerun after the click runs the player's fragment once, which advances one frame; Pause stops
-    at.button(key="rbm-chain-play").click().run()
-    assert at.session_state["rbm_chain"]["playing"] and at.session_state["rbm_chain"]["chain"].steps == [0, 1, 2, 3]
-    at.button(key="rbm-chain-play").click().run()
-    assert not at.session_state["rbm_chain"]["playing"] and not at.exception
     at.button(key="rbm-chain-restart").click().run()
     assert at.session_state["rbm_chain"]["chain"].steps == [0]
+
+
+def play_one_batch(seed: int = 0):
+    """The Gibbs tab with `seed`, Play clicked: one run computes a batch of frames for the browser's flipbook."""
+    at = tab(open_page(PAGE, timeout=180), "Gibbs chains")
+    at.number_input(key="rbm-seed").set_value(seed).run()
+    at.button(key="rbm-chain-play").click().run()
+    assert not at.exception
+    return at
+
+
+def test_playing_sends_flipbook_batches_laid_out_as_the_paused_view_and_pause_brings_back_the_slider():
+    from pages.rbm_tabs.chains import BATCH, FPS, WIDTH
+
+    at = play_one_batch()
+    s = at.session_state["rbm_chain"]
+    assert s["playing"] and s["chain"].steps == list(range(BATCH + 1))
+    data = flipbook_data(at)
+    assert data["first"] == 1 and len(data["frames"]) == len(data["captions"]) == BATCH and data["fps"] == FPS
+    assert data["captions"][-1].startswith(f"p(v|h) · step {BATCH} ") and "β = 1" in data["captions"][-1]
+    assert "Playing at 10 frames/s" in data["head"] and "ms per frame" in data["head"]
+    assert not at.get("plotly_chart") and not [x for x in at.slider if x.label == "Frame"]  # one picture per batch
+    assert "10 frames per second" in at.button(key="rbm-chain-play").help
+    img = np.asarray(Image.open(io.BytesIO(base64.b64decode(data["frames"][0].split(",", 1)[1]))))
+    assert img.shape == (330, WIDTH, 3) == (330, data["width"], 3)
+    # the p(v|h) grid fills the first column, the traces (with their axes) the last one
+    assert img[:200, :250].mean() < 200 and img[200:300, WIDTH - 300:].min() < 100
+    # β moved while playing acts on the running chains: the next batch runs (and says) β = 0.5
+    at.slider(key="rbm-beta").set_value(0.5).run()
+    s = at.session_state["rbm_chain"]
+    assert s["playing"] and s["temperature"]["beta"] == 0.5 and len(s["chain"]) == 2 * BATCH + 1
+    assert flipbook_data(at)["captions"][-1].endswith("β = 0.5")
+    at.button(key="rbm-chain-play").click().run()  # pause: the scrub slider at the last frame, the chart again
+    assert not at.exception and not at.session_state["rbm_chain"]["playing"] and flipbook_data(at) is None
+    assert at.slider(key=f"rbm-chain-scrub-{2 * BATCH}").value == 2 * BATCH
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_the_same_seed_plays_the_same_frames():
+    a, b, c = (flipbook_data(play_one_batch(seed))["frames"] for seed in (3, 3, 4))
+    assert a == b and a != c
+
+
+def test_playing_stops_at_the_frame_limit():
+    at = tab(open_page(PAGE, timeout=180), "Gibbs chains")
+    at.session_state["rbm_chain"]["chain"].max_frames = 4
+    at.button(key="rbm-chain-play").click().run()
+    assert not at.exception
+    s = at.session_state["rbm_chain"]
+    assert not s["playing"] and len(s["chain"]) == 4 and flipbook_data(at) is None
+    assert at.button(key="rbm-chain-play").label == "Play"
+    assert any("maximum of" in c.value for c in at.caption)
 
 
 def test_the_temperature_slider_acts_on_the_running_chain():

@@ -1,18 +1,25 @@
-"""End to end: the RBM page in Chromium. A Gibbs chain plays; training and chains (the issue's steps: rbm-500-cd1,
-validation digits, 10 steps per frame, play, pause, β 1.0 -> 0.5, play) never break an image; a link with settings
-reproduces the chains frame for frame; a lesson sets its controls and starts; in projector mode at 1280 x 720 the
-chains' picture is above the fold. Screenshots go to test-artifacts/."""
+"""End to end: the RBM page in Chromium. A Gibbs chain plays (the browser's flipbook) and pauses at its last
+frame; training and chains (the issue's steps: rbm-500-cd1, validation digits, 10 steps per frame, play, pause,
+β 1.0 -> 0.5, play) never break an image; a link with settings reproduces the chains frame for frame, stepped or
+played; a lesson sets its controls and starts; in projector mode at 1280 x 720 the chains' picture is above the
+fold. Screenshots go to test-artifacts/."""
 import re
 import time
 
 import pytest
-from conftest import assert_no_exception, open_tab, play_chain, shot, wait_idle
+from conftest import assert_no_exception, open_tab, shot, wait_idle
 from harness import set_beta_half
 
 from genlib import checkpoints
 
 STEP = "() => { const m = document.body.innerText.match(/p\\(v\\|h\\) · step ([0-9]+)/); return m ? +m[1] : -1; }"
 TRAIN_STEP = "() => { const m = document.body.innerText.match(/· step ([0-9]+) · epoch/); return m ? +m[1] : -1; }"
+SHOWN = "() => { const e = document.querySelector('.flipbook'); return e ? +e.dataset.shown : -1; }"
+# every frame the flipbook shows, by its caption (polled faster than the 10 frames/s it plays at)
+RECORD = """() => { window.__frames = {}; setInterval(() => { const f = document.querySelector('.flipbook');
+  if (f && f.querySelector('img').src) window.__frames[f.querySelector('.cap').textContent] =
+    f.querySelector('img').src;
+}, 10); }"""
 ALL_IMAGES_OK = "() => [...document.images].every(i => i.complete && i.naturalWidth > 0)"
 NEEDS_CD1 = pytest.mark.skipif(not checkpoints.resolve("rbm-500-cd1").exists(), reason="needs rbm-500-cd1")
 
@@ -32,8 +39,24 @@ def test_rbm_chain_plays_in_the_browser(app_server, page):
     shot(page, "rbm-train")
     open_tab(page, "Gibbs chains")
     page.wait_for_selector("text=p(v|h) · step 0")
-    play_chain(page, page.locator("[data-testid='stImage'] img").nth(1), r"p\(v\|h\) · step ([0-9]+)", 5,
-               "rbm-chain-playing")
+    button(page, "Play").click()
+    # the browser's flipbook plays the frames (one JPEG each) and asks for the next batches, without any click
+    page.wait_for_function(f"() => ({SHOWN})() >= 5", timeout=60_000)
+    shown = page.evaluate(SHOWN)
+    page.wait_for_function(f"() => ({SHOWN})() >= {shown + 10}", timeout=30_000)
+    assert page.locator(".flipbook img").evaluate("i => i.naturalWidth") == 940
+    assert "Playing at 10 frames/s" in page.locator(".flipbook .head").inner_text()
+    assert_no_exception(page)
+    shot(page, "rbm-chain-playing")
+    button(page, "Pause").click()
+    page.wait_for_selector("button:has-text('Play')", timeout=30_000)
+    wait_idle(page)
+    # paused: the flipbook is gone, the scrub slider is back at the last frame computed, the chart and images too
+    assert page.locator(".flipbook").count() == 0 and page.locator(".stPlotlyChart").count() == 1
+    thumb = page.locator("input[type='range'][aria-label='Frame']")
+    last = int(thumb.get_attribute("max"))
+    assert last >= shown + 10 and int(thumb.input_value()) == last
+    assert page.evaluate(STEP) == last  # one Gibbs step per frame
     open_tab(page, "Likelihood")
     page.wait_for_selector("text=/mean free energy, validation digits/")
     assert page.get_by_text(re.compile("Run AIS will take about")).count() == 1  # the estimate, before any click
@@ -108,6 +131,34 @@ def test_a_link_reproduces_the_chains(app_server, browser):
     assert (seed2, b) == (seed, a)  # another session, the same link: the same frame after 3 steps
     _, c = chains_after_steps(browser, link.replace("rbm-seed=7", "rbm-seed=8"), 3)
     assert c != a  # the seed is in the link, and it matters
+
+
+def played_frames(browser, url: str, steps: int) -> dict[str, str]:
+    """Open `url` in a fresh browser context (a new session), Play until the chains pass step `steps`; returns the
+    frames shown, {caption: JPEG data URL}."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = ctx.new_page()
+        page.goto(url)
+        wait_idle(page, timeout=180_000)
+        page.evaluate(RECORD)
+        button(page, "Play").click()
+        wait_step(page, steps)
+        button(page, "Pause").click()
+        page.wait_for_selector("button:has-text('Play')", timeout=30_000)
+        assert_no_exception(page)
+        return page.evaluate("() => window.__frames")
+    finally:
+        ctx.close()
+
+
+def test_a_link_reproduces_the_played_frames(app_server, browser):
+    link = app_server + "/rbm?rbm-tab=Gibbs+chains&rbm-n=16&rbm-start=validation+digits&rbm-seed=7"
+    a, b = played_frames(browser, link, 12), played_frames(browser, link, 12)
+    first = [c for c in a if re.match(r"p\(v\|h\) · step ([1-9]|1[0-2]) ", c)]
+    assert len(first) == 12 and all(a[c] == b[c] for c in first)  # frame for frame, the same JPEG
+    c = played_frames(browser, link.replace("rbm-seed=7", "rbm-seed=8"), 3)
+    assert any(c[k] != a[k] for k in c if k in first)
 
 
 @pytest.mark.skipif(not checkpoints.resolve("rbm-500").exists(), reason="needs rbm-500")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
 from typing import Callable
 
 import numpy as np
@@ -12,12 +11,10 @@ import streamlit as st
 from genlib import densities as D
 from genlib import samplers as S
 from genlib import viz
-from pages.views import chrome
-from pages.views.flipbook import flipbook
+from pages.views import chain_player, chrome
+from pages.views.chain_player import BATCH
 
 FPS = 24  # frames per second the browser shows while the chains play (its own timer, see views.flipbook)
-BATCH = 12  # frames computed per round trip while playing (half a second): the browser asks for the next batch as it
-# plays one
 FRAME_WIDTH = 940  # pixels: the width of the paused charts' row at 1400 px wide (the image shows 1:1 there, scaled
 # to fit elsewhere): the panels side by side, the marginals strip under them
 GAP = 16  # between two panels, and between the panels and the marginals: Streamlit's gap between columns and elements
@@ -129,41 +126,9 @@ def play_batch(state: dict, names: tuple[str, ...], target_name: str, advance: C
                caption: Callable[[int], str], key: str, head: str, titles: tuple[str, ...] | None = None,
                labels: tuple[str, str] = ("x₁", "x₂"), marginals: bool = False) -> None:
     """While playing: the next BATCH frames of the named chains (render_frame: the paused view's layout, with axes
-    and, if asked, the marginals), one image per frame, as one flipbook batch (views.flipbook). `advance()` moves
-    every chain one frame, `caption(i)` is frame i's metrics line. The interactive charts and the scrub slider come
-    back on pause."""
-    t0 = time.perf_counter()
-    ref = state[names[0]]
-    first, frames, captions = len(ref.frames), [], []
+    and, if asked, the marginals) as one flipbook batch at FPS (chain_player.play_batch). `advance()` moves every
+    chain one frame, `caption(i)` is frame i's metrics line. The interactive charts and the scrub slider come back
+    on pause."""
     parts = frame_parts(target_name, names, titles or names, labels, marginals)
-    while state["playing"] and len(frames) < BATCH:
-        advance()
-        i = len(ref.frames) - 1
-        frames.append(render_frame(state, parts, i))
-        captions.append(caption(i))
-    if not state["playing"]:  # the frame limit: show the paused view (and the Play button) at the last frame
-        st.rerun()
-    flipbook(frames, captions, first, str(id(ref)), key, FPS, head="" if chrome.projector() else (
-        f"{head} Server: {1000 * (time.perf_counter() - t0) / max(len(frames), 1):.0f} ms per frame."),
-             spent=time.perf_counter() - t0)
-
-
-def chain_view(name: str, play: Callable[[dict], None], warn: Callable[[dict], None],
-               paused: Callable[[dict], None]) -> None:
-    """A tab's chains view, st.session_state[name], as a fragment with no timer: while playing, the browser's
-    flipbook asks for the next batch of frames (play); warnings about dead chains (warn) show either way, the
-    interactive charts (paused) only on pause."""
-
-    @st.fragment
-    def view() -> None:
-        state = st.session_state[name]
-        if state.get("error"):
-            return
-        with st.container():  # always one element: the flipbook after it keeps its place (no remount) when a
-            warn(state)  # warning appears; first, so the picture starts at the same place playing and paused
-        if state["playing"]:
-            play(state)
-        if not state["playing"]:
-            paused(state)
-
-    view()
+    chain_player.play_batch(state, state[names[0]], advance, lambda i: render_frame(state, parts, i), caption, key,
+                            FPS, head, BATCH)

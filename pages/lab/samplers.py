@@ -9,7 +9,7 @@ import torch
 from genlib import densities as D
 from genlib import samplers as S
 from genlib import viz
-from pages.lab.common import (COLORS, FPS, MAX_FRAMES, SIGMA_MAX, chain_view, ess_x1, fmt, kl_live, kl_text,
+from pages.lab.common import (COLORS, FPS, MAX_FRAMES, SIGMA_MAX, ess_x1, fmt, kl_live, kl_text,
                                head_caption, play_batch, projector_first, target_and_grids)
 from pages.views import chain_player, chrome
 
@@ -187,5 +187,5 @@ def render() -> None:
                        f"η = {eta:g} and stopped; the other chains go on. MALA rejects such moves instead.")
 
     with first:
-        chain_view("lv_samplers", lambda stt: play_samplers(stt, target_name, per_frame), warn,
-                   lambda stt: paused_view(stt, target_name))
+        chain_player.chain_view("lv_samplers", lambda stt: play_samplers(stt, target_name, per_frame),
+                                lambda stt: paused_view(stt, target_name), warn)

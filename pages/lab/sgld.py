@@ -8,7 +8,7 @@ import torch
 from genlib import densities as D
 from genlib import samplers as S
 from genlib import viz
-from pages.lab.common import (COLORS, FPS, MAX_FRAMES, chain_view, fmt, head_caption, play_batch, projector_first,
+from pages.lab.common import (COLORS, FPS, MAX_FRAMES, fmt, head_caption, play_batch, projector_first,
                                target_and_grids)
 from pages.views import chain_player, chrome
 
@@ -180,4 +180,5 @@ def render() -> None:
                        + ", ".join(f"{n}: {d}" for n, d in dead.items()) + ". The others go on.")
 
     with first:
-        chain_view("lv_sgld", lambda stt: play_sgld(stt, per_frame), warn, lambda stt: paused_view(stt, schedule))
+        chain_player.chain_view("lv_sgld", lambda stt: play_sgld(stt, per_frame), lambda stt: paused_view(stt, schedule),
+                                warn)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import streamlit as st
 import torch
 
@@ -13,9 +14,28 @@ from pages.rbm_tabs import lessons
 from pages.views import chain_player, chrome
 
 
+FPS = 10  # frames per second while playing (the browser's flipbook): at 1 step per frame a student can follow a chain
+BATCH = 10  # frames per round trip: one a second
+WIDTH, GAP, COLS = 940, 16, (2, 2, 3)  # the paused view's row at 1400 px wide: its columns and Streamlit's gap
+FE = ("Free energy of each chain", "Gibbs step", "free energy F(v)")  # title, x and y axis of the traces
+
+
 def mean_images(ch: samplers.Recorder, i: int) -> torch.Tensor:
     """The Gibbs means p(v|h) of frame i as images [n, 1, 28, 28]: the smooth picture of the chains."""
     return ch.mean(i).reshape(-1, 1, 28, 28)
+
+
+def picture(ch: samplers.Recorder, i: int, nrow: int) -> np.ndarray:
+    """Frame i while playing, as one RGB image laid out as the paused view: p(v|h) | sampled v (with their
+    captions) | the free energy traces up to frame i."""
+    unit = (WIDTH - GAP * (len(COLS) - 1)) / sum(COLS)
+    w1, w2 = round(unit * COLS[0]), round(unit * COLS[1])
+    step = ch.steps[i]
+    return viz.panels([viz.captioned(viz.grid(mean_images(ch, i), nrow=nrow), w1, f"p(v|h) · step {step}"),
+                       viz.captioned(viz.grid(ch.frame(i).reshape(-1, 1, 28, 28), nrow=nrow), w2,
+                                     f"sampled v · step {step}"),
+                       viz.traces_raster(ch.steps[:i + 1], ch.energies[:i + 1], (330, WIDTH - w1 - w2 - 2 * GAP),
+                                         *FE)], None, gap=GAP)
 
 
 def render(mn: MNIST, chosen, max_frames: int) -> None:
@@ -54,8 +74,10 @@ def render(mn: MNIST, chosen, max_frames: int) -> None:
             return {"chain": samplers.Recorder(gibbs, v, energy=model.free_energy, store=torch.uint8, means=True,
                                                max_frames=max_frames), "temperature": temperature}
 
-        def advance() -> None:
-            chains["chain"].advance(per_frame)
+        def advance(stt: dict) -> None:
+            stt["chain"].advance(per_frame)
+            if stt["chain"].full:  # the frame limit: stop playing (Play comes back)
+                stt["playing"] = False
 
         ckey = (n, start, int(seed), name, id(model))
         chains = chain_player.chain_state("rbm_chain", ckey, new_chains)
@@ -63,29 +85,43 @@ def render(mn: MNIST, chosen, max_frames: int) -> None:
             chains = chain_player.restart("rbm_chain", ckey, new_chains)
             chains["playing"] = chains["error"] is None
         with settings:
-            chains = chain_player.controls(chains, "rbm-chain", "chains", new_chains, advance)
+            chains = chain_player.controls(chains, "rbm-chain", "chains", new_chains, lambda: advance(chains),
+                                            fps=FPS)
         if chains is not None:
             chains["temperature"]["beta"] = beta
+            nrow = math.ceil(math.sqrt(n))
 
-            def draw_chain(i: int) -> None:
-                ch, nrow = chains["chain"], math.ceil(math.sqrt(n))
-                left, mid, right = st.columns([2, 2, 3])
+            def explain(stt: dict) -> None:
+                chrome.explain(f"Block Gibbs at β = {stt['temperature']['beta']:g}: $h \\sim p_\\beta(h|v)$, "
+                               "$v \\sim p_\\beta(v|h)$. Left the means $p(v{=}1|h)$, middle the sampled $v$, right "
+                               "each chain's free energy $F(v)$: low $F$ is where the model puts its mass.")
+
+            def play(stt: dict) -> None:
+                ch = stt["chain"]
+                chain_player.play_batch(
+                    stt, ch, lambda: advance(stt), lambda i: picture(ch, i, nrow),
+                    lambda i: f"p(v|h) · step {ch.steps[i]} (left), sampled v (middle), free energy of each chain "
+                    f"(right), β = {stt['temperature']['beta']:g}", "rbm-chain-flipbook", FPS,
+                    f"Playing at {FPS} frames/s: pause for the interactive free energy chart and the frame slider.",
+                    BATCH)
+                explain(stt)
+
+            def paused(stt: dict) -> None:
+                ch = stt["chain"]
+                i = chain_player.scrub("rbm-chain", len(ch))
+                left, mid, right = st.columns(list(COLS))
                 chain_player.frame(left, viz.grid(mean_images(ch, i), nrow=nrow),
                                    caption=f"p(v|h) · step {ch.steps[i]}")
                 chain_player.frame(mid, viz.grid(ch.frame(i).reshape(-1, 1, 28, 28), nrow=nrow),
                                    caption=f"sampled v · step {ch.steps[i]}")
                 with right:
-                    chrome.plot(viz.chain_traces(ch.steps, ch.energies, ch.steps[i], "Gibbs step",
-                                                 "free energy F(v)", "Free energy of each chain"),
+                    chrome.plot(viz.chain_traces(ch.steps, ch.energies, ch.steps[i], FE[1], FE[2], FE[0]),
                                 key="rbm-chain-fe")
-                chrome.explain(f"Block Gibbs at β = {chains['temperature']['beta']:g}: $h \\sim p_\\beta(h|v)$, "
-                               "$v \\sim p_\\beta(v|h)$. Left the means $p(v{=}1|h)$, middle the sampled $v$, right "
-                               "each chain's free energy $F(v)$: low $F$ is where the model puts its mass.")
+                explain(stt)
                 if ch.full:
                     st.caption(f"The chain holds its maximum of {max_frames} frames; Restart for a new one.")
 
             with view or settings:
-                chain_player.player(chains, "rbm-chain", lambda: len(chains["chain"]), advance, draw_chain,
-                                    done=lambda: chains["chain"].full)
+                chain_player.chain_view("rbm_chain", play, paused)
             chain_player.gif_download(chains["chain"], lambda ch, i: viz.grid(mean_images(ch, i)),
                                       "rbm-chain.gif", "An animated GIF of p(v|h) over the frames computed so far.")

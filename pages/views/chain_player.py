@@ -1,7 +1,8 @@
 """The chain player: chains kept in session state, the Play/Pause · Step · Restart row (and the space bar), a frame
-scrubber, and a fragment that advances one frame per browser tick while playing (used by the RBM, EBM and Langevin
-pages). The browser asks for each tick (views.ticker): only while the tab is visible and someone is there, one at a
-time, and no faster than the process's fair share allows (genlib.share)."""
+scrubber, and two ways to play: a fragment that advances one frame per browser tick (`player`, views.ticker), or
+batches of frames that the browser plays on its own timer (`chain_view` + `play_batch`, views.flipbook). The browser
+asks only while the tab is visible and someone is there, and no faster than the process's fair share allows
+(genlib.share)."""
 from __future__ import annotations
 
 import base64
@@ -14,8 +15,11 @@ import streamlit as st
 from PIL import Image
 
 from genlib import viz
-from pages.views import setup, ticker
+from pages.views import chrome, setup, ticker
+from pages.views.flipbook import flipbook
 from pages.views.training import run_buttons
+
+BATCH = 12  # frames computed per round trip while a flipbook plays: the browser asks for the next batch as it plays one
 
 
 def chain_state(name: str, key: tuple, build: Callable[[], dict]) -> dict:
@@ -149,6 +153,48 @@ def player(state: dict, key: str, n_frames: Callable[[], int], advance: Callable
             ticker.ticker(f"{key}-ticker", state["playing"], delay, note, runs)
 
     play()
+
+
+def play_batch(state: dict, chain, advance: Callable[[], None], picture: Callable[[int], np.ndarray],
+               caption: Callable[[int], str], key: str, fps: float, head: str = "", batch: int = BATCH) -> None:
+    """While state["playing"]: up to `batch` frames, each advance() then picture(i) (an RGB uint8 array) and
+    caption(i) of the new frame i, sent as one flipbook batch (views.flipbook) that the browser plays at `fps` while
+    it asks for the next. `chain`: what len() counts the frames of (its id names the run: new chains start over).
+    advance() stops playing at the frame limit: then a full rerun brings back the paused view and the Play button."""
+    t0 = time.perf_counter()
+    first, frames, captions = len(chain), [], []
+    while state["playing"] and len(frames) < batch:
+        advance()
+        i = len(chain) - 1
+        frames.append(picture(i))
+        captions.append(caption(i))
+    if not state["playing"]:
+        st.rerun()
+    spent = time.perf_counter() - t0
+    flipbook(frames, captions, first, str(id(chain)), key, fps, spent=spent, head="" if chrome.projector() else (
+        f"{head} Server: {1000 * spent / max(len(frames), 1):.0f} ms per frame.").strip())
+
+
+def chain_view(name: str, play: Callable[[dict], None], paused: Callable[[dict], None],
+               warn: Callable[[dict], None] | None = None) -> None:
+    """The chains st.session_state[name] as a fragment with no timer: while playing, play(state) (play_batch: the
+    browser's flipbook asks for the next batch); on pause, paused(state) (the interactive view). Warnings (warn)
+    show either way, first, so the picture starts at the same place playing and paused."""
+
+    @st.fragment
+    def view() -> None:
+        state = st.session_state[name]
+        if state.get("error"):
+            return
+        with st.container():  # always one element: the flipbook after it keeps its place (no remount)
+            if warn is not None:
+                warn(state)
+        if state["playing"]:
+            play(state)
+        if not state["playing"]:
+            paused(state)
+
+    view()
 
 
 def gif_download(chain, picture: Callable[[object, int], np.ndarray], file_name: str, help: str) -> None:
