@@ -1,7 +1,8 @@
 """A class on one server: N live browser sessions at once (issue 13), the server's cost and the browsers' apart.
 
     .venv/bin/python bench/bench_class.py [--sessions 5 10 20 30] [--seconds 60] [--url URL [--server-pid PID]]
-        [--profile [--gil]] [--env KEY=VALUE ...] [--cooldown 10] [--replicas N]
+        [--profile [--gil]] [--env KEY=VALUE ...] [--cooldown 60] [--replicas N] [--virtual [--browsers K]]
+        [--no-warmup] [--one-core]
 
 Per N: a fresh `streamlit run app.py` on loopback (or --url, a server already running, e.g. replicas behind a
 proxy), one Chromium with N browser contexts playing the issue's mix scaled to N (of 30: 9 Langevin lab playing,
@@ -12,6 +13,11 @@ against the server (record + dump) into test-artifacts/ and prints where its tim
 --replicas N: per N sessions, the replicated set-up instead (deploy/classroom.py: N replicas of the app behind nginx
 on loopback, fresh per row), measured through the proxy; server CPU and RSS are those of the replicas and nginx
 summed; --profile then profiles replica 0.
+--virtual: the students' browsers emulated at the protocol level (bench/stclient.py), as if each ran on the student's
+own laptop, except --browsers K real Chromium sessions (default 4, one of each kind) measuring what a student sees:
+on this 2-core machine one Chromium rendering 30 pages takes both cores by itself.
+Before the load, a warm-up opens each page once per replica (twice) and waits 60 s: "idle" RSS is that of a server
+that has served its pages, the figure memory should come back to 60 s (--cooldown) after the sessions close.
 """
 from __future__ import annotations
 
@@ -30,7 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from deploy.classroom import Classroom
+from bench.stclient import Student
+from deploy.classroom import MALLOC_ARENA_MAX, Classroom
 from tests.harness import (
     _SETTLED,
     _WATCH,
@@ -120,7 +127,7 @@ class Sampler:
             dt, self.prev, t_prev, m = t - t_prev, now, t, machine_busy()
             used["machine"], m_prev = (m[0] - m_prev[0]) * dt / max(m[1] - m_prev[1], 1e-9) * os.cpu_count(), m
             self.rows.append({k: 100 * used[k] / dt for k in ("server", "browser", "self", "machine")}
-                             | {"rss": self.rss()})
+                             | {"rss": self.rss(), "t": t})
 
 
 # ---- the sessions -------------------------------------------------------------------------------------------------
@@ -167,6 +174,7 @@ async def play(kind: str, page, url: str, seconds: float, r: dict) -> None:
         await thumb.focus()
     counter = {"langevin": SHOWN, "gibbs": GIBBS, "ae": AE_STEP}.get(kind)
     start, c0, end = time.monotonic(), await page.evaluate(counter) if counter else 0, time.monotonic() + seconds
+    r["t_play"], r["t_end"] = start, end
     r["lat"], r["tick_ms"], moves = [], [], 0
     shown, last = 0, c0
     while time.monotonic() < end:
@@ -219,6 +227,57 @@ async def play(kind: str, page, url: str, seconds: float, r: dict) -> None:
         r["error"] = f"the live view paused itself ({', '.join(paused)}) during the measurement"
 
 
+async def virtual(kind: str, url: str, seconds: float, r: dict) -> None:
+    """`play` for a session whose browser is emulated at the protocol level (bench/stclient.py): the same actions and
+    the same figures, read from the messages instead of the rendered page."""
+    s = Student(url)
+    try:
+        t0 = time.monotonic()
+        await s.connect()
+        await s.open(*{"langevin": ("langevin",), "gibbs": ("rbm", "rbm-tab=Gibbs+chains"),
+                       "vae": ("vae", "vae-tab=Latent+grid"), "ae": ("autoencoder",)}[kind])
+        r["open_s"] = time.monotonic() - t0
+        start = r["t_play"] = time.monotonic()
+        end = r["t_end"] = start + seconds
+        if kind in ("langevin", "gibbs"):  # the flipbook plays; a chain at its end is restarted, as a student would
+            shown = 0
+            await s.click("Play$")
+            while time.monotonic() < end:
+                shown += await s.flipbook({"langevin": "lv-s-flipbook", "gibbs": "rbm-chain-flipbook"}[kind], end)
+                if time.monotonic() < end and s.has_button("Play$"):
+                    await s.click("Restart$")
+                    await s.click("Play$")
+                    r["restarts"] = r.get("restarts", 0) + 1
+            r["rate"] = shown / (time.monotonic() - start)
+        elif kind == "ae":
+            await s.click("Start")
+            step, c0, times, r["tick_ms"] = s.text, s.text(r"step ([0-9]+) ·"), [], []
+
+            def answer():  # each answer: the server's tick time, and when the step counter moved
+                if (ms := step(r"last tick ([0-9]+) ms")) is not None:
+                    r["tick_ms"].append(float(ms))
+                times.append((time.monotonic(), step(r"step ([0-9]+) ·")))
+            await s.ticker(next(k for k in s.components if k.startswith("train-ticker")), end, on_answer=answer)
+            moved = [t for (t, v), (_, u) in itertools.pairwise([(start, c0), *times]) if v != u]
+            r["ae_gap"] = [b - a for a, b in itertools.pairwise(moved)]
+            r["rate"] = (int(step(r"step ([0-9]+) ·") or 0) - int(c0 or 0)) / (time.monotonic() - start)
+        elif kind == "vae":
+            r["lat"], x, lo, hi = [], 0.0, s.sliders["vae-px"].min, s.sliders["vae-px"].max
+            moves = 0
+            while time.monotonic() < end:
+                x = round(x + (0.01 if (moves // 20) % 2 == 0 else -0.01), 2)
+                r["lat"].append(await s.slide("vae-px", min(max(x, lo), hi)))
+                if s.text(r"z\[0\] = (-?[0-9.]+)") != f"{x:.2f}":
+                    r["lost"] = r.get("lost", 0) + 1
+                moves += 1
+                await asyncio.sleep(1.0)
+        r["exceptions"] = s.exceptions
+    except Exception as e:  # noqa: BLE001 - a session that breaks is counted and named, the others go on
+        r["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"
+    finally:
+        await s.close()
+
+
 async def session(browser, kind, url, seconds, r):
     ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
     ctx.set_default_timeout(180_000)  # a loaded server answers a click in minutes, not never
@@ -239,10 +298,14 @@ def med(xs, f=statistics.median):
 async def load(p, n, args, url, pid, sampler, kinds, results) -> tuple[float, float]:
     """N sessions against url while sampling; py-spy on pid with --profile. Returns (wall seconds, RSS after)."""
     sampling = asyncio.create_task(sampler.run())
-    browser = await launch_chromium(p)
+    n_real = min(args.browsers, n) if args.virtual else n  # real Chromium sessions: the first of the interleaved mix
+    browser = await launch_chromium(p) if n_real else None
     spies, spy = [], Path(sys.executable).parent / "py-spy"
     t0 = time.monotonic()
-    tasks = [asyncio.create_task(session(browser, k, url, args.seconds, r)) for k, r in zip(kinds, results)]
+    for i, r in enumerate(results):
+        r["client"] = "browser" if i < n_real else "virtual"
+    tasks = [asyncio.create_task(session(browser, k, url, args.seconds, r) if r["client"] == "browser" else
+                                 virtual(k, url, args.seconds, r)) for k, r in zip(kinds, results)]
     if args.profile and pid:  # steady state: once every page is open, for half the play time
         ART.mkdir(exist_ok=True)
         while not all("open_s" in r or "error" in r for r in results) and not all(t.done() for t in tasks):
@@ -262,7 +325,8 @@ async def load(p, n, args, url, pid, sampler, kinds, results) -> tuple[float, fl
             t.cancel()
             r.setdefault("error", "not done within the time bound")
     wall = time.monotonic() - t0
-    await browser.close()
+    if browser is not None:
+        await browser.close()
     for s in spies:
         await asyncio.wait_for(s.wait(), 120)
     await asyncio.sleep(args.cooldown)  # sessions closed: does the server give its memory back?
@@ -271,14 +335,30 @@ async def load(p, n, args, url, pid, sampler, kinds, results) -> tuple[float, fl
     return wall, after_rss
 
 
+async def warm_up(url: str, visits: int, sampler: Sampler) -> float:
+    """Before the class, as a teacher trying the app: one short session of each kind (5 s: open the page, play, move,
+    train), `visits` times (every replica serves its pages once), then close and wait until the server dropped
+    those sessions and swept (server.disconnectedSessionTTL 30 s + the 20 s gc sweep). Returns the RSS then: the
+    idle figure of a server that has served its pages, the one memory should come back to after the class."""
+    for _ in range(visits):
+        await asyncio.gather(*(virtual(kind, url, 5, {"kind": kind}) for kind, _ in MIX))
+    await asyncio.sleep(WARM_WAIT)
+    return sampler.rss()
+
+
+WARM_WAIT = 60  # seconds
+
+
 async def run_n(p, n: int, args) -> dict:
-    env = dict(e.split("=", 1) for e in args.env)
+    env = {"MALLOC_ARENA_MAX": MALLOC_ARENA_MAX, **dict(e.split("=", 1) for e in args.env)}  # as run.sh starts it
     classroom = Classroom(args.replicas, port=free_port(), listen="127.0.0.1", env=env).start() if args.replicas else None
     proc, url = ((None, args.url) if args.url else (None, classroom.url) if classroom else start_server(env=env))
     pids = classroom.pids if classroom else [proc.pid] if proc else [args.server_pid] if args.server_pid else []
     pid = pids[0] if pids else None  # the one py-spy profiles (replica 0 with --replicas)
+    if args.one_core and proc:  # every thread of the server, and those it starts later, on core 0: a 1-CPU replica
+        subprocess.run(["taskset", "-a", "-p", "-c", "0", str(proc.pid)], check=True, capture_output=True)
     sampler, kinds = Sampler(pids), scaled_mix(n)
-    idle_rss = sampler.rss()
+    idle_rss = await warm_up(url, 2 * len(pids), sampler) if args.warmup else sampler.rss()
     results = [{"kind": k} for k in kinds]
     try:
         wall, after_rss = await load(p, n, args, url, pid, sampler, kinds, results)
@@ -291,20 +371,23 @@ async def run_n(p, n: int, args) -> dict:
         if classroom:
             classroom.stop()
             log = "".join(classroom.replica_log(i) for i in range(classroom.n))
-    rows = sampler.rows
+    # CPU figures over the steady state: every session open and playing (not the opening, not the cooldown)
+    lo = max((r["t_play"] for r in results if "t_play" in r), default=0)
+    hi = min((r["t_end"] for r in results if "t_end" in r), default=float("inf"))
+    rows = [r for r in sampler.rows if lo <= r["t"] <= hi] or sampler.rows
     by = collections.defaultdict(list)
     for r in results:
         by[r["kind"]].append(r)
     tb_kinds = collections.Counter(re.findall(r"^(\w+(?:Error|Exception)):", log, re.MULTILINE))
     return {
-        "n": n, "wall": wall, "mix": {k: len(v) for k, v in by.items()},
+        "n": n, "wall": wall, "mix": {k: len(v) for k, v in by.items()}, "results": results,
         "open": [r["open_s"] for r in results if "open_s" in r],
         "langevin": [r["rate"] for r in by["langevin"] if "rate" in r],
         "gibbs": [r["rate"] for r in by["gibbs"] if "rate" in r],
         "vae": [x for r in by["vae"] for x in r.get("lat", [])],
         "ae_ms": [x for r in by["ae"] for x in r.get("tick_ms", [])],
         "ae_gap": [x for r in by["ae"] for x in r.get("ae_gap", [])],
-        "cpu": [r["server"] for r in rows], "rss": [r["rss"] for r in rows], "idle_rss": idle_rss, "after_rss": after_rss,
+        "cpu": [r["server"] for r in rows], "rss": [r["rss"] for r in sampler.rows], "idle_rss": idle_rss, "after_rss": after_rss,
         "browser": [r["browser"] for r in rows], "self": [r["self"] for r in rows], "machine": [r["machine"] for r in rows],
         "tracebacks": log.count("Traceback (most recent call last)"), "tb_kinds": dict(tb_kinds),
         "errors": [f"{r['kind']}: {r['error']}" for r in results if "error" in r],
@@ -351,11 +434,22 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--url", help="a server already running (e.g. replicas behind a proxy); no server is started")
     ap.add_argument("--server-pid", type=int, help="with --url: a server process to sample (CPU, RSS, py-spy)")
-    ap.add_argument("--cooldown", type=float, default=10, help="seconds after the sessions close to read RSS again")
+    ap.add_argument("--cooldown", type=float, default=60, help="seconds after the sessions close to read RSS again")
+    ap.add_argument("--one-core", action="store_true",
+                    help="pin the server to one core (taskset): what one replica with 1 CPU holds (deploy/k8s.yaml)")
+    ap.add_argument("--no-warmup", dest="warmup", action="store_false",
+                    help="skip the warm-up (each page opened once, then 60 s idle): the idle RSS is then the bare "
+                    "server's, before it imported torch")
     ap.add_argument("--profile", action="store_true", help="py-spy record + dump of the server into test-artifacts/")
     ap.add_argument("--env", nargs="*", default=[], metavar="KEY=VALUE",
                     help="extra environment of the server started, e.g. STREAMLIT_RUNNER_POST_SCRIPT_GC=false")
     ap.add_argument("--gil", action="store_true", help="with --profile: only the thread holding the GIL is sampled")
+    ap.add_argument("--virtual", action="store_true",
+                    help="emulate the students' browsers at the protocol level (bench/stclient.py: no rendering, the "
+                    "load generator's CPU stays small), except --browsers real Chromium sessions")
+    ap.add_argument("--browsers", type=int, default=4, metavar="K",
+                    help="with --virtual: this many of the N sessions are real Chromium ones (the first of the mix: "
+                    "one of each kind with K = 4)")
     ap.add_argument("--replicas", type=int, metavar="N",
                     help="per row, N replicas of the app behind nginx (deploy/classroom.py) instead of one server")
     args = ap.parse_args()
@@ -369,10 +463,17 @@ def main() -> None:
 
     load = os.getloadavg()
     out = asyncio.run(all_n())
+    if args.url:
+        server = args.url
+    elif args.replicas:
+        server = f"{args.replicas} replicas behind nginx, fresh per N (CPU, RSS: replicas + nginx summed)"
+    else:
+        server = "fresh streamlit run app.py per N" + (", pinned to one core" if args.one_core else "")
+    clients = f"virtual students (bench/stclient.py), {args.browsers} real Chromium" if args.virtual else "Chromium"
     print(f"machine: {os.cpu_count()} CPU cores, load average before {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
-          f"{args.seconds:.0f} s per session; server {args.url or (f'{args.replicas} replicas behind nginx, fresh per N (CPU, RSS: replicas + nginx summed)' if args.replicas else 'fresh streamlit run app.py per N')} {' '.join(args.env)}")
+          f"{args.seconds:.0f} s per session; server {server}; clients: {clients} {' '.join(args.env)}")
     print(f"{'N':>3} {'open s max/med':>15} {'Lgv f/s':>8} {'Gibbs f/s':>9} {'VAE s med/max':>14} "
-          f"{'AE tick ms':>10} {'AE gap s':>8} {'srv CPU%':>8} {'RSS MB 0/max/after':>20} {'tb':>3} "
+          f"{'AE tick ms':>10} {'AE gap s':>8} {'srv CPU%':>8} {'RSS MB idle/max/after':>20} {'tb':>3} "
           f"{'load CPU% brw/py':>16} {'wall s':>6}")
     for o in out:
         print(f"{o['n']:>3} {med(o['open'], max):7.1f}/{med(o['open']):<7.1f} {med(o['langevin']):8.2f} "
@@ -385,6 +486,17 @@ def main() -> None:
               f"{100 * os.cpu_count()} %) mean {med(o['machine'], statistics.fmean):.0f}; mix {o['mix']}; VAE moves timed {len(o['vae'])}, lost {o['lost']}; "
               f"page exceptions {o['page_exc']}; server tracebacks {o['tb_kinds'] or 0}; "
               f"session errors {o['errors'] or 'none'}")
+    for o in out:  # the real browsers apart from the emulated ones (--virtual)
+        for client in sorted({r["client"] for r in o["results"]}):
+            rs = [r for r in o["results"] if r["client"] == client]
+            rate = {k: [r["rate"] for r in rs if r["kind"] == k and "rate" in r] for k in ("langevin", "gibbs")}
+            opened, lat = [r["open_s"] for r in rs if "open_s" in r], [x for r in rs for x in r.get("lat", [])]
+            gaps = [x for r in rs for x in r.get("ae_gap", [])]
+            print(f"N={o['n']} {client} sessions ({len(rs)}): open s median {med(opened):.1f} max {med(opened, max):.1f}"
+                  f"; Langevin f/s {med(rate['langevin']):.2f} (min {med(rate['langevin'], min):.2f}); Gibbs f/s "
+                  f"{med(rate['gibbs']):.2f} (min {med(rate['gibbs'], min):.2f}); VAE s median {med(lat):.2f} max "
+                  f"{med(lat, max):.2f}; AE gap s median {med(gaps):.2f} max {med(gaps, max):.2f}; restarts "
+                  f"{sum(r.get('restarts', 0) for r in rs)}")
     if args.profile:
         for o in out:
             if (path := ART / f"class-profile-n{o['n']}.txt").exists():
