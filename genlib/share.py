@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 
 TOTAL = 0.7  # core-seconds per second shared by all live ticks: the rest of the one GIL core stays for page runs,
 # Streamlit's messages and the event loop (measured: bench/CLASS_PROFILE.md)
+BUSY = 0.9  # the share limits only once the process used this much of a core (about all that one GIL allows) or the
+# machine this share of all its cores: before that, a slice would make sessions wait while a core idles
 WINDOW = 3.0  # a session that has not ticked for this many seconds (paused, hidden tab, closed) no longer counts
 MIN_BUDGET = 0.02  # a tick always gets this much (one optimizer step at least runs anyway: Trainer.run)
 
@@ -42,31 +45,52 @@ def cap(budget: float) -> float:
     return budget if c is None else min(budget, c)
 
 
+def machine_cpu() -> tuple[float, float] | None:
+    """(busy, total) CPU seconds of the whole machine so far, over all its cores (Linux /proc/stat); None elsewhere.
+    Other replicas' and other programs' load shows here, not in this process's own CPU time."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(v) - v[3] - v[4]) / tick, sum(v) / tick  # minus idle and iowait
+
+
 class FairShare:
     """The live ticks of one process. `who` names one live view of one session (any hashable)."""
 
     def __init__(self, total: float = TOTAL, window: float = WINDOW, clock: Callable[[], float] = time.monotonic,
-                 cpu: Callable[[], float] | None = time.process_time):
-        """`cpu`: this process's CPU seconds so far. The share limits only while the process is busy (it used `total`
-        of a core or more over the last second): a slice that made sessions wait while the core idled would only
-        slow everyone down (measured: 30 sessions, server at 12 % CPU, chains at 0.2 frames/s). None: always busy."""
+                 cpu: Callable[[], float] | None = time.process_time,
+                 machine: Callable[[], tuple[float, float] | None] | None = machine_cpu, busy_at: float = BUSY):
+        """`cpu`: this process's CPU seconds so far; `machine`: the machine's (busy, total) CPU seconds so far. The
+        share limits only while the process is busy (over the last second it used `busy_at` of a core, about what one
+        GIL allows) or the machine is (`busy_at` of all its cores: replicas and other programs share them). A slice that
+        made sessions wait while cores idled would only slow everyone down (measured: 30 sessions, server at 12 % CPU,
+        chains at 0.2 frames/s; 2 replicas, machine 80 % busy, Gibbs chains at 3.8 frames/s). cpu=None: always busy."""
         if not total > 0 or not window > 0:
             raise ValueError(f"total and window must be positive, got {total}, {window}")
-        self.total, self.window, self.clock, self.cpu = total, window, clock, cpu
+        self.total, self.window, self.clock, self.cpu, self.machine = total, window, clock, cpu, machine
+        self.busy_at = busy_at
         self._seen: dict = {}  # who -> clock time of its last tick
         self._lock = threading.Lock()
-        self._mark, self._use = (clock(), cpu() if cpu else 0.0), 0.0
+        self._mark = (clock(), cpu() if cpu else 0.0, (machine() if machine else None) or (0.0, 0.0))
+        self._busy = False
 
     def busy(self) -> bool:
-        """Whether the process used at least `total` of a core over the last second (measured at most once a second)."""
+        """Whether the process used `busy_at` of a core, or the machine `busy_at` of its cores, over the last second
+        (measured at most once a second)."""
         if self.cpu is None:
             return True
         with self._lock:
-            now, c = self.clock(), self.cpu()
-            t0, c0 = self._mark
+            now = self.clock()
+            t0, c0, m0 = self._mark
             if now - t0 >= 1.0:
-                self._use, self._mark = (c - c0) / (now - t0), (now, c)
-            return self._use >= self.total
+                c, m = self.cpu(), (self.machine() if self.machine else None) or (0.0, 0.0)
+                machine_use = (m[0] - m0[0]) / (m[1] - m0[1]) if m[1] > m0[1] else 0.0
+                self._busy = (c - c0) / (now - t0) >= self.busy_at or machine_use >= self.busy_at
+                self._mark = (now, c, m)
+            return self._busy
 
     def _prune(self, now: float) -> None:
         for k in [k for k, t in self._seen.items() if now - t > self.window]:

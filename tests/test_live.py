@@ -229,7 +229,7 @@ def test_slow_steps_say_what_the_server_is_doing_without_an_error():
 def test_the_share_limits_only_while_the_process_is_busy():
     """Work-conserving: with the core idle nobody waits for a slice (the page just runs at its own pace); once the
     process uses `total` of a core, the slices apply."""
-    fs = FairShare(total=0.5)  # this process's real CPU time
+    fs = FairShare(total=0.5, busy_at=0.5, machine=None)  # this process's real CPU time
     time.sleep(1.1)
     assert not fs.busy()
     assert fs.delay(0.2, 0.25, n=10) == pytest.approx(0.05)  # only the rest of the period
@@ -240,3 +240,20 @@ def test_the_share_limits_only_while_the_process_is_busy():
     assert fs.busy()
     assert fs.delay(0.2, 0.25, n=10) > 1.0  # 0.2 / (0.2 + d) = 0.05
     assert fs.budget("me", own=1.0, period=0.4)[0] == pytest.approx(0.5 * 0.4)  # alone: its slice of a busy core
+
+
+def test_the_share_limits_once_the_machine_is_busy_even_with_this_process_calm():
+    """Replicas share the machine's cores: when the machine is busy (busy_at of all its cores over the last second),
+    the slices apply even though this process alone used little; with the machine calm they do not."""
+    now, machine = [0.0], [(0.0, 0.0)]
+    fs = FairShare(total=0.7, clock=lambda: now[0], cpu=lambda: 0.1 * now[0], machine=lambda: machine[0])
+    now[0], machine[0] = 1.0, (0.5, 2.0)  # 2 cores, a quarter busy; this process at 0.1 core
+    assert not fs.busy()
+    assert fs.budget("a", own=1.0, period=0.4)[0] == 1.0
+    now[0], machine[0] = 2.0, (2.4, 4.0)  # 95 % of both cores over the last second
+    assert fs.busy()
+    assert fs.budget("a", own=1.0, period=0.4)[0] == pytest.approx(0.7 * 0.4)
+    now[0], machine[0] = 2.5, (2.9, 5.0)  # measured at most once a second: still the last second's verdict
+    assert fs.busy()
+    now[0], machine[0] = 3.5, (3.0, 7.0)  # calm again
+    assert not fs.busy()
