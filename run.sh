@@ -47,7 +47,8 @@ need_nginx() {  # `class` and tests/test_proxy.py put Debian's nginx in front of
 case "${1:-}" in
   app)
     setup; shift
-    exec .venv/bin/streamlit run app.py "$@" ;;
+    # 2 malloc arenas: a server's memory comes back after a class leaves (deploy/classroom.py, bench/CLASS_PROFILE.md)
+    MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" exec .venv/bin/streamlit run app.py "$@" ;;
   test)
     setup; chromium; need_nginx; shift
     exec .venv/bin/python -m pytest "$@" ;;
