@@ -380,7 +380,7 @@ def test_restart_while_a_batch_of_frames_is_drawn_does_not_index_the_new_chains(
 
     monkeypatch.setattr(st, "session_state", {})  # one session's state, without a Streamlit runtime
     books = []
-    monkeypatch.setattr(common, "flipbook", lambda frames, *a, **k: books.append(len(frames)))
+    monkeypatch.setattr(chain_player, "flipbook", lambda frames, *a, **k: books.append(len(frames)))
     if tab == "samplers":
         mod, name, ref, key = samplers, "lv_samplers", "ULA", "lv-s"
         build = lambda: samplers.new_samplers("correlated Gaussian", 40, 0, 0.05, math.sqrt(0.1))  # noqa: E731
