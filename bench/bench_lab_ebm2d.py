@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
-from genlib.models.ebm2d import EBM2DConfig, mode_report  # noqa: E402
+from genlib.models.ebm2d import mode_report  # noqa: E402
 
 
 def main() -> None:

@@ -209,7 +209,7 @@ def test_ebm_training_that_diverges_in_validation_shows_an_error_box_and_the_pag
     # Step = one whole iteration; the validation pass comes every few iterations (LiveTraining), so Step until the
     # divergence shows: the run is rolled back to its last good state, never left with exploded weights
     for _ in range(12):
-        steps, good = tr.step_count, [p.detach().clone() for p in tr.model.parameters()]
+        steps = tr.step_count
         at.button(key="ebm-step").click().run()
         assert_clean(at)
         if any("diverged" in e for e in errors(at)):

@@ -170,10 +170,7 @@ def render() -> None:
     target_name, chains, seed, eta, sigma, per_frame = settings()
     build = lambda: new_samplers(target_name, chains, seed, eta, sigma)  # noqa: E731
     key = (target_name, chains, seed, eta, sigma)
-    state = chain_player.chain_state("lv_samplers", key, build)
-    if chrome.take_autoplay(AUTOPLAY):  # a lesson: fresh chains with its settings, playing
-        state = chain_player.restart("lv_samplers", key, build)
-        state["playing"] = not state["error"]
+    state = chain_player.chain_state("lv_samplers", key, build, autoplay=AUTOPLAY)
     with first:
         state = chain_player.controls(state, "lv-s", "samplers", build, lambda: advance_samplers(state, per_frame),
                                       fps=FPS)

@@ -162,10 +162,7 @@ def render() -> None:
     a, b, gamma, batch, chains, seed, per_frame = settings()
     build = lambda: new_sgld(chains, seed, S.StepSchedule(a, float(b), gamma), batch)  # noqa: E731
     key = (a, b, gamma, batch, chains, seed)
-    state = chain_player.chain_state("lv_sgld", key, build)
-    if chrome.take_autoplay(AUTOPLAY):  # a lesson: fresh chains with its settings, playing
-        state = chain_player.restart("lv_sgld", key, build)
-        state["playing"] = not state["error"]
+    state = chain_player.chain_state("lv_sgld", key, build, autoplay=AUTOPLAY)
     with first:
         state = chain_player.controls(state, "lv-g", "three samplers", build, lambda: advance_sgld(state, per_frame),
                                       fps=FPS)

@@ -80,10 +80,7 @@ def render(mn: MNIST, chosen, max_frames: int) -> None:
                 stt["playing"] = False
 
         ckey = (n, start, int(seed), name, id(model))
-        chains = chain_player.chain_state("rbm_chain", ckey, new_chains)
-        if chrome.take_autoplay(lessons.go("chains")):  # a lesson: from step 0, playing
-            chains = chain_player.restart("rbm_chain", ckey, new_chains)
-            chains["playing"] = chains["error"] is None
+        chains = chain_player.chain_state("rbm_chain", ckey, new_chains, autoplay=lessons.go("chains"))
         with settings:
             chains = chain_player.controls(chains, "rbm-chain", "chains", new_chains, lambda: advance(chains),
                                             fps=FPS)

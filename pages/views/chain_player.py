@@ -22,13 +22,17 @@ from pages.views.training import run_buttons
 BATCH = 12  # frames computed per round trip while a flipbook plays: the browser asks for the next batch as it plays one
 
 
-def chain_state(name: str, key: tuple, build: Callable[[], dict]) -> dict:
+def chain_state(name: str, key: tuple, build: Callable[[], dict], autoplay: str = "") -> dict:
     """st.session_state[name], rebuilt with build() when the settings `key` change; impossible settings (a
-    ValueError from the library) are kept as {"error": message} for the page to show.
+    ValueError from the library) are kept as {"error": message} for the page to show. `autoplay`: a lesson's flag
+    (chrome.Lesson): once raised, fresh chains from build() with the lesson's settings, playing.
 
     Fields: name, key, playing, error, and whatever build() returns (the chains)."""
     state = st.session_state.get(name)
-    if state is None or state["key"] != key:
+    if autoplay and chrome.take_autoplay(autoplay):
+        state = restart(name, key, build)
+        state["playing"] = state["error"] is None
+    elif state is None or state["key"] != key:
         state = restart(name, key, build)
     return state
 
