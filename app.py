@@ -12,7 +12,7 @@ import streamlit as st  # noqa: E402
 
 import pages.views  # noqa: F401,E402 - the libraries every page uses, imported once before any page runs (see there)
 
-from pages.views import chrome  # noqa: E402
+from pages.views import chrome, url  # noqa: E402
 
 # Projector mode (?projector=true or the sidebar toggle) starts with the sidebar collapsed: the visual gets the width.
 _projector = st.session_state.get(chrome.PROJECTOR_KEY, st.query_params.get(chrome.PROJECTOR_KEY) == "true")
@@ -28,3 +28,4 @@ page = st.navigation([
 ])
 chrome.sidebar_tools()
 page.run()
+url.show_notices()

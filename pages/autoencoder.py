@@ -4,7 +4,7 @@ import torch
 
 from genlib import models, viz
 from genlib.models.autoencoder import AEConfig
-from pages.views import chain_player, chrome, setup, training
+from pages.views import chain_player, chrome, setup, training, url
 
 PRETRAINED = "ae-mnist-2d"
 
@@ -46,17 +46,17 @@ lesson_slot = st.container()  # the "Try this" row (drawn at the end; under the 
 
 with st.sidebar:
     st.header("Model")
-    code_size = st.slider("Code size", 2, 64, 2, key="ae-code", bind="query-params",
+    code_size = url.bound(st.slider, "Code size", 2, 64, 2, key="ae-code",
                           help="Numbers in the code h. 2 gives a code map you can plot; larger codes reconstruct "
                           "better. Changing it starts a new run with fresh weights.")
     st.header("Training")
-    lr = st.select_slider("Learning rate", training.LEARNING_RATES, value=1e-3, format_func=lambda v: f"{v:g}",
-                          key="ae-lr", bind="query-params",
+    lr = url.bound(st.select_slider, "Learning rate", training.LEARNING_RATES, value=1e-3, format_func=lambda v: f"{v:g}",
+                          key="ae-lr",
                           help="Adam step size. Takes effect at the next tick without losing the run. "
                           "Very large values diverge: the run stops and rolls back to the last good state.")
-    batch = st.select_slider("Batch size", training.BATCH_SIZES, value=128, key="ae-batch", bind="query-params",
+    batch = url.bound(st.select_slider, "Batch size", training.BATCH_SIZES, value=128, key="ae-batch",
                              help="Digits per optimizer step; takes effect at the next tick.")
-    seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="ae-seed", bind="query-params",
+    seed = url.bound(st.number_input, "Seed", 0, 2**31 - 1, 0, key="ae-seed",
                            help="Seed of this run's random generator (initial weights and batch order); changing it "
                            "starts a new run.")
 

@@ -6,7 +6,7 @@ import streamlit as st
 from genlib import checkpoints, models
 from genlib.models.ebm import EBM, EBMConfig
 from pages.ebm_tabs import chains, energies, lessons, train
-from pages.views import chrome, setup, training
+from pages.views import chrome, setup, training, url
 
 PRETRAINED = "ebm-mnist"
 TABS = ["Train", "Langevin chains", "Energies"]
@@ -44,17 +44,17 @@ lesson_slot = st.container()  # the "Try this" row: here, or under the tabs in p
 
 with st.sidebar:
     st.header("Langevin sampler")
-    step_size = st.slider("Step size η", 0.5, 30.0, 10.0, 0.5, key="ebm-eta", bind="query-params",
+    step_size = url.bound(st.slider, "Step size η", 0.5, 30.0, 10.0, 0.5, key="ebm-eta",
                           help="Multiplies the clamped energy gradient in each Langevin step (training and chains).")
-    noise = st.select_slider("Noise σ", [0.0, 0.001, 0.003, 0.005, 0.01, 0.02, 0.05, 0.1], value=0.005,
-                             key="ebm-sigma", bind="query-params",
+    noise = url.bound(st.select_slider, "Noise σ", [0.0, 0.001, 0.003, 0.005, 0.01, 0.02, 0.05, 0.1], value=0.005,
+                             key="ebm-sigma",
                              help="Standard deviation of the Gaussian noise added in each step, set apart from the "
                              "step size (the textbook choice would tie them: σ = √(2η)).")
-    seed = st.number_input("Chain seed", 0, 10_000, 0, key="ebm-seed", bind="query-params",
+    seed = url.bound(st.number_input, "Chain seed", 0, 10_000, 0, key="ebm-seed",
                            help="Seed of the chains' random generator: the same seed and settings give the same chains "
                            "(a shared link reproduces them).")
 
-tabs = dict(zip(TABS, st.tabs(TABS, key="ebm-tab", bind="query-params")))
+tabs = dict(zip(TABS, url.bound(st.tabs, TABS, key="ebm-tab")))
 for name, render in [("Train", lambda: train.render(state, mn, step_size, noise, PRETRAINED, make_trainer)),
                      ("Langevin chains", lambda: chains.render(state, mn, step_size, noise, seed)),
                      ("Energies", lambda: energies.render(state, mn))]:

@@ -5,7 +5,7 @@ import streamlit as st
 
 from genlib import densities as D
 from pages.lab import ebm2d, samplers, sgld
-from pages.views import chrome
+from pages.views import chrome, url
 
 chrome.header(
     "Langevin & SGLD lab",
@@ -33,7 +33,7 @@ if not chrome.projector():  # boilerplate: hidden on the projector
     st.caption(f"Data: 2-D targets with exact densities; the Welling & Teh data set ({D.WT_N} points drawn with "
                f"θ = (0, 1), seed {D.WT_SEED}); the 2-D toy data sets of genlib.data for the EBM. No MNIST here.")
 
-tabs = st.tabs(["Samplers", "SGLD", "2-D EBM"], key="lv-tab", on_change="rerun", bind="query-params")
+tabs = url.bound(st.tabs, ["Samplers", "SGLD", "2-D EBM"], key="lv-tab", on_change="rerun")
 for tab, lab in zip(tabs, (samplers, sgld, ebm2d)):
     with tab:
         if tab.open:  # lazy tabs: only the selected tab runs (and redraws while a fragment plays)

@@ -8,7 +8,7 @@ from genlib import checkpoints
 from genlib.models.rbm import RBM
 from pages.rbm_tabs import chains, lessons, likelihood, reconstructions, train
 from pages.rbm_tabs.train import describe
-from pages.views import chrome, setup
+from pages.views import chrome, setup, url
 
 PRETRAINED = ["rbm-500", "rbm-500-cd1", "rbm-16", "rbm-16-cd1"]
 AUTO, LIVE = "auto", "live"  # the sidebar's model choices besides the checkpoints
@@ -49,8 +49,8 @@ available = [n for n in PRETRAINED if checkpoints.resolve(n).exists()]
 DEFAULT_PRETRAINED = "rbm-500" if "rbm-500" in available else None
 with st.sidebar:
     st.header("Model for chains and likelihood")
-    choice = st.selectbox(
-        "Model", [AUTO, LIVE] + available, key="rbm-model", bind="query-params",
+    choice = url.bound(st.selectbox,
+        "Model", [AUTO, LIVE] + available, key="rbm-model",
         format_func=lambda o: {AUTO: "trained here, else " + (DEFAULT_PRETRAINED or "a new one"),
                                LIVE: "this session's model (Train tab)"}.get(o, o),
         help="Automatic: the model trained in the Train tab once it has trained (or a checkpoint you opened there), "
@@ -101,7 +101,7 @@ if chrome.projector():  # the visual first: the lessons fold away (open while on
 else:
     lesson = chrome.lessons("rbm", lessons.LESSONS)
 
-tab_train, tab_chain, tab_pic, tab_ll = st.tabs(TABS, key="rbm-tab", bind="query-params")
+tab_train, tab_chain, tab_pic, tab_ll = url.bound(st.tabs, TABS, key="rbm-tab")
 if tab_train.open:
     with tab_train:
         train.render(state, mn)

@@ -9,7 +9,7 @@ from genlib import checkpoints, models
 from genlib.models import vae as V
 from pages.vae_tabs import clusters, draw, grid, interpolate, lessons, sample, train
 from pages.vae_tabs.common import Run
-from pages.views import chrome, setup, training
+from pages.views import chrome, setup, training, url
 
 PRETRAINED = {"vae-conv-2d": "conv VAE, 2-D latent (the course's)",
               "vae-mlp-gauss-8": "MLP VAE 784-512-512-8, Gaussian decoder (the course's)",
@@ -96,33 +96,33 @@ if state is not None:
 with st.sidebar:
     st.header("Model")
     model_note = st.empty()
-    st.selectbox("Architecture", list(ARCHS), key="vae-arch", bind="query-params",
+    url.bound(st.selectbox, "Architecture", list(ARCHS), key="vae-arch",
                  help="MLP: 784-512-512-latent and back (ReLU). Conv: the course's Keras VAE, two stride-2 "
                  "convolutions (32, 64 filters), a dense layer of 16, and mirrored transposed convolutions. Changing "
                  "it needs Reset.")
-    st.slider("Latent size", 2, 64, 2, key="vae-latent", bind="query-params",
+    url.bound(st.slider, "Latent size", 2, 64, 2, key="vae-latent",
               help="Dimensions of z. 2 gives a latent map you can see directly; more dimensions fit better. Changing "
               "it needs Reset.")
-    st.radio("Likelihood p(x|z)", ["bernoulli", "gaussian"], horizontal=True, key="vae-lik", bind="query-params",
+    url.bound(st.radio, "Likelihood p(x|z)", ["bernoulli", "gaussian"], horizontal=True, key="vae-lik",
              help="Bernoulli: pixels are coin flips (binarized digits, loss = binary cross-entropy). Gaussian: "
              "variance 1, mean tanh of the last layer (the course's MLP VAE). Needs Reset.")
-    st.number_input("KL warm-up steps", 0, 20000, 0, step=500, key="vae-warmup", bind="query-params",
+    url.bound(st.number_input, "KL warm-up steps", 0, 20000, 0, step=500, key="vae-warmup",
                     help="The KL weight rises linearly from 0 to beta over this many steps, which keeps more latent "
                     "dimensions in use. Needs Reset.")
     st.header("Training")
-    beta = st.slider("beta (KL weight)", 0.0, 4.0, 1.0, 0.1, key="vae-beta", bind="query-params",
+    beta = url.bound(st.slider, "beta (KL weight)", 0.0, 4.0, 1.0, 0.1, key="vae-beta",
                      help="Weight of the KL term. 1 is the true ELBO; larger values push q(z|x) towards the prior "
                      "(smoother latent map, blurrier digits, more collapsed dimensions); smaller ones reconstruct "
                      "better. Takes effect at the next tick.")
-    lr = st.select_slider("Learning rate", training.LEARNING_RATES, value=1e-3, format_func=lambda v: f"{v:g}",
-                          key="vae-lr", bind="query-params",
+    lr = url.bound(st.select_slider, "Learning rate", training.LEARNING_RATES, value=1e-3, format_func=lambda v: f"{v:g}",
+                          key="vae-lr",
                           help="Adam step size; takes effect at the next tick. Too large diverges: the run rolls back.")
-    batch = st.select_slider("Batch size", training.BATCH_SIZES, value=128, key="vae-batch", bind="query-params",
+    batch = url.bound(st.select_slider, "Batch size", training.BATCH_SIZES, value=128, key="vae-batch",
                              help="Digits per optimizer step.")
-    st.number_input("Seed", 0, 2**31 - 1, 0, key="vae-seed", bind="query-params",
+    url.bound(st.number_input, "Seed", 0, 2**31 - 1, 0, key="vae-seed",
                     help="Seed of a new run's random generator (initial weights, batches, eps): Reset uses it.")
     st.header("Pretrained")
-    pre = st.selectbox("Checkpoint", list(PRETRAINED), key="vae-ckpt", bind="query-params",
+    pre = url.bound(st.selectbox, "Checkpoint", list(PRETRAINED), key="vae-ckpt",
                        help="Checkpoints made by `python -m genlib train vae --preset ...` (see checkpoints/README.md). "
                        "'Load pretrained' replaces the run by it; a link with a checkpoint opens with it loaded.")
     st.caption(PRETRAINED[pre])
@@ -163,7 +163,7 @@ if replace(cfg, beta=beta) != config():
 caption_slot = st.empty()
 run = Run(mn, state, trainer, model, proj, PRETRAINED)
 
-tab_objs = st.tabs(TABS, key="vae-tab", bind="query-params")
+tab_objs = url.bound(st.tabs, TABS, key="vae-tab")
 tabs = dict(zip(TABS, tab_objs))
 if not tabs["Train"].open and not proj:  # (boilerplate on the projector; the Train tab always shows it)
     caption_slot.caption(run.caption(trainer))

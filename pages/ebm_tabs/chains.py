@@ -10,7 +10,7 @@ from genlib import samplers, viz
 from genlib.data import MNIST
 from pages.ebm_tabs import lessons
 from pages.ebm_tabs.common import langevin_step_seconds, pictures, seconds, slots
-from pages.views import chain_player, chrome
+from pages.views import chain_player, chrome, url
 
 STARTS = ["uniform noise", "validation digits", "replay buffer"]
 
@@ -21,14 +21,14 @@ def render(state: dict, mn: MNIST, step_size: float, noise: float, seed: int) ->
     with ctrl:
         model = state["trainer"].model
         c1, c2, c3, c4 = head.columns(4)
-        n = c1.select_slider("Chains", [4, 9, 16, 25, 36, 49, 64], value=16, key="ebm-n", bind="query-params",
+        n = url.bound(c1.select_slider, "Chains", [4, 9, 16, 25, 36, 49, 64], value=16, key="ebm-n",
                              help="Number of images sampled in parallel.")
-        start = c2.selectbox("Start from", STARTS, key="ebm-start", bind="query-params",
+        start = url.bound(c2.selectbox, "Start from", STARTS, key="ebm-start",
                              help="Where the chains begin: noise shows generation, digits show the model's "
                              "modes, the replay buffer shows where training's chains are.")
-        total = c3.slider("Total steps", 16, 512, 256, 16, key="ebm-total", bind="query-params",
+        total = url.bound(c3.slider, "Total steps", 16, 512, 256, 16, key="ebm-total",
                           help="Length of the chain.")
-        per_frame = c4.slider("Steps per frame", 1, 32, 8, key="ebm-per", bind="query-params",
+        per_frame = url.bound(c4.slider, "Steps per frame", 1, 32, 8, key="ebm-per",
                               help="Langevin steps between two frames of the animation.")
 
         def new_chains() -> dict:

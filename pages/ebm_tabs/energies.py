@@ -8,13 +8,13 @@ import torch
 from genlib import viz
 from genlib.data import MNIST
 from pages.ebm_tabs.common import pictures
-from pages.views import chrome, digit_input
+from pages.views import chrome, digit_input, url
 
 
 def render(state: dict, mn: MNIST) -> None:
     """The tab: `state` is the session's run (its model and step count)."""
     model = state["trainer"].model
-    zoom = st.toggle("Zoom on the digits", True, key="ebm-zoom", bind="query-params",
+    zoom = url.bound(st.toggle, "Zoom on the digits", True, key="ebm-zoom",
                      help="On: the axis spans the real, rotated and sampled digits (and your image), where the "
                      "differences are small; noise lies far to the right and is named at the edge. Off: the full "
                      "range.")

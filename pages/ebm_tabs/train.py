@@ -11,7 +11,7 @@ from genlib import models, viz
 from genlib.data import MNIST
 from genlib.models.ebm import EBM, EBMConfig, LiveTraining
 from pages.ebm_tabs.common import langevin_step_seconds, seconds, slots
-from pages.views import chain_player, chrome, training
+from pages.views import chain_player, chrome, training, url
 
 VAL = 128  # validation digits (a validation pass every VAL_EVERY iterations, spread over ticks like an iteration)
 VAL_EVERY = 10
@@ -26,14 +26,14 @@ def render(state: dict, mn: MNIST, step_size: float, noise: float, pretrained: s
     with ctrl:
         trainer = state["trainer"]
         c1, c2, c3 = head.columns(3)
-        lr = c1.select_slider("Learning rate", training.LEARNING_RATES, value=1e-4, format_func=lambda v: f"{v:g}",
-                              key="ebm-lr", bind="query-params",
+        lr = url.bound(c1.select_slider, "Learning rate", training.LEARNING_RATES, value=1e-4, format_func=lambda v: f"{v:g}",
+                              key="ebm-lr",
                               help="Adam step size (β1 = 0 as in Du & Mordatch). Large values blow the energies "
                               "up: the run then rolls back to its last good state.")
-        k = c2.slider("Langevin steps per iteration", 5, 100, 40, 5, key="ebm-k", bind="query-params",
+        k = url.bound(c2.slider, "Langevin steps per iteration", 5, 100, 40, 5, key="ebm-k",
                       help="K: steps of the sampler that makes each iteration's negatives; more is slower but "
                       "gives better negatives. A long iteration is spread over several page updates.")
-        batch = c3.select_slider("Batch size", [16, 32, 64, 128], value=64, key="ebm-batch", bind="query-params",
+        batch = url.bound(c3.select_slider, "Batch size", [16, 32, 64, 128], value=64, key="ebm-batch",
                                  help="Real digits and negatives per iteration.")
         trainer.set_hparams(lr=lr, batch_size=batch)
         cfg = trainer.model.config

@@ -13,7 +13,7 @@ from genlib.data import TOYS, toy_data
 from genlib.models.ebm2d import EBM2DConfig
 from genlib.train import TrainConfig, Trainer
 from pages.lab.common import SIGMA_MAX, projector_first
-from pages.views import chrome, training
+from pages.views import chrome, training, url
 
 TICK = 0.1  # seconds between redraws of the training view while it runs (the browser asks for each tick)
 BOX = (-4.0, 4.0, -4.0, 4.0)
@@ -50,22 +50,22 @@ def settings() -> tuple[str, str, EBM2DConfig | None, str | None, float, int]:
     learning rate, seed)."""
     c = DEFAULT_CONFIG
     c1, c2, c3, c4 = st.columns(4)
-    dataset = c1.selectbox("Data set", TOYS, key="lv-e-data", bind="query-params",
+    dataset = url.bound(c1.selectbox, "Data set", TOYS, key="lv-e-data",
                            help="The 2-D toy data set the energy is fitted to.")
-    neg_mode = c1.radio("Negatives", ["persistent", "short-run from noise"], key="lv-e-neg", horizontal=True,
-                        index=0 if c.persistent else 1, bind="query-params",
+    neg_mode = url.bound(c1.radio, "Negatives", ["persistent", "short-run from noise"], key="lv-e-neg", horizontal=True,
+                        index=0 if c.persistent else 1,
                         help="Persistent: chains continue from a buffer of earlier negatives (5 % restarted from "
                         "noise). Short-run: fresh chains from uniform noise in [-4, 4]² every iteration.")
-    k = c2.slider("Langevin steps", 5, 100, c.steps, 5, key="lv-e-steps", bind="query-params",
+    k = url.bound(c2.slider, "Langevin steps", 5, 100, c.steps, 5, key="lv-e-steps",
                   help="ULA steps per training iteration.")
-    eta = c2.select_slider("Step size η", STEP_SIZES, value=c.step_size, key="lv-e-eta", bind="query-params",
+    eta = url.bound(c2.select_slider, "Step size η", STEP_SIZES, value=c.step_size, key="lv-e-eta",
                            help="ULA step size on log p = −E.")
-    sigma = c3.number_input("Noise σ", 0.0, SIGMA_MAX, c.noise, 0.05, format="%.3f", key="lv-e-sigma",
-                            bind="query-params", help=f"ULA noise, from 0 to {SIGMA_MAX:g}; σ = √(2η) gives T = 1.")
-    lr = c3.select_slider("Learning rate", training.LEARNING_RATES, value=DEFAULT_LR, key="lv-e-lr", bind="query-params",
+    sigma = url.bound(c3.number_input, "Noise σ", 0.0, SIGMA_MAX, c.noise, 0.05, format="%.3f", key="lv-e-sigma",
+                            help=f"ULA noise, from 0 to {SIGMA_MAX:g}; σ = √(2η) gives T = 1.")
+    lr = url.bound(c3.select_slider, "Learning rate", training.LEARNING_RATES, value=DEFAULT_LR, key="lv-e-lr",
                           format_func=lambda v: f"{v:g}", help="Adam step size of the energy network. Too large a "
                           "step makes the training diverge: the step is then undone and training pauses.")
-    seed = c4.number_input("Seed", 0, 10_000, 0, key="lv-e-seed", bind="query-params",
+    seed = url.bound(c4.number_input, "Seed", 0, 10_000, 0, key="lv-e-seed",
                            help="Seed of data, weights, chains.")
     c4.markdown(f"T = σ²/(2η) = **{S.temperature(eta, sigma) if sigma >= 0 else float('nan'):.3g}**")
     try:

@@ -11,7 +11,7 @@ from genlib import samplers as S
 from genlib import viz
 from pages.lab.common import (COLORS, FPS, MAX_FRAMES, SIGMA_MAX, ess_x1, fmt, kl_live, kl_text,
                                head_caption, play_batch, projector_first, target_and_grids)
-from pages.views import chain_player, chrome
+from pages.views import chain_player, chrome, url
 
 STEP_SIZES = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0]
 NOISE_MODES = ["σ = √(2η)  (textbook, T = 1)", "σ = √η  (course, T = ½)", "custom σ"]
@@ -69,22 +69,22 @@ def play_samplers(state: dict, target_name: str, per_frame: int) -> None:
 def settings() -> tuple[str, int, int, float, float, int]:
     """The tab's controls: (target, chains, seed, step size η, noise σ, steps per frame). Each is bound to the URL."""
     c1, c2, c3, c4 = st.columns(4)
-    target_name = c1.selectbox("Target", list(D.TARGETS), key="lv-target", bind="query-params",
+    target_name = url.bound(c1.selectbox, "Target", list(D.TARGETS), key="lv-target",
                                help="The 2-D density to sample; its exact density is drawn in blue under the chains.")
-    chains = c1.number_input("Chains", 0, 1000, 300, 50, key="lv-chains", bind="query-params",
+    chains = url.bound(c1.number_input, "Chains", 0, 1000, 300, 50, key="lv-chains",
                              help="Number of chains run in parallel (1 to 1000), started uniformly in [-1, 1]².")
-    eta = c2.select_slider("Step size η", STEP_SIZES, value=0.05, key="lv-eta", bind="query-params",
+    eta = url.bound(c2.select_slider, "Step size η", STEP_SIZES, value=0.05, key="lv-eta",
                            help="Multiplies ∇log p in each step. Large steps bias ULA and lower MALA's acceptance; "
                            "too large sends ULA chains to infinity.")
-    mode = c2.selectbox("Noise σ", NOISE_MODES, key="lv-noise-mode", bind="query-params",
+    mode = url.bound(c2.selectbox, "Noise σ", NOISE_MODES, key="lv-noise-mode",
                         help="The noise scale, set apart from the step size. σ = √(2η) samples p (T = 1); the "
                         "course's σ = √η samples p² (T = ½); choose custom for any σ.")
-    custom = c3.number_input("Custom σ", 0.0, SIGMA_MAX, 0.3, 0.05, format="%.3f", key="lv-sigma", bind="query-params",
+    custom = url.bound(c3.number_input, "Custom σ", 0.0, SIGMA_MAX, 0.3, 0.05, format="%.3f", key="lv-sigma",
                              disabled=mode != NOISE_MODES[2], help="Noise standard deviation when 'custom σ' is "
                              f"chosen, from 0 (no noise: gradient ascent) to {SIGMA_MAX:g}.")
-    seed = c3.number_input("Seed", 0, 10_000, 0, key="lv-seed", bind="query-params",
+    seed = url.bound(c3.number_input, "Seed", 0, 10_000, 0, key="lv-seed",
                            help="Seed of the starting points and of the noise; ULA and MALA share it.")
-    per_frame = c4.slider("Steps per frame", 1, 50, 5, key="lv-per-frame", bind="query-params",
+    per_frame = url.bound(c4.slider, "Steps per frame", 1, 50, 5, key="lv-per-frame",
                           help="Sampler steps between two frames.")
     sigma = math.sqrt(2 * eta) if mode == NOISE_MODES[0] else math.sqrt(eta) if mode == NOISE_MODES[1] else float(custom)
     T = S.temperature(eta, sigma) if sigma >= 0 else float("nan")

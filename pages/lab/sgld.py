@@ -10,7 +10,7 @@ from genlib import samplers as S
 from genlib import viz
 from pages.lab.common import (COLORS, FPS, MAX_FRAMES, fmt, head_caption, play_batch, projector_first,
                                target_and_grids)
-from pages.views import chain_player, chrome
+from pages.views import chain_player, chrome, url
 
 WT_NAME = D.WellingTehPosterior.name
 METHODS = ("SGD", "SGLD", "full-batch Langevin")
@@ -82,20 +82,20 @@ def play_sgld(state: dict, per_frame: int) -> None:
 def settings() -> tuple[float, int, float, int, int, int, int]:
     """The tab's controls: (a, b, γ, minibatch size, chains, seed, steps per frame)."""
     c1, c2, c3, c4 = st.columns(4)
-    a = c1.select_slider("a", [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0], value=0.02, key="lv-g-a",
-                         bind="query-params", help="Scale of the step schedule ε_t = a (b + t)^(−γ).")
-    b = c1.select_slider("b", [1, 3, 10, 30, 100, 300, 1000], value=1, key="lv-g-b", bind="query-params",
+    a = url.bound(c1.select_slider, "a", [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0], value=0.02, key="lv-g-a",
+                         help="Scale of the step schedule ε_t = a (b + t)^(−γ).")
+    b = url.bound(c1.select_slider, "b", [1, 3, 10, 30, 100, 300, 1000], value=1, key="lv-g-b",
                          help="Offset of the schedule: larger b keeps the first steps smaller and flatter.")
-    gamma = c2.slider("γ", 0.0, 1.0, 0.1, 0.05, key="lv-g-gamma", bind="query-params",
+    gamma = url.bound(c2.slider, "γ", 0.0, 1.0, 0.1, 0.05, key="lv-g-gamma",
                       help="Decay exponent. Welling & Teh use 0.55; any γ in (0.5, 1] gives Σε = ∞, Σε² < ∞. "
                       "Small γ keeps the step large enough to hop between the modes in a short demo.")
-    batch = c2.slider("Minibatch size n", 1, 100, 10, key="lv-g-batch", bind="query-params",
+    batch = url.bound(c2.slider, "Minibatch size n", 1, 100, 10, key="lv-g-batch",
                       help="Data points per gradient estimate for SGD and SGLD (the full batch is 100).")
-    chains = c3.number_input("Chains", 0, 500, 50, 10, key="lv-g-chains", bind="query-params",
+    chains = url.bound(c3.number_input, "Chains", 0, 500, 50, 10, key="lv-g-chains",
                              help="Chains per method, started uniformly in [-1, 1]².")
-    seed = c3.number_input("Seed", 0, 10_000, 0, key="lv-g-seed", bind="query-params",
+    seed = url.bound(c3.number_input, "Seed", 0, 10_000, 0, key="lv-g-seed",
                            help="Seed of starts, minibatches and noise.")
-    per_frame = c4.slider("Steps per frame", 1, 50, 10, key="lv-g-per-frame", bind="query-params",
+    per_frame = url.bound(c4.slider, "Steps per frame", 1, 50, 10, key="lv-g-per-frame",
                           help="Steps between two frames.")
     return a, b, gamma, batch, int(chains), int(seed), per_frame
 

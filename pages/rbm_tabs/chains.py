@@ -11,7 +11,7 @@ import torch
 from genlib import samplers, viz
 from genlib.data import MNIST, binarize_fixed
 from pages.rbm_tabs import lessons
-from pages.views import chain_player, chrome
+from pages.views import chain_player, chrome, url
 
 
 FPS = 10  # frames per second while playing (the browser's flipbook): at 1 step per frame a student can follow a chain
@@ -46,18 +46,18 @@ def render(mn: MNIST, chosen, max_frames: int) -> None:
         # projector mode: the chains' picture above the fold, their settings below it
         view, settings = (st.container(), st.container()) if chrome.projector() else (None, st.container())
         c1, c2, c3, c4, c5 = settings.columns([3, 3, 3, 3, 2])
-        n = c1.select_slider("Chains", [16, 25, 36, 49, 64, 81, 100], value=36, key="rbm-n", bind="query-params",
+        n = url.bound(c1.select_slider, "Chains", [16, 25, 36, 49, 64, 81, 100], value=36, key="rbm-n",
                              help="Number of chains run in parallel.")
         starts = ["uniform noise", "validation digits"] + (["persistent chains"] if model.config.persistent else [])
-        start = c2.selectbox("Start from", starts, key="rbm-start", bind="query-params",
+        start = url.bound(c2.selectbox, "Start from", starts, key="rbm-start",
                              help="Noise shows generation, digits show how the model holds or leaves the data, the "
                              "persistent chains are where PCD training left its negative samples.")
-        per_frame = c3.slider("Steps per frame", 1, 50, 1, key="rbm-per-frame", bind="query-params",
+        per_frame = url.bound(c3.slider, "Steps per frame", 1, 50, 1, key="rbm-per-frame",
                               help="Gibbs steps between two frames.")
-        beta = c4.slider("Inverse temperature β", 0.1, 2.0, 1.0, 0.05, key="rbm-beta", bind="query-params",
+        beta = url.bound(c4.slider, "Inverse temperature β", 0.1, 2.0, 1.0, 0.05, key="rbm-beta",
                          help="Samples p(v,h) ∝ exp(-β E(v,h)): β < 1 flattens the distribution (more mixing), "
                          "β > 1 sharpens it. Acts on running chains.")
-        seed = c5.number_input("Seed", 0, 10_000, 0, key="rbm-seed", bind="query-params",
+        seed = url.bound(c5.number_input, "Seed", 0, 10_000, 0, key="rbm-seed",
                                help="Seed of the chains' random generator: the same seed and settings give the "
                                "same chains, frame by frame.")
 

@@ -11,7 +11,7 @@ from genlib import checkpoints, data as gdata, limits
 from genlib.data import binarize_fixed
 from genlib.models.rbm import (EXACT_MAX_HIDDEN, RBM, AISResult, ais, ais_seconds, base_rate_biases, default_betas,
                                exact_log_z, log_likelihood)
-from pages.views import chrome, setup
+from pages.views import chrome, setup, url
 
 SMALL = ["rbm-16-cd1", "rbm-16"]  # small enough for the exact log Z: the AIS comparison
 
@@ -70,11 +70,11 @@ def render(mn: gdata.MNIST, model: RBM | None, model_key: tuple | None) -> None:
     if model is None:
         return
     c1, c2 = st.columns(2)
-    runs = c1.select_slider("AIS runs", [10, 20, 50, 100, 200, 500], value=100, key="rbm-ais-runs",
-                            bind="query-params", help="Independent annealing runs. "
+    runs = url.bound(c1.select_slider, "AIS runs", [10, 20, 50, 100, 200, 500], value=100, key="rbm-ais-runs",
+                            help="Independent annealing runs. "
                             f"Runs × temperatures may be at most {limits.MAX_AIS_WORK:,} (genlib.limits.MAX_AIS_WORK).")
-    n_betas = c2.select_slider("Inverse temperatures", [100, 300, 1000, 3000, 14_500], value=14_500,
-                               key="rbm-ais-betas", bind="query-params",
+    n_betas = url.bound(c2.select_slider, "Inverse temperatures", [100, 300, 1000, 3000, 14_500], value=14_500,
+                               key="rbm-ais-betas",
                                help="Intermediate distributions; Salakhutdinov & Murray use 14 500. Runs × temperatures "
                                f"may be at most {limits.MAX_AIS_WORK:,}.")
     mean_f = chrome.memo("rbm_mean_f", (model_key, model), lambda: mean_free_energy(mn, model))
@@ -136,8 +136,8 @@ def ais_versus_exact(mn: gdata.MNIST, run_now: bool = False) -> None:
     if not small:
         st.info(f"The comparison needs the bundled checkpoints {' and '.join(SMALL)}.")
     else:
-        n_cmp = st.select_slider("Temperatures for the comparison", [100, 300, 1000, 3000, 14_500], value=1000,
-                                 key="rbm-compare-betas", bind="query-params", help="AIS runs: 100 in each case.")
+        n_cmp = url.bound(st.select_slider, "Temperatures for the comparison", [100, 300, 1000, 3000, 14_500], value=1000,
+                                 key="rbm-compare-betas", help="AIS runs: 100 in each case.")
         models_ = [setup.pretrained(name) for name in small]
         secs = sum(chrome.memo(f"rbm_cmp_eta_{name}", (m, n_cmp), lambda m=m: ais_seconds(m, 100, n_cmp))
                    for name, m in zip(small, models_))

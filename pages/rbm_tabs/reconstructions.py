@@ -8,7 +8,7 @@ import torch
 from genlib import viz
 from genlib.data import MNIST, binarize_fixed
 from genlib.models.rbm import RBM
-from pages.views import chrome
+from pages.views import chrome, url
 
 PIC_N = 16
 
@@ -29,11 +29,11 @@ def render(mn: MNIST, chosen, model_key) -> None:
         st.caption(said)
         view = st.container() if chrome.projector() else st  # projector mode: the picture above its controls
         c1, c2 = st.columns(2)
-        steps = c1.select_slider("Gibbs steps of the samples", [10, 100, 1000, 5000], value=1000,
-                                 key="rbm-pic-steps", bind="query-params",
+        steps = url.bound(c1.select_slider, "Gibbs steps of the samples", [10, 100, 1000, 5000], value=1000,
+                                 key="rbm-pic-steps",
                                  help="How long the free-running chains run from uniform noise before their means "
                                  "p(v|h) are shown.")
-        pic_seed = c2.number_input("Seed", 0, 10_000, 0, key="rbm-pic-seed", bind="query-params",
+        pic_seed = url.bound(c2.number_input, "Seed", 0, 10_000, 0, key="rbm-pic-seed",
                                    help="Seed of the digits drawn and of the chains: a new seed, new digits.")
         secs = steps * PIC_N * model.config.n_hidden * 784 * 4 / 2e9  # two [n, V] x [V, H] products per step
         with st.spinner(f"Running {PIC_N} chains for {steps:,} Gibbs steps (about {max(secs, 0.1):.1f} s) ..."):

@@ -11,7 +11,7 @@ from genlib import models, viz
 from genlib.data import MNIST, binarize_fixed
 from genlib.models.rbm import EXACT_MAX_HIDDEN, RBM, RBMConfig, exact_log_z, log_likelihood
 from pages.rbm_tabs import lessons
-from pages.views import chain_player, chrome, training
+from pages.views import chain_player, chrome, training, url
 
 # the Train tab's controls (widget key -> default); the run is built from them at Reset
 TRAIN_DEFAULTS = {"rbm-method": "CD-k", "rbm-hidden": 64, "rbm-k": 1, "rbm-lr": 0.1, "rbm-batch": 64, "rbm-mom": 0.0,
@@ -73,29 +73,29 @@ def render(state: dict, mn: MNIST) -> None:
 
     view = st.container() if chrome.projector() else None  # projector mode: the curves above the controls
     c1, c2, c3, c4 = st.columns(4)
-    method = c1.radio("Method", ["CD-k", "PCD"], horizontal=True, key="rbm-method", bind="query-params",
+    method = url.bound(c1.radio, "Method", ["CD-k", "PCD"], horizontal=True, key="rbm-method",
                       help="CD-k starts the negative chains at the data each update; PCD keeps 100 persistent "
                       "chains. Applies at Reset.")
-    n_hidden = c2.select_slider("Hidden units", [8, 16, 20, 32, 64, 100, 200, 500], key="rbm-hidden",
-                                value=TRAIN_DEFAULTS["rbm-hidden"], bind="query-params",
+    n_hidden = url.bound(c2.select_slider, "Hidden units", [8, 16, 20, 32, 64, 100, 200, 500], key="rbm-hidden",
+                                value=TRAIN_DEFAULTS["rbm-hidden"],
                                 help="Applies at Reset. Up to 20 units the exact log-likelihood is tracked every "
                                 "tick.")
-    k = c3.slider("Gibbs steps k", 1, 25, TRAIN_DEFAULTS["rbm-k"], key="rbm-k", bind="query-params",
+    k = url.bound(c3.slider, "Gibbs steps k", 1, 25, TRAIN_DEFAULTS["rbm-k"], key="rbm-k",
                   help="Gibbs steps per update (CD-k or PCD-k).")
-    lr = c4.select_slider("Learning rate", training.LEARNING_RATES, value=TRAIN_DEFAULTS["rbm-lr"], key="rbm-lr",
-                          bind="query-params", format_func=lambda v: f"{v:g}",
+    lr = url.bound(c4.select_slider, "Learning rate", training.LEARNING_RATES, value=TRAIN_DEFAULTS["rbm-lr"], key="rbm-lr",
+                          format_func=lambda v: f"{v:g}",
                           help="SGD step size (the course uses 0.1). Too large blows the weights up: the run then "
                           "rolls back to its last good state.")
     c5, c6, c7, c8 = st.columns(4)
-    batch = c5.select_slider("Batch size", training.BATCH_SIZES, value=TRAIN_DEFAULTS["rbm-batch"], key="rbm-batch",
-                             bind="query-params", help="Digits per update.")
-    momentum = c6.slider("Momentum", 0.0, 0.95, TRAIN_DEFAULTS["rbm-mom"], 0.05, key="rbm-mom", bind="query-params",
+    batch = url.bound(c5.select_slider, "Batch size", training.BATCH_SIZES, value=TRAIN_DEFAULTS["rbm-batch"], key="rbm-batch",
+                             help="Digits per update.")
+    momentum = url.bound(c6.slider, "Momentum", 0.0, 0.95, TRAIN_DEFAULTS["rbm-mom"], 0.05, key="rbm-mom",
                          help="SGD momentum.")
-    wd = c7.select_slider("Weight decay", [0.0, 1e-5, 1e-4, 3e-4, 1e-3, 1e-2], value=TRAIN_DEFAULTS["rbm-wd"],
-                          key="rbm-wd", bind="query-params", format_func=lambda v: f"{v:g}",
+    wd = url.bound(c7.select_slider, "Weight decay", [0.0, 1e-5, 1e-4, 3e-4, 1e-3, 1e-2], value=TRAIN_DEFAULTS["rbm-wd"],
+                          key="rbm-wd", format_func=lambda v: f"{v:g}",
                           help="L2 penalty on the parameters (keeps the weights small).")
-    c8.number_input("Seed", 0, 10_000, TRAIN_DEFAULTS["rbm-train-seed"], key="rbm-train-seed",
-                    bind="query-params", help="Seed of the initial weights and of the order of the "
+    url.bound(c8.number_input, "Seed", 0, 10_000, TRAIN_DEFAULTS["rbm-train-seed"], key="rbm-train-seed",
+                    help="Seed of the initial weights and of the order of the "
                     "training digits. Applies at Reset: the same seed and settings train the same run.")
     trainer = state["trainer"]
     cfg = trainer.model.config

@@ -6,7 +6,7 @@ import torch
 
 from genlib import viz
 from pages.vae_tabs.common import Run, dim_pair, map_extent
-from pages.views import chrome, latent_map
+from pages.views import chrome, latent_map, url
 
 SS = st.session_state
 
@@ -23,11 +23,11 @@ def render(run: Run) -> None:
     left, right = st.columns([5, 2])
     digit_slot = right.empty()
     with right:
-        split = st.radio("Digits", list(splits), horizontal=True, key="vae-split", bind="query-params",
+        split = url.bound(st.radio, "Digits", list(splits), horizontal=True, key="vae-split",
                          help="Which digits to encode (the test split only if the data folder holds it).")
         d = splits[split]
         nmax = min(len(d), 5000)
-        n_pts = st.slider("How many", 100, nmax, min(1000, nmax), 100, key="vae-npts", bind="query-params",
+        n_pts = url.bound(st.slider, "How many", 100, nmax, min(1000, nmax), 100, key="vae-npts",
                           help="Digits to encode (the first N).")
         cdims = dim_pair(D, ("x dim", "y dim"), ("vae-cx", "vae-cy"), "Pick two different dimensions.")
     mu_c = chrome.memo("vae_cluster_codes", (model, run.trainer.step_count, split, n_pts),

@@ -10,7 +10,7 @@ import torch
 
 from genlib import data as gdata, metrics
 from genlib.models import vae as V
-from pages.views import chrome, latent_map, setup
+from pages.views import chrome, latent_map, setup, url
 
 ATLAS_N = 40  # the hover atlas: 40 x 40 decodings (1120 x 1120 pixels), computed once per model and map
 
@@ -76,9 +76,9 @@ def dim_pair(D: int, labels: tuple[str, str], keys: tuple[str, str], warning: st
     if D <= 2:
         return 0, 1
     c = st.columns(2)
-    dims = (c[0].selectbox(labels[0], range(D), 0, key=keys[0], bind="query-params",
+    dims = (url.bound(c[0].selectbox, labels[0], range(D), 0, key=keys[0],
                            help="Latent dimension on the x axis."),
-            c[1].selectbox(labels[1], range(D), 1, key=keys[1], bind="query-params",
+            url.bound(c[1].selectbox, labels[1], range(D), 1, key=keys[1],
                            help="Latent dimension on the y axis."))
     if dims[0] == dims[1]:
         st.warning(warning)

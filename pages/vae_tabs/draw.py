@@ -8,7 +8,7 @@ from genlib import viz
 from genlib.data import binarize_fixed
 from genlib.models import vae as V
 from pages.vae_tabs.common import Run, map_extent
-from pages.views import chrome, digit_input, latent_map
+from pages.views import chrome, digit_input, latent_map, url
 
 SS = st.session_state
 
@@ -27,16 +27,16 @@ def render(run: Run) -> None:
     with left:
         drawn = digit_input.drawing("vae-canvas", 280)
         uploaded_digit = digit_input.upload("vae-upload")
-        k_show = st.slider("Samples z = μ + σε shown", 1, 32, 8, key="vae-k", bind="query-params",
+        k_show = url.bound(st.slider, "Samples z = μ + σε shown", 1, 32, 8, key="vae-k",
                            help="How many draws from q(z|x) to show on the map and decode (the "
                            "reparameterisation: one ε ~ N(0, I) per draw).")
-        k_iw = st.select_slider("Importance samples K (IWAE)", [10, 100, 1000, 5000], 1000, key="vae-kiw",
-                                bind="query-params", help="Samples of the IWAE bound L_K of log p(x): larger K "
+        k_iw = url.bound(st.select_slider, "Importance samples K (IWAE)", [10, 100, 1000, 5000], 1000, key="vae-kiw",
+                                help="Samples of the IWAE bound L_K of log p(x): larger K "
                                 "gives a tighter bound (and takes longer: 5000 decodings).")
-        e_seed = st.number_input("ε seed", 0, 2**31 - 1, 0, key="vae-eseed", bind="query-params",
+        e_seed = url.bound(st.number_input, "ε seed", 0, 2**31 - 1, 0, key="vae-eseed",
                                  help="Seed of the draws ε (the same seed gives the same samples and estimates).")
-        zoom = st.radio("Map", ["all digits", "zoom on q(z|x)"], horizontal=True, key="vae-dzoom",
-                        bind="query-params", help="The whole latent map with the validation digits, or a close-up "
+        zoom = url.bound(st.radio, "Map", ["all digits", "zoom on q(z|x)"], horizontal=True, key="vae-dzoom",
+                        help="The whole latent map with the validation digits, or a close-up "
                         "of your digit's posterior (its σ can be far smaller than the map).")
     digit, problem = uploaded_digit if any(v is not None for v in uploaded_digit) else drawn  # an upload wins
     with right:

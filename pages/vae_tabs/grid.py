@@ -7,7 +7,7 @@ import torch
 from genlib import viz
 from genlib.models import vae as V
 from pages.vae_tabs.common import ATLAS_N, Run, dim_pair
-from pages.views import chrome, latent_map
+from pages.views import chrome, latent_map, url
 
 SS = st.session_state
 
@@ -24,27 +24,27 @@ def render(run: Run) -> None:
     digit_slot = right.empty()  # the pointer's digit, above the controls
     with right:
         c = st.columns(2)
-        n = c[0].slider("Grid size n", 5, 40, 20, key="vae-n", bind="query-params",
+        n = url.bound(c[0].slider, "Grid size n", 5, 40, 20, key="vae-n",
                         help="The map shows n × n decoded digits.")
-        mode = c[1].radio("Range", ["prior quantiles", "± scale in z"], key="vae-range", bind="query-params",
+        mode = url.bound(c[1].radio, "Range", ["prior quantiles", "± scale in z"], key="vae-range",
                           help="Prior quantiles: the axes run through Φ⁻¹(q) ... Φ⁻¹(1−q), equal prior mass per "
                           "cell (the VAE paper's figure; cells are drawn at their true z, so they widen outwards). "
                           "± scale: a plain range in z; 1 reproduces the course figure.")
         if mode == "prior quantiles":
-            val_r = st.slider("Tail quantile q", 0.01, 0.2, 0.05, 0.01, key="vae-q", bind="query-params",
+            val_r = url.bound(st.slider, "Tail quantile q", 0.01, 0.2, 0.05, 0.01, key="vae-q",
                               help="Probability left out at each end.")
         else:
-            val_r = st.slider("Scale", 0.25, 5.0, 1.0, 0.25, key="vae-scale", bind="query-params",
+            val_r = url.bound(st.slider, "Scale", 0.25, 5.0, 1.0, 0.25, key="vae-scale",
                               help="The grid spans [−scale, scale] on both axes.")
         dims = dim_pair(D, ("x: dimension", "y: dimension"), ("vae-dx", "vae-dy"),
                         "Pick two different dimensions to sweep.")
         base = torch.zeros(D)
         if D > 2:
-            fix = st.radio("Fix the other dimensions at", ["0 (prior mean)", "the code of a validation digit"],
-                           key="vae-fix", bind="query-params", help="The dimensions not swept keep these values.")
+            fix = url.bound(st.radio, "Fix the other dimensions at", ["0 (prior mean)", "the code of a validation digit"],
+                           key="vae-fix", help="The dimensions not swept keep these values.")
             if fix != "0 (prior mean)":
-                idx = st.number_input("Validation digit #", 0, len(val) - 1, 0, key="vae-fixidx",
-                                      bind="query-params", help="Its encoder mean μ fixes the rest.")
+                idx = url.bound(st.number_input, "Validation digit #", 0, len(val) - 1, 0, key="vae-fixidx",
+                                      help="Its encoder mean μ fixes the rest.")
                 base = run.encode_means(val[idx:idx + 1])[0][0]
         axis = V.grid_axis(n, "quantile" if mode == "prior quantiles" else "scale", val_r)
         lo, hi = round(float(axis[0]), 2), round(float(axis[-1]), 2)
@@ -53,8 +53,8 @@ def render(run: Run) -> None:
             if k in SS:
                 SS[k] = min(max(float(SS[k]), lo), hi)
         hint = "Move the pointer, or click the map: the digit decoded there is shown above."
-        px_ = st.slider(f"pointer z[{dims[0]}]", lo, hi, 0.0, 0.01, key="vae-px", bind="query-params", help=hint)
-        py_ = st.slider(f"pointer z[{dims[1]}]", lo, hi, 0.0, 0.01, key="vae-py", bind="query-params", help=hint)
+        px_ = url.bound(st.slider, f"pointer z[{dims[0]}]", lo, hi, 0.0, 0.01, key="vae-px", help=hint)
+        py_ = url.bound(st.slider, f"pointer z[{dims[1]}]", lo, hi, 0.0, 0.01, key="vae-py", help=hint)
     # decoding n^2 digits is the slow part (~0.5 s for the conv decoder at n = 30): keep the last grid, so that
     # moving the pointer only decodes one digit
     img = chrome.memo("vae_grid", (model, trainer.step_count, n, mode, val_r, dims, tuple(base.tolist())),

@@ -7,7 +7,7 @@ import torch
 from genlib import viz
 from genlib.models import vae as V
 from pages.vae_tabs.common import Run
-from pages.views import chrome
+from pages.views import chrome, url
 
 
 def render(run: Run) -> None:
@@ -15,13 +15,13 @@ def render(run: Run) -> None:
     mu_v, _ = run.val_codes()
     top2, top2_note = run.top_dims()
     c = st.columns(4)
-    i0 = c[0].number_input("From validation digit #", 0, len(val) - 1, 0, key="vae-i0", bind="query-params",
+    i0 = url.bound(c[0].number_input, "From validation digit #", 0, len(val) - 1, 0, key="vae-i0",
                            help="Start of the path (its μ).")
-    i1 = c[1].number_input("To validation digit #", 0, len(val) - 1, len(val) - 1, key="vae-i1",
-                           bind="query-params", help="End of the path (its μ).")
-    steps = c[2].slider("Steps", 3, 20, 10, key="vae-isteps", bind="query-params",
+    i1 = url.bound(c[1].number_input, "To validation digit #", 0, len(val) - 1, len(val) - 1, key="vae-i1",
+                           help="End of the path (its μ).")
+    steps = url.bound(c[2].slider, "Steps", 3, 20, 10, key="vae-isteps",
                         help="Decoded points along the path.")
-    sph = c[3].checkbox("Spherical (slerp)", key="vae-slerp", bind="query-params",
+    sph = url.bound(c[3].checkbox, "Spherical (slerp)", key="vae-slerp",
                         help="Interpolate along a great circle: the path keeps a norm typical of the prior instead "
                         "of cutting through the low-norm centre.")
     path = V.interpolate(mu_v[i0], mu_v[i1], steps, sph)

@@ -6,7 +6,7 @@ import torch
 
 from genlib import viz
 from genlib.models import vae as V
-from pages.views import chrome
+from pages.views import chrome, url
 
 SS = st.session_state
 
@@ -17,9 +17,9 @@ def resample() -> None:  # a new seed, kept in the URL: the link shows these ver
 
 def render(model: V.VAE) -> None:
     c = st.columns([2, 2, 1], vertical_alignment="bottom")
-    s_seed = c[0].number_input("Sample seed", 0, 2**31 - 1, 0, key="vae-sseed", bind="query-params",
+    s_seed = url.bound(c[0].number_input, "Sample seed", 0, 2**31 - 1, 0, key="vae-sseed",
                                help="Seed of the prior draws z ~ N(0, I).")
-    s_n = c[1].slider("How many", 8, 128, 64, 8, key="vae-sn", bind="query-params",
+    s_n = url.bound(c[1].slider, "How many", 8, 128, 64, 8, key="vae-sn",
                       help="Digits decoded from z ~ N(0, I).")
     c[2].button("Resample", key="vae-resample", on_click=resample, icon=":material/casino:", width="stretch",
                 help="New draws: the next seed.")

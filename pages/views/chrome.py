@@ -9,6 +9,7 @@ from typing import Callable
 import streamlit as st
 
 from genlib import data as gdata, viz
+from pages.views import url
 from pages.views.setup import ensure_app_navigation, server_checks, torch_threads
 
 PROJECTOR_KEY = "projector"
@@ -43,7 +44,7 @@ def sidebar_tools() -> bool:
     """The sidebar's projector toggle and "Copy link" (app.py, for every page); returns whether projector mode is on
     (and applies its style)."""
     with st.sidebar:
-        on = st.toggle("Projector mode", key=PROJECTOR_KEY, bind="query-params",
+        on = url.bound(st.toggle, "Projector mode", key=PROJECTOR_KEY,
                        help="For a projected lesson: larger text, tick labels, plots and images, fewer lines of "
                        "boilerplate. Also a link flag: add ?projector=true to any page's address.")
         copy_link()
