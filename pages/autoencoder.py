@@ -111,9 +111,14 @@ with c2:  # after Reset, Step and the uploads: the file is the run shown, named 
 fixed = val[torch.linspace(0, len(val) - 1, 16).long()]  # 16 fixed validation digits, two per class or so
 
 
+def layers(cfg: AEConfig) -> str:
+    """The encoder's widths, e.g. 784–512–256–2 (a checkpoint may have others than the page builds)."""
+    return "–".join(map(str, (784, *cfg.hidden, cfg.code_size)))
+
+
 def draw(tr) -> None:
     st.caption(f"{'source: ' + state['source'] + ' · ' if state['source'] != 'new' else ''}"
-               f"code size {tr.model.config.code_size} · step {tr.step_count} · "
+               f"code size {tr.model.config.code_size} (layers {layers(tr.model.config)}) · step {tr.step_count} · "
                f"epoch {tr.epoch + tr.pos / len(tr.data):.2f} · lr {tr.config.lr:g} · batch {tr.config.batch_size}"
                + (f" · last tick {tr.history[-1]['tick_ms']:.0f} ms" if tr.history and "tick_ms" in tr.history[-1] else ""))
     left, right = st.columns([3, 2])

@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from genlib import checkpoints, data as gdata
-from pages.views import chrome, setup
+from pages.views import chrome, setup, untrusted
 
 setup.ensure_app_navigation()
 threads = setup.torch_threads()
@@ -78,7 +78,7 @@ if mn.source != "mnist":
                 ok = True
             except Exception as e:  # no network, disk full, ...: say so and keep the bundled digits
                 ok = False
-                st.error(f"Download failed ({type(e).__name__}: {str(e)[:200]}). Still using the bundled digits.")
+                untrusted.error(f"Download failed ({type(e).__name__}: {e}). Still using the bundled digits.")
             if ok:
                 st.cache_resource.clear()
                 st.rerun()

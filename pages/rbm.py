@@ -8,7 +8,7 @@ from genlib import checkpoints
 from genlib.models.rbm import RBM
 from pages.rbm_tabs import chains, lessons, likelihood, reconstructions, train
 from pages.rbm_tabs.train import describe
-from pages.views import chrome, setup, url
+from pages.views import chrome, setup, untrusted, url
 
 PRETRAINED = ["rbm-500", "rbm-500-cd1", "rbm-16", "rbm-16-cd1"]
 AUTO, LIVE = "auto", "live"  # the sidebar's model choices besides the checkpoints
@@ -80,11 +80,11 @@ def chosen_long() -> tuple[str, RBM | None, str]:
         tr = state["trainer"]
         why = " (chosen automatically: you trained it)" if choice == AUTO else ""
         return LIVE, tr.model, (f"Model: this session's model from the Train tab{why}, {describe(tr.model)}, "
-                                f"{tr.step_count} training steps ({state['source']}).")
+                                f"{tr.step_count} training steps ({untrusted.literal(state['source'])}).")
     try:
         model = setup.pretrained(name)  # read-only: sampling and AIS never change it
     except checkpoints.CheckpointError as e:
-        st.error(f"Could not load {name}: {e}")
+        untrusted.error(f"Could not load {name}: {e}")
         return name, None, ""
     why = " (automatic: nothing trained in the Train tab yet)" if choice == AUTO else ""
     return name, model, f"Model: the bundled checkpoint {name}{why}, {describe(model)}. Change it in the sidebar."

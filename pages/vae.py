@@ -5,11 +5,11 @@ from dataclasses import replace
 
 import streamlit as st
 
-from genlib import checkpoints, models
+from genlib import checkpoints, limits, models
 from genlib.models import vae as V
 from pages.vae_tabs import clusters, draw, grid, interpolate, lessons, sample, train
 from pages.vae_tabs.common import Run
-from pages.views import chrome, setup, training, url
+from pages.views import chrome, setup, training, untrusted, url
 
 PRETRAINED = {"vae-conv-2d": "conv VAE, 2-D latent (the course's)",
               "vae-mlp-gauss-8": "MLP VAE 784-512-512-8, Gaussian decoder (the course's)",
@@ -18,6 +18,7 @@ ARCHS = {"MLP (784-512-512)": dict(encoder="mlp", decoder="mlp", hidden=(512, 51
          "Conv (32, 64 filters, dense 16)": dict(encoder="conv", decoder="conv", hidden=(16,))}
 TABS = ["Train", "Latent grid", "Clusters", "Interpolate", "Draw", "Sample"]
 SS = st.session_state
+WARMUP_MAX = limits.CONFIG_BOUNDS["warmup_steps"][1]  # any warm-up a checkpoint may hold can be shown
 
 mn = setup.mnist()
 chrome.header(
@@ -47,10 +48,13 @@ def arch_label(cfg: V.VAEConfig) -> str | None:
 
 
 def config() -> V.VAEConfig:
-    """The sidebar's model settings (read from the session, so lesson callbacks can use it before the script)."""
-    return V.VAEConfig(latent=int(SS.get("vae-latent", 2)), likelihood=SS.get("vae-lik", "bernoulli"),
-                       beta=float(SS.get("vae-beta", 1.0)), warmup_steps=int(SS.get("vae-warmup", 0)),
-                       **ARCHS[SS.get("vae-arch", next(iter(ARCHS)))])
+    """The sidebar's model settings (read from the session, so lesson callbacks can use it before the script). What the
+    sidebar does not offer (dropout, shift, IWAE samples; an architecture not in ARCHS, shown as text) is the model's."""
+    held = SS.get("vae")
+    base = held["trainer"].model.config if held else V.VAEConfig()
+    return replace(base, latent=int(SS.get("vae-latent", 2)), likelihood=SS.get("vae-lik", "bernoulli"),
+                   beta=float(SS.get("vae-beta", 1.0)), warmup_steps=int(SS.get("vae-warmup", 0)),
+                   **ARCHS.get(SS.get("vae-arch", next(iter(ARCHS))), {}))
 
 
 def make_trainer(model: V.VAE):
@@ -75,15 +79,14 @@ def first_visit() -> dict:
 
 
 def sync_sidebar(state: dict) -> None:
-    """Defect 4: the sidebar's model settings show the model in use. When the model changed (a checkpoint loaded or
+    """The sidebar's model settings show the model in use. When the model changed (a checkpoint loaded or
     uploaded, a lesson, Reset), its settings are written into the widgets' state before they are drawn."""
     model = state["trainer"].model
     if state.get("synced") is model:
         return
     state["synced"] = model
     cfg = model.config
-    if arch_label(cfg):
-        SS["vae-arch"] = arch_label(cfg)
+    SS["vae-arch"] = arch_label(cfg) or f"{cfg.encoder}/{cfg.decoder}, hidden {', '.join(map(str, cfg.hidden))}"
     SS["vae-latent"], SS["vae-lik"], SS["vae-warmup"], SS["vae-beta"] = cfg.latent, cfg.likelihood, \
         cfg.warmup_steps, float(cfg.beta)
 
@@ -106,7 +109,7 @@ with st.sidebar:
     url.bound(st.radio, "Likelihood p(x|z)", ["bernoulli", "gaussian"], horizontal=True, key="vae-lik",
              help="Bernoulli: pixels are coin flips (binarized digits, loss = binary cross-entropy). Gaussian: "
              "variance 1, mean tanh of the last layer (the course's MLP VAE). Needs Reset.")
-    url.bound(st.number_input, "KL warm-up steps", 0, 20000, 0, step=500, key="vae-warmup",
+    url.bound(st.number_input, "KL warm-up steps", 0, WARMUP_MAX, 0, step=500, key="vae-warmup",
                     help="The KL weight rises linearly from 0 to beta over this many steps, which keeps more latent "
                     "dimensions in use. Needs Reset.")
     st.header("Training")
@@ -127,7 +130,7 @@ with st.sidebar:
                        "'Load pretrained' replaces the run by it; a link with a checkpoint opens with it loaded.")
     st.caption(PRETRAINED[pre])
     load_slot = st.container()
-    uploaded = training.checkpoint_upload("vae", "vae-ckpt-upload")
+    uploaded = training.new_upload("vae", "vae-ckpt-upload")
 
 
 LESSONS = lessons.lessons(fresh, load)
@@ -141,9 +144,8 @@ state = chrome.session("vae", first_visit)
 with load_slot:
     training.pretrained_button(state, pre, f"Load pretrained {pre}", "Replace this run by the chosen bundled "
                                "checkpoint, ready to explore or to train further.", make_trainer)
-if uploaded is not None and SS.get("vae-ckpt-upload-id") != SS["vae-ckpt-upload"].file_id:
-    SS["vae-ckpt-upload-id"] = SS["vae-ckpt-upload"].file_id
-    state.update(trainer=make_trainer(uploaded), running=False, source=f"uploaded {SS['vae-ckpt-upload'].name}")
+if uploaded is not None:
+    state.update(trainer=make_trainer(uploaded[0]), running=False, source=f"uploaded {uploaded[1]}")
 if state.get("synced") is not state["trainer"].model:  # a new model: show its settings in the sidebar (next run)
     st.rerun()
 trainer = state["trainer"]
@@ -154,7 +156,7 @@ if model.config.beta != beta:  # beta only weighs the loss: change it live
 cfg = model.config
 # the link names the model: a bundled checkpoint, or "new" (random weights from the link's settings and seed)
 st.query_params["vae-src"] = state["source"] if state["source"] in PRETRAINED else "new"
-model_note.caption(f"These show the model in use ({state['source']}). Changing architecture, latent size, "
+model_note.caption(f"These show the model in use ({untrusted.literal(state['source'])}). Changing architecture, latent size, "
                    "likelihood or warm-up needs **Reset** (Train tab), which starts a new model from random weights.")
 if replace(cfg, beta=beta) != config():
     st.info("The sidebar's architecture, latent size, likelihood or warm-up differ from this run's; press Reset on "

@@ -6,6 +6,7 @@ they are re-exported here under their old names.
 from __future__ import annotations
 
 import json
+import re
 import os
 from pathlib import Path
 
@@ -119,6 +120,11 @@ def open_page(page: str | None = None, timeout: float = 90):
         at.run()
     assert not at.exception, at.exception
     return at
+
+
+def shown_text(markdown: str) -> str:
+    """What a reader sees of markdown that escapes its punctuation (pages/views/untrusted.literal): the text itself."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
 
 
 def flipbook_data(at) -> dict | None:

@@ -25,7 +25,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT, button, open_page
+from conftest import ROOT, button, open_page, shown_text
 from genlib import checkpoints, limits, models
 
 MB = 1e6
@@ -87,7 +87,8 @@ def a_digit_png() -> bytes:
 
 
 def errors(at) -> list[str]:
-    return [e.value for e in at.error]
+    """The error boxes' text as the reader sees it (untrusted text is sent as escaped markdown)."""
+    return [shown_text(e.value) for e in at.error]
 
 
 def assert_clean(at) -> None:
@@ -486,9 +487,9 @@ def _options_max(label):
 
 RBM_FRAMES = int(re.search(r"^MAX_FRAMES = (\d+)", (ROOT / "pages" / "rbm.py").read_text(), re.M).group(1))
 def _tabs(page: str) -> list[str]:
-    """The tab labels of a page: its TABS = [...] line (the Langevin lab's are written in its st.tabs call)."""
+    """The tab labels of a page: its TABS = [...] line (the Langevin lab's are written in its url.bound(st.tabs, ...) call)."""
     src = (ROOT / page).read_text()
-    m = re.search(r"^TABS = (\[.*\])", src, re.M) or re.search(r"st\.tabs\((\[.*?\])", src)
+    m = re.search(r"^TABS = (\[.*\])", src, re.M) or re.search(r"st\.tabs, (\[.*?\])", src)
     return ast.literal_eval(m.group(1))
 
 BOUNDED = {  # (page, tab) -> (what, its largest setting, the genlib.limits bound it must keep)
@@ -545,3 +546,102 @@ def test_save_checkpoint_holds_the_model_shown_with_its_step_count_right_after_r
     assert all(torch.equal(p, weights[k]) for k, p in tr.model.named_parameters())  # to the weights at the save)
     if kind == "ae":
         assert name == "ae-code2-step0.safetensors"
+
+
+# ---- checkpoints genlib accepts, shown whatever their settings; new uploads; untrusted names ------------------------
+
+def genlib_checkpoint(kind: str, **config) -> bytes:
+    """A checkpoint as genlib's own writer makes it, of a model of `kind` with these settings."""
+    return checkpoints.to_bytes(models.create(kind, models.KINDS[kind].config_cls(**config), seed=0))
+
+
+def upload(at, key: str, name: str, data: bytes):
+    at.file_uploader(key=key).upload(name, data)
+    at.run()
+    assert_clean(at)
+    return at
+
+
+def read_only(at, key: str) -> str | None:
+    """The text of the disabled box a page shows for a setting its control cannot offer (pages/views/url.py)."""
+    boxes = [t for t in at.text_input if t.key and t.key.startswith(f"{key}-readonly")]
+    return boxes[0].value if boxes else None
+
+
+@pytest.mark.parametrize("code,hidden", [(100, (16,)), (1, (16,))])
+def test_an_autoencoder_with_a_code_size_the_slider_does_not_offer_is_used_and_shown_read_only(code, hidden):
+    at = upload(open_page("pages/autoencoder.py"), "ae-upload", "odd.safetensors",
+                genlib_checkpoint("ae", code_size=code, hidden=hidden))
+    button(at, "Use this checkpoint").click().run()
+    assert_clean(at)
+    model = at.session_state["ae"]["trainer"].model
+    assert (model.config.code_size, model.config.hidden) == (code, hidden)
+    assert read_only(at, "ae-code") == str(code)  # the slider offers 2 to 64: the model's value as text instead
+    assert any(f"code size {code} (layers 784–16–{code})" in c.value for c in at.caption)
+    button(at, "Step").click().run()  # the page works on with the file's model
+    assert_clean(at)
+    assert at.session_state["ae"]["trainer"].step_count > 0 and at.session_state["ae"]["trainer"].model is model
+    button(at, "Change Code size").click().run()  # the control comes back, with a new run of its default size
+    assert_clean(at)
+    assert read_only(at, "ae-code") is None and at.slider(key="ae-code").value == 2
+    assert at.session_state["ae"]["trainer"].model.config.code_size == 2
+
+
+def test_a_vae_with_a_large_beta_and_warm_up_is_shown_and_keeps_its_settings():
+    at = open_page("pages/vae.py", timeout=240)
+    upload(at, "vae-ckpt-upload", "beta10.safetensors",
+           genlib_checkpoint("vae", latent=2, hidden=(32,), beta=10.0, warmup_steps=50_000))
+    at.run()
+    assert_clean(at)
+    model = at.session_state["vae"]["trainer"].model
+    assert model.config.beta == 10.0 and model.config.warmup_steps == 50_000  # not clamped to what a slider offers
+    assert read_only(at, "vae-beta") == "10.0"
+    assert at.number_input(key="vae-warmup").value == 50_000  # in range: limits.CONFIG_BOUNDS["warmup_steps"]
+    assert not any("differ from this run" in i.value for i in at.info)  # the sidebar shows this very model
+
+
+def test_every_new_upload_replaces_the_model_even_with_the_same_settings():
+    """Two different files whose configs are equal: the second one is used (pages compare uploads, not configs)."""
+    first = genlib_checkpoint("rbm", n_hidden=16)
+    second = checkpoints.to_bytes(models.create("rbm", models.KINDS["rbm"].config_cls(n_hidden=16), seed=1))
+    at = upload(open_page("pages/rbm.py", timeout=240), "rbm-up", "first.safetensors", first)
+    w1 = at.session_state["rbm"]["trainer"].model.weight.detach().clone()
+    assert torch.equal(w1, models.from_bytes(first).weight)
+    upload(at, "rbm-up", "second.safetensors", second)
+    w2 = at.session_state["rbm"]["trainer"].model.weight.detach()
+    assert torch.equal(w2, models.from_bytes(second).weight) and not torch.equal(w1, w2)
+    assert at.session_state["rbm"]["source"] == "uploaded second.safetensors"
+
+
+MARKDOWN_NAME = "**bold** [x](http://127.0.0.1:9/a) ![t](http://127.0.0.1:9/track.png) $x$ :red[y]"
+
+
+def test_names_and_metadata_from_a_file_are_shown_as_text_not_markdown():
+    """The file's name and its metadata (here an unknown kind) in an error box, and a name in the VAE's caption: the
+    markdown Streamlit receives escapes every punctuation character, so the reader sees exactly the text."""
+    evil = json.dumps({"format": 1, "kind": "![k](http://127.0.0.1:9/kind.png)", "config": {},
+                       "sha256": checkpoints._digest({"weight": torch.zeros(1)})})
+    from safetensors.torch import save
+
+    at = upload(open_page("pages/rbm.py", timeout=240), "rbm-up", MARKDOWN_NAME + ".safetensors",
+                save({"weight": torch.zeros(1)}, metadata={"genlib": evil}))
+    body = next(e.value for e in at.error if "Could not open" in shown_text(e.value))
+    assert shown_text(body).startswith(f"Could not open {MARKDOWN_NAME}.safetensors: ")
+    assert "![k](http://127.0.0.1:9/kind.png)" in shown_text(body)
+    assert not re.search(r"(?<!\\)[*\[\]()!$:]", body)  # no markdown character left unescaped
+
+    at = open_page("pages/vae.py", timeout=240)
+    upload(at, "vae-ckpt-upload", MARKDOWN_NAME + ".safetensors", genlib_checkpoint("vae", latent=2, hidden=(32,)))
+    at.run()
+    note = next(c.value for c in at.caption if "These show the model in use" in c.value)
+    assert f"(uploaded {MARKDOWN_NAME}.safetensors)" in shown_text(note)
+    assert "**bold**" not in note and "![t]" not in note
+
+
+def test_a_file_name_with_a_double_slash_is_named_once_as_given():
+    """The library normalises a path (a//b -> a/b) in the errors it finds after reading the header (here the config's
+    bound): the page names the upload as the browser gave it, once."""
+    at = upload(open_page("pages/rbm.py", timeout=240), "rbm-up", "a//b.safetensors",
+                crafted_checkpoint("rbm", {"n_hidden": 1_000_000}, signed=True))
+    msg = next(e for e in errors(at) if "Could not open" in e)
+    assert msg.startswith("Could not open a//b.safetensors: ") and msg.count("b.safetensors") == 1, msg

@@ -8,7 +8,7 @@ import torch
 from genlib import viz
 from genlib.data import MNIST
 from pages.ebm_tabs.common import pictures
-from pages.views import chrome, digit_input, url
+from pages.views import chrome, digit_input, untrusted, url
 
 
 def render(state: dict, mn: MNIST) -> None:
@@ -48,7 +48,7 @@ def render(state: dict, mn: MNIST) -> None:
     groups |= {name: x for name, x in mine.items() if x is not None}
     for problem in (problem_d, problem_u):
         if problem:
-            st.error(problem)
+            untrusted.error(problem)
     with torch.no_grad():
         energies |= {k: model(v).numpy() for k, v in groups.items()}
     noise_name = "uniform noise"

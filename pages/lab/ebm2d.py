@@ -13,7 +13,7 @@ from genlib.data import TOYS, toy_data
 from genlib.models.ebm2d import EBM2DConfig
 from genlib.train import TrainConfig, Trainer
 from pages.lab.common import SIGMA_MAX, projector_first
-from pages.views import chrome, training, url
+from pages.views import chrome, training, untrusted, url
 
 TICK = 0.1  # seconds between redraws of the training view while it runs (the browser asks for each tick)
 BOX = (-4.0, 4.0, -4.0, 4.0)
@@ -140,7 +140,7 @@ def render() -> None:
         st.session_state["lv_ebm"] = state
     if error:
         state["running"] = False
-        st.error(f"Cannot train with these settings: {error}.")
+        untrusted.error(f"Cannot train with these settings: {error}.")
         return
     if st.session_state.pop(AUTOSTART, False):  # a lesson: a fresh run with its settings, training
         state.update(new_ebm(dataset, seed, cfg, lr))

@@ -11,7 +11,7 @@ from genlib import checkpoints, data as gdata, limits
 from genlib.data import binarize_fixed
 from genlib.models.rbm import (EXACT_MAX_HIDDEN, RBM, AISResult, ais, ais_seconds, base_rate_biases, default_betas,
                                exact_log_z, log_likelihood)
-from pages.views import chrome, setup, url
+from pages.views import chrome, setup, untrusted, url
 
 SMALL = ["rbm-16-cd1", "rbm-16"]  # small enough for the exact log Z: the AIS comparison
 
@@ -83,7 +83,7 @@ def render(mn: gdata.MNIST, model: RBM | None, model_key: tuple | None) -> None:
     rkey = (model_key, runs, n_betas)
     problem = ais_problem(runs, n_betas)
     if problem:
-        st.error(problem)
+        untrusted.error(problem)
     else:  # a few ms of AIS, once per model and settings
         secs = chrome.memo("rbm_ais_eta", rkey, lambda: ais_seconds(model, runs, n_betas))
         st.info(f"Run AIS will take about {fmt_seconds(secs)} on this machine: {runs} runs × {n_betas:,} "

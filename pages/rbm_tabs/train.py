@@ -11,7 +11,7 @@ from genlib import models, viz
 from genlib.data import MNIST, binarize_fixed
 from genlib.models.rbm import EXACT_MAX_HIDDEN, RBM, RBMConfig, exact_log_z, log_likelihood
 from pages.rbm_tabs import lessons
-from pages.views import chain_player, chrome, training, url
+from pages.views import chain_player, chrome, training, untrusted, url
 
 # the Train tab's controls (widget key -> default); the run is built from them at Reset
 TRAIN_DEFAULTS = {"rbm-method": "CD-k", "rbm-hidden": 64, "rbm-k": 1, "rbm-lr": 0.1, "rbm-batch": 64, "rbm-mom": 0.0,
@@ -111,10 +111,9 @@ def render(state: dict, mn: MNIST) -> None:
         st.info(f"Press Reset to start a new {method} model with {n_hidden} hidden units.")
     b1, b2 = st.columns(2)
     with b2:
-        uploaded = training.checkpoint_upload("rbm", "rbm-up")
-    if uploaded is not None and st.session_state.get("rbm_uploaded") != uploaded.config:
-        st.session_state["rbm_uploaded"] = uploaded.config
-        replace_run(state, make_trainer(mn, uploaded, lr, batch, momentum, wd), "uploaded file")
+        uploaded = training.new_upload("rbm", "rbm-up")
+    if uploaded is not None:
+        replace_run(state, make_trainer(mn, uploaded[0], lr, batch, momentum, wd), f"uploaded {uploaded[1]}")
     if reset:
         replace_run(state, trainer_from_controls(mn), "new")
     if step:
@@ -131,7 +130,7 @@ def render(state: dict, mn: MNIST) -> None:
 
     def draw_train(tr) -> None:
         c = tr.model.config
-        st.caption(f"source: {state['source']} · {describe(tr.model)} · step {tr.step_count} · epoch "
+        st.caption(f"source: {untrusted.literal(state['source'])} · {describe(tr.model)} · step {tr.step_count} · epoch "
                    f"{tr.epoch + tr.pos / len(mn.train):.2f} · validation on 256 digits")
         old = prev["history"] if show_prev else None
         old_label = "previous run" if show_prev else ""

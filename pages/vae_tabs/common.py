@@ -10,7 +10,7 @@ import torch
 
 from genlib import data as gdata, metrics
 from genlib.models import vae as V
-from pages.views import chrome, latent_map, setup, url
+from pages.views import chrome, latent_map, setup, untrusted, url
 
 ATLAS_N = 40  # the hover atlas: 40 x 40 decodings (1120 x 1120 pixels), computed once per model and map
 
@@ -36,8 +36,9 @@ class Run:
 
     def caption(self, tr) -> str:
         c = tr.model.config
-        return (f"Current model ({self.state['source']}): {c.encoder}/{c.decoder}, latent {c.latent}, {c.likelihood}, "
-                f"beta {c.beta:g}, {tr.step_count} steps" + (" (training)" if self.state.get("running") else "") + ".")
+        return untrusted.literal(  # the source and the config's strings may come from an uploaded file
+            f"Current model ({self.state['source']}): {c.encoder}/{c.decoder}, latent {c.latent}, {c.likelihood}, "
+            f"beta {c.beta:g}, {tr.step_count} steps" + (" (training)" if self.state.get("running") else "") + ".")
 
     @torch.no_grad()
     def encode_means(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,7 +8,7 @@ from genlib import viz
 from genlib.data import binarize_fixed
 from genlib.models import vae as V
 from pages.vae_tabs.common import Run, map_extent
-from pages.views import chrome, digit_input, latent_map, url
+from pages.views import chrome, digit_input, latent_map, untrusted, url
 
 SS = st.session_state
 
@@ -41,7 +41,7 @@ def render(run: Run) -> None:
     digit, problem = uploaded_digit if any(v is not None for v in uploaded_digit) else drawn  # an upload wins
     with right:
         if problem:
-            st.error(problem)
+            untrusted.error(problem)
         elif digit is None:
             st.info("Draw a digit on the black canvas (white ink), or upload an image: its q(z|x), samples from "
                     "it and its log-likelihood show here.")

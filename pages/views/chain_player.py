@@ -15,7 +15,7 @@ import streamlit as st
 from PIL import Image
 
 from genlib import viz
-from pages.views import chrome, setup, ticker
+from pages.views import chrome, setup, ticker, untrusted
 from pages.views.flipbook import flipbook
 from pages.views.training import run_buttons
 
@@ -59,7 +59,7 @@ def controls(state: dict, key: str, what: str, build: Callable[[], dict], advanc
     `fps`: the frame rate of a browser flipbook, for the help text (None: one frame per server tick).
     Returns the chains' state to show (a new dict after Restart), or None when there are no chains to show."""
     if state["error"]:
-        st.error(f"Cannot run these settings: {state['error']}.")
+        untrusted.error(f"Cannot run these settings: {state['error']}.")
         return None
     play_help = (f"Run the {what}, one frame per tick." if fps is None else f"Run the {what}: the browser shows "
                  f"{fps:g} frames per second while the server computes the next ones.")
@@ -70,7 +70,7 @@ def controls(state: dict, key: str, what: str, build: Callable[[], dict], advanc
     if again:
         state = restart(state["name"], state["key"], build)
         if state["error"]:
-            st.error(f"Cannot run these settings: {state['error']}.")
+            untrusted.error(f"Cannot run these settings: {state['error']}.")
             return None
     if step:
         advance()

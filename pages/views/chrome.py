@@ -9,7 +9,7 @@ from typing import Callable
 import streamlit as st
 
 from genlib import data as gdata, viz
-from pages.views import url
+from pages.views import untrusted, url
 from pages.views.setup import ensure_app_navigation, server_checks, torch_threads
 
 PROJECTOR_KEY = "projector"
@@ -155,7 +155,7 @@ def data_notice(mn: gdata.MNIST) -> None:
     not be read (the page then runs on the bundled digits)."""
     if mn.notice:
         missing = mn.notice.startswith("No MNIST files")
-        (st.warning if missing else st.error)(mn.notice, icon=":material/warning:" if missing else ":material/error:")
+        (st.warning if missing else st.error)(untrusted.literal(mn.notice), icon=":material/warning:" if missing else ":material/error:")
 
 
 def session(key: str, factory):

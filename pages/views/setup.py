@@ -17,6 +17,7 @@ import torch
 from genlib import checkpoints, limits, models
 from genlib import data as gdata
 from genlib.share import FairShare
+from pages.views import untrusted
 
 GC_PERIOD = 20.0  # seconds between the sweeper's full collections (see gc_sweeper)
 
@@ -139,7 +140,7 @@ def pretrained_copy(name: str) -> torch.nn.Module | None:
     try:
         return copy.deepcopy(pretrained(name))
     except checkpoints.CheckpointError as e:
-        st.error(f"Could not load the pretrained model: {e}")
+        untrusted.error(f"Could not load the pretrained model: {e}")
         return None
 
 

@@ -13,7 +13,7 @@ from genlib import checkpoints, limits, models
 from genlib import data as gdata
 from genlib import share as gshare
 from genlib.train import TrainConfig, Trainer
-from pages.views import setup, ticker
+from pages.views import setup, ticker, untrusted
 
 LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0, 10.0, 1e2, 1e4]
 BATCH_SIZES = [16, 32, 64, 128, 256, 512]
@@ -76,6 +76,7 @@ def checkpoint_download(state: dict, mn: gdata.MNIST, stem: str, key: str) -> No
                              "`genlib.load(FILE)` loads it."))
 
 
+_UPLOAD = "the file"  # how open_checkpoint names an upload to the library
 UPLOAD_MB = math.ceil(limits.MAX_UPLOAD_BYTES / 2**20)  # Streamlit's unit for uploads is the MiB
 
 
@@ -98,8 +99,20 @@ def checkpoint_upload(kind: str, key: str) -> torch.nn.Module | None:
         model, problem = open_checkpoint(up.name, up.size, up.getvalue, kind)
         st.session_state[f"{key}-failed"] = (up.file_id, problem) if problem else None
     if problem:
-        st.error(problem)
+        untrusted.error(problem)
     return model
+
+
+def new_upload(kind: str, key: str) -> tuple[torch.nn.Module, str] | None:
+    """(the model, the file's name) when a checkpoint file was just uploaded, once per upload: the page then replaces
+    its model. Uploads are told apart by Streamlit's file id, not by the model's settings, so a second file with the
+    same config (or the same file again) replaces the run too."""
+    model = checkpoint_upload(kind, key)
+    up = st.session_state.get(key)
+    if model is None or up is None or st.session_state.get(f"{key}-adopted") == up.file_id:
+        return None
+    st.session_state[f"{key}-adopted"] = up.file_id
+    return model, up.name
 
 
 def open_checkpoint(name: str, size: int, read: Callable[[], bytes], kind: str) -> tuple[torch.nn.Module | None, str | None]:
@@ -108,10 +121,10 @@ def open_checkpoint(name: str, size: int, read: Callable[[], bytes], kind: str) 
     if size > limits.MAX_UPLOAD_BYTES:
         return None, (f"Could not open {name}: the file has {size / 1e6:,.1f} MB, over the limit of "
                       f"{limits.MAX_UPLOAD_BYTES / 1e6:g} MB for checkpoint uploads (genlib.limits.MAX_UPLOAD_BYTES).")
-    try:
-        return models.from_bytes(read(), name, kind=kind), None
+    try:  # the library's errors start with the name it is given; the file's own name is put in front here, as given
+        return models.from_bytes(read(), _UPLOAD, kind=kind), None
     except (checkpoints.CheckpointError, ValueError) as e:
-        return None, f"Could not open {name}: {str(e).removeprefix(name + ': ')}"
+        return None, f"Could not open {name}: {str(e).removeprefix(_UPLOAD + ': ')}"
     except MemoryError:
         return None, f"Could not open {name}: the model it describes does not fit in this server's memory."
 
@@ -184,9 +197,9 @@ def live(state: dict, tick: Callable[[], dict | None], draw: Callable[[Trainer],
             share.leave(who)
             state["_times"] = []
         if state.get("failure"):
-            st.error(state["failure"])
+            untrusted.error(state["failure"])
         elif tr.message:
-            st.error(tr.message)
+            untrusted.error(tr.message)
         draw(tr)
         with status:  # last: the browser takes this as the answer, so the next ask waits for the whole redraw
             ticker.ticker(f"train-ticker-{id(state)}", state["running"], delay, note, runs)

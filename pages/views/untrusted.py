@@ -17,7 +17,7 @@ _PUNCT = re.compile(r"([!-/:-@\[-`{-~])")  # the ASCII punctuation characters, a
 
 def literal(value: object) -> str:
     """`value` as markdown that shows exactly its (printable) text."""
-    return _PUNCT.sub(r"\\\1", printable(value))
+    return _PUNCT.sub(r"\\\1", printable(value, limit=4000))  # a whole message: bounded by whoever wrote it
 
 
 def error(message: object, **kw) -> None:

@@ -15,6 +15,7 @@ import re
 import streamlit as st
 from streamlit.runtime.state.session_state_proxy import get_session_state
 
+from genlib.text import printable
 from pages.views.untrusted import literal
 
 _NUMBER = re.compile(r"[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)", re.IGNORECASE)
@@ -29,7 +30,7 @@ def bound(widget, *args, key: str, **kw):
     once the link's value for `key` is valid for this widget (see the module's docstring)."""
     raw = st.query_params.get_all(key)
     if raw:
-        spec = inspect.signature(widget).bind_partial(*args, **kw).arguments
+        spec = _spec(widget, args, kw)
         verdict = check(widget.__name__, raw[-1], spec)
         if verdict is not None:
             fixed, why = verdict
@@ -40,7 +41,43 @@ def bound(widget, *args, key: str, **kw):
                 + (f"; {literal(fixed)} is used instead." if fixed is not None else "; the default is used."))
         elif len(raw) > 1:  # ?k=1&k=2: one value per setting, the last one (as st.query_params reads it)
             _replace(key, raw[-1])
+    if key in st.session_state and not fits(widget, st.session_state[key], spec := _spec(widget, args, kw)):
+        return _read_only(widget, st.session_state[key], key, spec)
     return widget(*args, key=key, bind="query-params", **kw)
+
+
+def _spec(widget, args, kw) -> dict:
+    return inspect.signature(widget).bind_partial(*args, **kw).arguments
+
+
+def fits(widget, value, spec: dict | None = None) -> bool:
+    """Whether the widget can show `value` (a setting a page wrote into its state, e.g. from a checkpoint's config)."""
+    spec = spec if spec is not None else {}
+    name = widget.__name__
+    if name in NUMERIC and "options" not in spec:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        return check(name, repr(value), spec) is None
+    if name in CHOICES:
+        return value in list(spec.get("options", ()))
+    return True
+
+
+def _read_only(widget, value, key: str, spec: dict):
+    """A setting the widget cannot offer (a checkpoint's value outside its range, or not one of its choices): shown as
+    text, disabled, with a button that hands the setting back to the widget (its default). Returns `value`."""
+    label = str(spec.get("label", key))
+    offers = (f"{spec.get('min_value')} to {spec.get('max_value')}" if "min_value" in spec
+              else ", ".join(map(str, spec.get("options", ()))))
+    dg = widget.__self__  # the container the widget would be drawn in
+    dg.text_input(label, printable(value), disabled=True, key=f"{key}-readonly-{value}",
+                  help=f"The value of the model in use. This control offers {offers}; the button below sets it to "
+                  "its default instead.")
+    if dg.button(f"Change {label}", key=f"{key}-unlock", icon=":material/edit:",
+                 help="Give this setting back to its control (its default value)."):
+        del st.session_state[key]
+        st.rerun()
+    return value
 
 
 def show_notices() -> None:
