@@ -1,4 +1,5 @@
-"""Entry point: `streamlit run app.py` (optionally `-- --data-dir DIR`)."""
+"""The app's script: the pages and their navigation. Served by `streamlit run serve.py` (optionally `-- --data-dir DIR`),
+which runs this file; `streamlit run app.py` works too, with a page's first load probing two addresses that 404."""
 import os
 
 # One torch/OpenMP thread per server unless GENLIB_THREADS says otherwise: every session runs in a thread of this one
@@ -16,7 +17,9 @@ from pages.views import chrome, url  # noqa: E402
 
 # Projector mode (?projector=true or the sidebar toggle) starts with the sidebar collapsed: the visual gets the width.
 _projector = st.session_state.get(chrome.PROJECTOR_KEY, st.query_params.get(chrome.PROJECTOR_KEY) == "true")
-st.set_page_config(page_title="Generative models explorer", page_icon=":material/psychology:", layout="wide",
+# The tab's icon: an emoji becomes an inline SVG in the browser; a :material/...: icon would be fetched from a font
+# host off this server on every page load.
+st.set_page_config(page_title="Generative models explorer", page_icon="🧠", layout="wide",
                    initial_sidebar_state="collapsed" if _projector else "auto")
 page = st.navigation([
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

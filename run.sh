@@ -48,7 +48,7 @@ case "${1:-}" in
   app)
     setup; shift
     # 2 malloc arenas: a server's memory comes back after a class leaves (deploy/classroom.py, bench/CLASS_PROFILE.md)
-    MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" exec .venv/bin/streamlit run app.py "$@" ;;
+    MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" exec .venv/bin/streamlit run serve.py "$@" ;;
   test)
     setup; chromium; need_nginx; shift
     exec .venv/bin/python -m pytest "$@" ;;

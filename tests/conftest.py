@@ -123,8 +123,9 @@ def open_page(page: str | None = None, timeout: float = 90):
 
 
 def shown_text(markdown: str) -> str:
-    """What a reader sees of markdown that escapes its punctuation (pages/views/untrusted.literal): the text itself."""
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+    """What a reader sees of markdown that escapes its punctuation and breaks autolinks with invisible word joiners
+    (pages/views/untrusted.literal): the text itself."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
 
 
 def flipbook_data(at) -> dict | None:

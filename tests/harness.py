@@ -110,11 +110,11 @@ def free_port() -> int:
 
 def start_server(port: int | None = None, env: dict | None = None, script: str | os.PathLike | None = None,
                  cwd: str | os.PathLike | None = None, timeout: float = 60) -> tuple[subprocess.Popen, str]:
-    """`streamlit run SCRIPT` (default app.py) headless on a free loopback port; returns (process, base URL) once
+    """`streamlit run SCRIPT` (default serve.py, the app as the README starts it) headless on a free loopback port; returns (process, base URL) once
     its health endpoint answers. The server's output goes to a temporary file (a pipe nobody reads would block the
     server once full); it is shown if the server does not come up. Stop it with stop_server."""
     port = port or free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(script or ROOT / "app.py"), "--server.headless", "true",
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script or ROOT / "serve.py"), "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
     log = tempfile.TemporaryFile()

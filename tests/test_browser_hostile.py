@@ -1,8 +1,9 @@
 """End to end in Chromium: hostile inputs (issue 12) give a message the user sees, never an exception, and the page
 works on. The AppTest versions, with the memory and race checks, are in tests/test_hostile_app.py."""
 import re
+import time
 
-from conftest import assert_no_exception, shot, wait_idle
+from conftest import ROOT, assert_no_exception, shot, wait_idle
 from test_hostile_app import crafted_checkpoint, png_1bit
 
 
@@ -70,3 +71,99 @@ def test_a_decompression_bomb_and_an_absurd_sigma_give_messages_and_the_page_wor
     visible_button(page, "Step").click()
     page.wait_for_selector("text=/step [0-9]+ · frame 1 of/", timeout=30_000)
     assert_no_exception(page)
+
+
+# ---- links, untrusted names, requests off the machine ---------------------------------------------------------------
+
+def page_paths() -> list[str]:
+    """The address of every page of app.py's navigation ("/" for the default one)."""
+    src = (ROOT / "app.py").read_text()
+    return ["/"] + ["/" + p for p in re.findall(r'url_path="([^"]+)"', src)]
+
+
+COLD_LINKS = ["/autoencoder?ae-seed=inf", "/vae?vae-warmup=-inf", "/rbm?rbm-tab=Gibbs+chains&rbm-seed=inf",
+              "/langevin?lv-chains=inf", "/ebm?ebm-seed=1e400", "/?projector=Infinity"]
+
+
+def test_a_link_with_a_non_finite_number_opens_the_page_with_a_notice(app_server, page):
+    for link in COLD_LINKS:
+        page.goto(app_server + link)
+        wait_idle(page)
+        assert_no_exception(page)
+        key, value = link.split("?")[1].split("&")[-1].split("=")
+        toast = page.locator("[data-testid='stToast']").filter(has_text=f"The link's {key} = {value}")
+        toast.first.wait_for(timeout=15_000)
+        assert f"{key}={value}" not in page.url  # the address no longer holds the refused value
+
+
+class Beacon:
+    """A loopback HTTP server that counts the requests it gets: an image that markdown would embed would call it."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        hits = self.hits = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - the stdlib's name
+                hits.append(self.path)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_a_file_name_and_metadata_in_markdown_are_shown_as_text_and_fetch_nothing(app_server, page):
+    from genlib import checkpoints, models
+
+    beacon = Beacon()
+    name = f"**bold** [x](http://127.0.0.1:{beacon.port}/link) ![t](http://127.0.0.1:{beacon.port}/track.png)"
+    kind = f"![k](http://127.0.0.1:{beacon.port}/kind.png)"
+    evil = crafted_checkpoint(kind, {}, signed=True)
+    page.goto(app_server + "/rbm")
+    wait_idle(page)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(
+        {"name": name + ".safetensors", "mimeType": "application/octet-stream", "buffer": evil})
+    box = page.locator("[data-testid='stAlertContentError']").filter(has_text="Could not open")
+    box.wait_for(timeout=60_000)
+    assert f"Could not open {name}.safetensors:" in box.inner_text().replace("\u2060", "")  # joiners: no autolinks
+    assert f"unknown model kind '{kind}'" in box.inner_text().replace("\u2060", "")
+    assert box.locator("strong, a, img").count() == 0, box.inner_html()
+
+    vae = checkpoints.to_bytes(models.create("vae", models.KINDS["vae"].config_cls(latent=2, hidden=(32,)), seed=0))
+    page.goto(app_server + "/vae")
+    wait_idle(page)
+    page.locator("[data-testid='stSidebar'] [data-testid='stFileUploaderDropzoneInput']").first.set_input_files(
+        {"name": name + ".safetensors", "mimeType": "application/octet-stream", "buffer": vae})
+    note = page.locator("[data-testid='stSidebar'] [data-testid='stCaptionContainer']").filter(
+        has_text="These show the model in use")
+    note.filter(has_text="(uploaded **bold** [x](http").wait_for(timeout=60_000)
+    assert f"(uploaded {name}.safetensors)" in note.first.inner_text().replace("\u2060", "")
+    assert note.first.locator("strong, a, img").count() == 1  # only the page's own **Reset**
+    wait_idle(page)
+    assert_no_exception(page)
+    time.sleep(1)
+    assert beacon.hits == [], beacon.hits
+
+
+def test_pages_opened_by_their_address_ask_no_other_host_and_get_no_error(app_server, page):
+    """Every page opened cold by its address: every request goes to the app's own server (the tab's icon is an
+    emoji drawn inline; a :material: icon was fetched from a font host) and none answers 4xx or 5xx (a page's own
+    address made Streamlit probe /PAGE/_stcore/health and host-config first, two 404s per load; serve.py names the
+    server's root)."""
+    requests, failed = [], []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("response", lambda r: failed.append((r.status, r.url)) if r.status >= 400 else None)
+    for path in page_paths():
+        page.goto(app_server + path)
+        wait_idle(page)
+        assert_no_exception(page)
+    foreign = [u for u in requests if not u.startswith(app_server + "/") and not u.startswith(("data:", "blob:"))]
+    assert foreign == [] and failed == [], (foreign[:5], failed[:5])
+    assert len(requests) > 20

@@ -2,7 +2,9 @@
 
 Every Streamlit text element renders markdown (`**b**`, links, `![img](url)` that the browser fetches, `$math$`,
 `:red[...]`), so such text is shown through `literal`: control characters escaped (genlib.text.printable) and every
-ASCII punctuation character backslash-escaped, which CommonMark renders as the character itself.
+ASCII punctuation character backslash-escaped, which CommonMark renders as the character itself. Streamlit's markdown
+also turns bare addresses in the rendered text into links (GFM autolinks: `http://…`, `www.…`, `a@b.c`), escapes or
+not: an invisible word joiner (U+2060) inside `://`, `www.` and before `@` keeps them text.
 """
 from __future__ import annotations
 
@@ -12,12 +14,14 @@ import streamlit as st
 
 from genlib.text import printable
 
+_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?=@)", re.IGNORECASE)  # where a GFM autolink would start
 _PUNCT = re.compile(r"([!-/:-@\[-`{-~])")  # the ASCII punctuation characters, all of which CommonMark lets us escape
 
 
 def literal(value: object) -> str:
     """`value` as markdown that shows exactly its (printable) text."""
-    return _PUNCT.sub(r"\\\1", printable(value, limit=4000))  # a whole message: bounded by whoever wrote it
+    text = printable(value, limit=4000)  # a whole message: bounded by whoever wrote it
+    return _PUNCT.sub(r"\\\1", _AUTOLINK.sub("\u2060", text))
 
 
 def error(message: object, **kw) -> None:
