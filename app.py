@@ -30,5 +30,6 @@ page = st.navigation([
     st.Page("pages/langevin.py", title="Langevin & SGLD lab", icon=":material/blur_on:", url_path="langevin"),
 ])
 chrome.sidebar_tools()
+from pages.views.replica import failover_notice; failover_notice()  # noqa: E402,E702 - a class replica died: say so
 page.run()
 url.show_notices()
