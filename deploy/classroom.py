@@ -3,7 +3,7 @@
     bash run.sh class [N] [--port 8501] [--listen 0.0.0.0] [--run-dir DIR] [-- APP ARGS, e.g. --data-dir DIR]
     .venv/bin/python deploy/classroom.py [same arguments]
 
-Starts N `streamlit run app.py` (default N = the machine's cores: one Python process holds about one core, the GIL)
+Starts N `streamlit run serve.py` (default N = the machine's cores: one Python process holds about one core, the GIL)
 on free loopback ports, each its own process, and nginx (deploy/nginx.conf.in) on one port in front of them. Runs
 until Ctrl-C or SIGTERM, then stops nginx and every replica (TERM, KILL after 10 s) and exits 0.
 
@@ -256,7 +256,7 @@ class Classroom:
                "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", MALLOC_ARENA_MAX), **self.env}
         try:
             for i, port in enumerate(self.replica_ports):
-                cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                cmd = [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.headless", "true",
                        "--server.address", "127.0.0.1", "--server.port", str(port),
                        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
                 # GENLIB_REPLICA: the replica's own address, as nginx names it (pages/views/replica.py compares it
