@@ -135,7 +135,3 @@ class FairShare:
         if not self.busy():
             return max(period - spent, 0.0)
         return max(period - spent, busy / self.slice(n) - spent, 0.0)
-
-    def limiting(self, own: float, period: float, n: int) -> bool:
-        """Whether the share, not the view's own budget, sets the pace with n live views."""
-        return n > 1 and self.slice(n) * period < own

@@ -137,26 +137,10 @@ def selected_points(points: list[dict], labels: torch.Tensor) -> list[int]:
             if p.get("curve_number") is not None and p["curve_number"] < 10]
 
 
-def mark_region(fig: go.Figure, lo: float, hi: float, height: int = 600) -> go.Figure:
-    """A dashed square [lo, hi]² on a latent map (the region of the decoded grid)."""
-    fig.add_shape(type="rect", x0=lo, x1=hi, y0=lo, y1=hi, line=dict(color="black", width=1, dash="dash"))
-    fig.update_layout(height=height)
-    return fig
-
-
 def mark_path(fig: go.Figure, path: torch.Tensor, dims: tuple[int, int]) -> go.Figure:
     """A path of latent points [S, D] (an interpolation) on a latent map, in dimensions `dims`."""
     fig.add_trace(go.Scatter(x=path[:, dims[0]], y=path[:, dims[1]], mode="lines+markers", name="path",
                              line=dict(color="black", width=3), marker=dict(size=7)))
-    return fig
-
-
-def mark_posterior(fig: go.Figure, ellipse: np.ndarray, mu: tuple[float, float]) -> go.Figure:
-    """q(z|x) of one digit on a latent map: its 1-sigma ellipse [K, 2] and its mean."""
-    fig.add_trace(go.Scatter(x=ellipse[:, 0], y=ellipse[:, 1], mode="lines", name="1 σ",
-                             line=dict(color="black", width=2)))
-    fig.add_trace(go.Scatter(x=[mu[0]], y=[mu[1]], mode="markers", name="μ(x)",
-                             marker=dict(symbol="star", size=16, color="black")))
     return fig
 
 

@@ -13,11 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness import (CHROMIUM, CHROMIUM_ARGS, IDLE, ROOT, Result, chromium_available, free_port,  # noqa: F401
+from harness import (CHROMIUM, CHROMIUM_ARGS, IDLE, ROOT, Result, chromium_available,  # noqa: F401
                      last_json, launch_chromium, run_cli, served, start_server, stop_server, wait_idle, wait_rendered)
 
 MNIST_TEST = ROOT.parent / "shared" / "data" / "mnist-test"
-_free_port = free_port  # the old name
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
