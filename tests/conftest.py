@@ -56,6 +56,14 @@ def browser():
         b.close()
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """Mark every test of the browser and proxy files `browser`, so that `pytest -m "not browser"` runs the rest."""
+    for item in items:
+        name = item.path.name
+        if name.startswith("test_browser") or name == "test_proxy.py":
+            item.add_marker(pytest.mark.browser)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
