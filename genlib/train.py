@@ -30,6 +30,7 @@ import torch
 
 from . import checkpoints, limits, share
 from .data import EVAL_SEED, binarize
+from .text import printable
 
 
 @dataclass(frozen=True)
@@ -355,7 +356,7 @@ class Trainer:
                device: str | torch.device = "cpu") -> "Trainer":
         """A trainer that continues where checkpoint `ckpt` stopped (exactly, on the same device); `model` is the
         model built from it (genlib.models.build)."""
-        name = ckpt.path or "checkpoint"
+        name = printable(ckpt.path or "checkpoint")
         scalars = ckpt.meta.get("trainer")
         if not isinstance(scalars, dict):
             raise checkpoints.CheckpointError(f"{name}: holds no trainer state to resume from "
@@ -384,7 +385,7 @@ class Trainer:
             trainer.load_state(ckpt.trainer_tensors(), scalars)
         except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as e:
             raise checkpoints.CheckpointError(f"{name}: its trainer state does not fit this model "
-                                              f"({type(e).__name__}: {str(e)[:120]})") from None
+                                              f"({type(e).__name__}: {printable(e, 120)})") from None
         if n and bool(((trainer.perm < 0) | (trainer.perm >= n)).any()):
             raise checkpoints.CheckpointError(f"{name}: its trainer state's epoch order ('perm') is not an order of "
                                               f"the {n} training digits")

@@ -4,7 +4,7 @@ import os
 
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import save, save_file
 
 import genlib
 from genlib import models
@@ -193,6 +193,7 @@ def test_header_checks_before_any_tensor_is_read(tmp_path):
         "big": raw({"weight": {"dtype": "F32", "shape": [100000, 784], "data_offsets": [0, 4]}}),
         "dtype": raw({"weight": {"dtype": "X9", "shape": [1], "data_offsets": [0, 4]}}),
         "negative": raw({"weight": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}),
+        "dtype-a-list": raw({"weight": {"dtype": ["F32"], "shape": [1], "data_offsets": [0, 4]}}),
         "long": (10**9).to_bytes(8, "little") + b"{" + b" " * 100,
     }
     for name, data in cases.items():
@@ -229,3 +230,69 @@ def test_pretrained_autoencoder_reconstructs_real_test_digits(mnist_test_root):
         mse = (model(x) - x).pow(2).mean().item()
         baseline = (x - x.mean(0)).pow(2).mean().item()  # predicting the mean digit
     assert mse < 0.75 * baseline, (mse, baseline)
+
+
+def test_metadata_nested_too_deeply_says_so(tmp_path):
+    """990 levels: Python's JSON reader gives up (RecursionError); 600: it reads them, but the file is refused before
+    anything else walks them (the printer of `info` recurses as deeply)."""
+    for depth in (990, 600):
+        path = tmp_path / f"deep-{depth}.safetensors"
+        save_file({"w": torch.ones(3)}, str(path),
+                  metadata={"genlib": '{"format": 1, "kind": "ae", "x": ' + "[" * depth + "]" * depth + "}"})
+        _expect_error(path, "'genlib' metadata is nested too deeply")
+        with pytest.raises(checkpoints.CheckpointError, match="nested too deeply"):
+            checkpoints.read_meta(path)
+
+
+def test_a_symbolic_link_loop_is_named_as_such(tmp_path):
+    loop = tmp_path / "loop.safetensors"
+    os.symlink(loop.name, loop)  # ln -s loop.safetensors loop.safetensors
+    msg = _expect_error(loop, "a symbolic link loop")
+    assert "no such file" not in msg
+    dangling = tmp_path / "dangling.safetensors"
+    os.symlink("nowhere.safetensors", dangling)
+    _expect_error(dangling, "no such file")
+
+
+@pytest.mark.parametrize("value, held", [(float("nan"), "1 NaN value(s)"), (float("inf"), "1 infinite value(s)"),
+                                         (None, "2 NaN and 1 infinite value(s)")])
+def test_an_upload_with_non_finite_weights_is_refused_before_a_model_is_built(ae_file, value, held, monkeypatch):
+    """The app's upload path (models.from_bytes): one line naming the tensor; no model is built (only its skeleton on
+    the meta device, which holds no numbers)."""
+    model, _ = ae_file
+    with torch.no_grad():
+        w = model.decoder[0].weight.view(-1)
+        if value is None:
+            w[:3] = torch.tensor([float("nan"), float("-inf"), float("nan")])
+        else:
+            w[5] = value
+    data = checkpoints.to_bytes(model)
+    built = []
+    init = Autoencoder.__init__
+
+    def recording_init(self, *args, **kw):  # the device each Autoencoder is built on
+        built.append(torch.empty(0).device.type)
+        init(self, *args, **kw)
+
+    monkeypatch.setattr(Autoencoder, "__init__", recording_init)
+    with pytest.raises(checkpoints.CheckpointError) as e:
+        models.from_bytes(data, "upload.safetensors")
+    assert str(e.value) == (f"upload.safetensors: tensor 'decoder.0.weight' holds {held}; a model with non-finite "
+                            "weights is refused")
+    assert built == ["meta"]
+
+
+def test_escape_sequences_in_an_upload_are_escaped_in_its_error(ae_file):
+    """What the app shows of a crafted upload: no control character of the file's config keys or tensor names."""
+    model, _ = ae_file
+    ckpt = checkpoints.from_bytes(checkpoints.to_bytes(model))
+    title = "\x1b]0;pwned\x07"
+    cases = [({**ckpt.tensors}, {**ckpt.meta, "config": {**ckpt.meta["config"], title: 1}}),
+             ({**ckpt.tensors, "\x1b[2J\u202e": torch.zeros(1)}, ckpt.meta)]
+    for tensors, meta in cases:
+        data = save(tensors, metadata={"genlib": json.dumps({**meta, "sha256": checkpoints._digest(tensors)})})
+        with pytest.raises(checkpoints.CheckpointError) as e:
+            models.from_bytes(data, f"{title}.safetensors")
+        msg = str(e.value)
+        assert not any(c in msg for c in "\x1b\x07\u202e"), msg
+        assert "\\x1b" in msg, msg  # shown escaped, as Python writes it

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 import torch
 
 from .. import checkpoints, limits
-from ..checkpoints import Checkpoint, CheckpointError
+from ..checkpoints import Checkpoint, CheckpointError, quoted
+from ..text import printable
 from ..train import Preset, Trainer
 from . import autoencoder, classifier, ebm, ebm2d, rbm, vae
 from .base import Model, own_rng
@@ -75,39 +76,42 @@ def build(ckpt: Checkpoint, kind: str | None = None) -> Model:
 
     Checked in this order, each before anything is allocated: the kind; the config's types and ranges
     (limits.check_config); the model's size (limits.MAX_PARAMETERS, counted on the meta device); the names, shapes and
-    dtypes of the file's tensors (from its header) against those the config needs. Only then are the tensors read and
-    the model built."""
-    name = ckpt.path or "checkpoint"
+    dtypes of the file's tensors (from its header) against those the config needs. Only then are the tensors read
+    (a float tensor holding NaN or inf is refused: Checkpoint.tensors) and the model built."""
+    name = printable(ckpt.path or "checkpoint")
     got_kind = ckpt.meta.get("kind")
     if got_kind not in KINDS:
-        raise CheckpointError(f"{name}: unknown model kind {got_kind!r} (known: {', '.join(sorted(KINDS))})")
+        raise CheckpointError(f"{name}: unknown model kind {quoted(got_kind)} (known: {', '.join(sorted(KINDS))})")
     if kind is not None and got_kind != kind:
         raise CheckpointError(f"{name}: this is a {got_kind!r} checkpoint, but a {kind!r} model was expected")
     s = KINDS[got_kind]
     cfg = ckpt.meta.get("config", {})
     if not isinstance(cfg, dict):
         raise CheckpointError(f"{name}: its config is not a JSON object")
-    config = checkpoints.config_from_dict(s.config_cls, cfg, where=str(name))
+    config = checkpoints.config_from_dict(s.config_cls, cfg, where=name)
     try:
         expected = check_size(got_kind, config)
     except ValueError as e:
         raise CheckpointError(f"{name}: refused: {e}") from None
     except (TypeError, RuntimeError, NotImplementedError) as e:  # a config the model cannot be built from
-        raise CheckpointError(f"{name}: invalid {got_kind} config ({e})") from None
+        raise CheckpointError(f"{name}: invalid {got_kind} config ({printable(e)})") from None
     got = ckpt.model_specs()
     missing, unexpected = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
     if missing or unexpected:
         raise CheckpointError(f"{name}: tensors do not match a {got_kind} model with this config "
-                              f"(missing: {', '.join(missing) or '-'}; unexpected: {', '.join(unexpected) or '-'})")
+                              f"(missing: {printable(', '.join(missing) or '-')}; "
+                              f"unexpected: {printable(', '.join(unexpected) or '-')})")
     for k, t in got.items():
         dtype, shape = expected[k]
         if t.shape != shape:
-            raise CheckpointError(f"{name}: tensor {k!r} has shape {list(t.shape)}, the config needs {list(shape)}")
+            raise CheckpointError(f"{name}: tensor {quoted(k)} has shape {list(t.shape)}, the config needs "
+                                  f"{list(shape)}")
         if t.dtype != dtype:
-            raise CheckpointError(f"{name}: tensor {k!r} holds {t.dtype}, the model needs {dtype}")
+            raise CheckpointError(f"{name}: tensor {quoted(k)} holds {t.dtype}, the model needs {dtype}")
+    tensors = ckpt.model_tensors()  # read (and checked finite) before the model is built
     with own_rng(torch.Generator()):  # its initial weights are replaced by the file's at once
         model = s.model_cls(config)
-    model.load_state_dict(ckpt.model_tensors())
+    model.load_state_dict(tensors)
     return model.eval()
 
 
