@@ -1,20 +1,25 @@
 """The command line: `python -m genlib train|eval|sample|info` (DESIGN 4.3).
 
-Progress goes to stderr; the last stdout line is a JSON summary. User mistakes (a bad argument, a bad or hostile file,
-a value out of the bounds of genlib.limits) exit with status 2 and a one-line message, no traceback, before any large
-work or allocation. Nothing is overwritten without --force: `train` without --out writes a new file in the current
-folder.
+Progress goes to stderr; the last stdout line is a JSON summary, strict JSON: a metric that is NaN or infinite is
+printed as null, and the key "non_finite" says which and what it was. User mistakes (a bad argument, a bad or
+hostile file, a value out of the bounds of genlib.limits, a model that diverges) exit with status 2 and a one-line
+message, no traceback, before any large work or allocation; every message is escaped (genlib.text.printable), so
+nothing from a file or a file name reaches the terminal as a control sequence. Nothing is overwritten without
+--force: `train` without --out writes a new file in the current folder. An output is claimed when a run starts
+(checkpoints.Reservation): a second run on the same file is refused (or, without --out, takes the next free name),
+and a run that fails or is stopped removes its claim.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
-import os
 import shlex
+import signal
 import sys
-import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -23,6 +28,7 @@ import torch
 
 from . import checkpoints, data as gdata, limits, models, quality
 from .models import KINDS
+from .text import printable
 from .train import TRAIN_FIELDS, TrainConfig, Trainer, evaluate
 
 
@@ -100,7 +106,7 @@ def _load_data(args, notice: bool = True) -> gdata.MNIST:
     except gdata.DataError as e:
         raise UserError(str(e)) from None
     if mnist.notice and notice:
-        print(f"notice: {mnist.notice}", file=sys.stderr)
+        _say("notice", mnist.notice)
     return mnist
 
 
@@ -173,36 +179,40 @@ def _resume(args, opened, mnist: gdata.MNIST, device: torch.device) -> tuple[Tra
     return trainer, epochs, {"resumed_from": origin}
 
 
-def _new_name(stem: str, folder: Path = Path(".")) -> Path:
-    """folder/STEM.safetensors, or STEM-2, STEM-3, ... : the first name no file has yet."""
+def _reserve_new(stem: str, folder: Path = Path(".")) -> checkpoints.Reservation:
+    """folder/STEM.safetensors, or STEM-2, STEM-3, ... : the first name no file (and no other run) has yet, claimed."""
     for i in range(1, 10_000):
         p = folder / (f"{stem}.safetensors" if i == 1 else f"{stem}-{i}.safetensors")
-        if not p.exists():
-            return p
+        try:
+            return checkpoints.Reservation(p)
+        except checkpoints.OutputTaken:
+            continue
+        except OSError as e:
+            raise UserError(f"cannot write a new file {p} ({e.strerror or type(e).__name__}); pass --out") from None
     raise UserError(f"no free file name {stem}-N.safetensors in {folder.resolve()}; pass --out")
 
 
-def _check_writable(out: Path, force: bool, what: str = "--out") -> None:
-    """Refuse, before any work, an output that exists (unless `force`), is a directory, or whose folder cannot take a
-    new file (a parent that is a file, /proc, no permission): a probe file is created there and removed again."""
+def _reserve(out: Path, force: bool, what: str = "--out") -> checkpoints.Reservation:
+    """Claim `out` for this run before any work (checkpoints.Reservation), or refuse it: a directory, a folder that
+    cannot take a new file (a parent that is a file, /proc, no permission), a file that exists (unless `force`), or a
+    file another run is writing (even with `force`)."""
     if out.is_dir():
         raise UserError(f"{what} {out} is a directory; give a file name")
-    if out.exists() and not force:
-        raise UserError(f"{what} {out} already exists; choose another name or pass --force to overwrite it")
     folder = next((f for f in (out.parent, *out.parent.parents) if f.exists()), Path("."))
-    if not folder.is_dir():  # the nearest existing folder of the path (missing ones are made when writing)
+    if not folder.is_dir():  # the nearest existing folder of the path (missing ones are made)
         raise UserError(f"{what} {out} cannot be written: {folder} is a file, not a folder")
-    try:  # creates nothing but the probe, which is removed at once
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=out.name + ".", suffix=".tmp")
-        os.close(fd)
-        os.unlink(probe)
+    try:
+        return checkpoints.Reservation(out, replace=force)
+    except checkpoints.OutputTaken as e:
+        if e.busy:
+            raise UserError(f"{what} {out} is being written by another run; try again when it has finished (if no run "
+                            f"is writing it, delete {e.lock})") from None
+        raise UserError(f"{what} {out} already exists; choose another name or pass --force to overwrite it") from None
     except OSError as e:
         raise UserError(f"{what} {out} cannot be written ({e.strerror or type(e).__name__} in {folder})") from None
 
 
 def cmd_train(args) -> dict:
-    from tqdm import tqdm
-
     device = _device(args.device)
     if args.kind in KINDS and not KINDS[args.kind].model_cls.image_data:
         raise UserError(f"a {args.kind} model trains on 2-D toy points, in the app's Langevin lab; the command line "
@@ -213,30 +223,34 @@ def cmd_train(args) -> dict:
         _bounded("--max-minutes", args.max_minutes, 0, None, "minutes")
     if args.checkpoint_every is not None:
         _bounded("--checkpoint-every", args.checkpoint_every, 1, None, "epochs")
-    # where the checkpoint goes, checked before any work: never over an existing file without --force, and never
-    # into the bundled checkpoints/ by default (a new name in the current folder)
-    if args.out:
-        out = Path(args.out)
-        if out.suffix != ".safetensors":
-            raise UserError(f"--out must end in .safetensors (a checkpoint), got {out.name!r}")
-    elif args.resume:
-        out = _new_name(f"{Path(args.resume).stem}-resumed")
-    else:
-        out = _new_name(f"{args.kind}-{args.preset or KINDS[args.kind].default_preset}" if args.kind in KINDS
-                        else str(args.kind))
+    if args.out and Path(args.out).suffix != ".safetensors":
+        raise UserError(f"--out must end in .safetensors (a checkpoint), got {Path(args.out).name!r}")
     if args.resume:  # the file and the settings first: a mistake there costs nothing
         if args.kind not in KINDS:
             raise UserError(f"unknown model kind {args.kind!r}; choose one of {', '.join(sorted(KINDS))}")
         if args.epochs is not None:  # positive with --resume too
             _check_epochs(args.epochs)
-        opened = _resume_open(args)
+        prepared = _resume_open(args)
+        stem = f"{Path(args.resume).stem}-resumed"
     else:
-        mcfg, tcfg, epochs = train_settings(args.kind, args.preset, args.set or [], args.epochs, args.seed)
-    _check_writable(out, args.force)
+        prepared = train_settings(args.kind, args.preset, args.set or [], args.epochs, args.seed)
+        stem = f"{args.kind}-{args.preset or KINDS[args.kind].default_preset}"
+    # where the checkpoint goes, claimed before any work: never over an existing file without --force, never a file
+    # another run is writing, and never into the bundled checkpoints/ by default (a new name in the current folder)
+    with (_reserve(Path(args.out), args.force) if args.out else _reserve_new(stem)) as reservation:
+        return _train(args, reservation.path, device, prepared)
+
+
+def _train(args, out: Path, device: torch.device, prepared) -> dict:
+    """The run of cmd_train into the claimed file `out`; `prepared` is _resume_open's result with --resume, else
+    train_settings'."""
+    from tqdm import tqdm
+
     mnist = _load_data(args)
     if args.resume:
-        trainer, epochs, extra = _resume(args, opened, mnist, device)
+        trainer, epochs, extra = _resume(args, prepared, mnist, device)
     else:
+        mcfg, tcfg, epochs = prepared
         model = models.create(args.kind, mcfg, tcfg.seed)  # initial weights from a generator of the run's seed
         trainer = Trainer(model, _data(mnist.train, args.kind), tcfg, device)
         extra = {}
@@ -295,6 +309,17 @@ def _classifier(device) -> models.Model:
         raise UserError(f"sample scores need the bundled classifier: {e}") from None
 
 
+@contextlib.contextmanager
+def _model_runs(ckpt: checkpoints.Checkpoint, doing: str):
+    """Model code whose numbers blow up (a FloatingPointError: an EBM's energies explode) as a one-line error naming
+    the file: its weights are finite, but they do not make a usable model."""
+    try:
+        yield
+    except FloatingPointError as e:
+        raise UserError(f"{ckpt.path}: the model diverged during {doing} ({e}); its weights do not make a usable "
+                        f"{ckpt.kind} model") from None
+
+
 def cmd_eval(args) -> dict:
     if args.limit is not None:
         _bounded("--limit", args.limit, 1, limits.MAX_EVAL_DIGITS, "digits")
@@ -310,16 +335,18 @@ def cmd_eval(args) -> dict:
         raise UserError(f"no test split: {gdata.resolve_root(args.data_dir)}/MNIST/raw holds no "
                         f"{gdata.TEST_FILES[0]}[.gz]; pass --data-dir with the MNIST test files")
     if mnist.notice:
-        print(f"notice: {mnist.notice}", file=sys.stderr)
+        _say("notice", mnist.notice)
     x = split.images[:args.limit] if args.limit else split.images
     y = split.labels[:len(x)]
     t0 = time.time()
-    metrics = evaluate(model, (x, y) if model.supervised else x)
-    samples = g = None
-    if model.scored:  # sample quality from the bundled classifier, averaged over sampling seeds
-        scores, samples, g = quality.sample_scores(model.sample, _classifier(x.device), x, gdata.bundled_digits().images)
-        metrics.update(scores)
-    metrics.update(model.eval_metrics(x, samples, g))  # model-specific figures (IWAE bound, AIS, energies, ...)
+    classifier = _classifier(x.device) if model.scored else None
+    with _model_runs(ckpt, "evaluation"):
+        metrics = evaluate(model, (x, y) if model.supervised else x)
+        samples = g = None
+        if model.scored:  # sample quality from the bundled classifier, averaged over sampling seeds
+            scores, samples, g = quality.sample_scores(model.sample, classifier, x, gdata.bundled_digits().images)
+            metrics.update(scores)
+        metrics.update(model.eval_metrics(x, samples, g))  # model-specific figures (IWAE bound, AIS, energies, ...)
     return {"file": str(ckpt.path), "kind": ckpt.kind, "split": args.split, "n": len(x),
             "dataset": split.name if split is not mnist.test else "MNIST test split",
             **{k: round(v, 6) for k, v in metrics.items()}, "seconds": round(time.time() - t0, 2)}
@@ -338,31 +365,39 @@ def cmd_sample(args) -> dict:
     if out.suffix == ".gif" and args.n * args.steps > limits.MAX_CHAIN_WORK:
         raise UserError(f"--n {args.n} x --steps {args.steps} = {args.n * args.steps:,} chain steps, over the limit of "
                         f"{limits.MAX_CHAIN_WORK:,} (genlib.limits.MAX_CHAIN_WORK); use fewer samples or steps")
-    _check_writable(out, force=True)
-    ckpt = _open(args.file)
-    model = _build(ckpt)
-    if not model.can_sample:
-        raise UserError(f"a {ckpt.kind} model does not generate digits, so there is nothing to sample")
-    g = torch.Generator().manual_seed(args.seed)
-    if out.suffix == ".gif":
-        if not model.can_chain:
+    # an existing output is replaced, as a picture is, but never by two runs at once
+    with _reserve(out, force=True):
+        ckpt = _open(args.file)
+        model = _build(ckpt)
+        if not model.can_sample:
+            raise UserError(f"a {ckpt.kind} model does not generate digits, so there is nothing to sample")
+        if out.suffix == ".gif" and not model.can_chain:
             raise UserError(f"a {ckpt.kind} model has no sampling chain to animate; use .png or .npy")
-        # at most limits.MAX_FRAMES frames, and MAX_FRAME_DIGITS digits in all, are kept (every k-th step of a long
-        # chain), whatever the length
-        keep = max(1, min(limits.MAX_FRAMES, limits.MAX_FRAME_DIGITS // args.n))
-        frames = model.sample_chain(args.n, args.steps, g, every=math.ceil(args.steps / keep))
-        data = viz.gif_bytes([viz.grid(f) for f in frames])
+        g = torch.Generator().manual_seed(args.seed)
+        with _model_runs(ckpt, "sampling"):
+            if out.suffix == ".gif":
+                # at most limits.MAX_FRAMES frames, and MAX_FRAME_DIGITS digits in all, are kept (every k-th step of a
+                # long chain), whatever the length
+                keep = max(1, min(limits.MAX_FRAMES, limits.MAX_FRAME_DIGITS // args.n))
+                frames = model.sample_chain(args.n, args.steps, g, every=math.ceil(args.steps / keep))
+            else:
+                frames = [model.sample(args.n, g)]
+        bad = sum(int((~torch.isfinite(f)).sum()) for f in frames)
+        if bad:  # a picture would show them black, an array would hold NaN: nothing is written
+            raise UserError(f"{ckpt.path}: the model's samples hold {bad:,} NaN or infinite value(s); its weights do "
+                            f"not make a usable {ckpt.kind} model, and {out} was not written")
         x = frames[-1]
-    else:
-        x = model.sample(args.n, g)
-        data = viz.png_bytes(viz.grid(x)) if out.suffix == ".png" else None
-    if data is None:
-        import io
+        if out.suffix == ".gif":
+            data = viz.gif_bytes([viz.grid(f) for f in frames])
+        elif out.suffix == ".png":
+            data = viz.png_bytes(viz.grid(x))
+        else:
+            import io
 
-        buf = io.BytesIO()
-        np.save(buf, x.detach().cpu().numpy().astype(np.float32))
-        data = buf.getvalue()
-    checkpoints.atomic_write(out, data)
+            buf = io.BytesIO()
+            np.save(buf, x.detach().cpu().numpy().astype(np.float32))
+            data = buf.getvalue()
+        checkpoints.atomic_write(out, data)
     return {"out": str(out), "n": args.n, "kind": ckpt.kind, "shape": list(x.shape)}
 
 
@@ -428,15 +463,59 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _say(what: str, message: object) -> None:
+    """One line on stderr, whatever the message holds: its whitespace collapsed, every control and format character
+    escaped (a file name or a checkpoint's text can hold terminal escape sequences)."""
+    print(f"{what}: {printable(' '.join(str(message).split()), 2000)}", file=sys.stderr)
+
+
+def _strict(value, where: str, found: dict[str, str]):
+    """`value` with each NaN or infinite float replaced by None; `found` gains {where: 'nan' | 'inf' | '-inf'} for
+    each. JSON (RFC 8259) has no NaN or Infinity: Python would print them as bare words that strict readers refuse."""
+    if isinstance(value, float) and not math.isfinite(value):
+        found[where] = str(value)
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v, f"{where}.{k}" if where else str(k), found) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v, f"{where}[{i}]", found) for i, v in enumerate(value)]
+    return value
+
+
+@contextlib.contextmanager
+def _stopped_by_sigterm():
+    """Inside, SIGTERM (`kill`, a job scheduler) stops the command as Ctrl-C does, so that it cleans up (removes the
+    claim on its output) on its way out. Signal handlers can be set in the main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        result = args.func(args)
+        with _stopped_by_sigterm():
+            result = args.func(args)
     except (UserError, checkpoints.CheckpointError, gdata.DataError) as e:
-        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)  # one line, whatever the message holds
+        _say("error", e)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    print(json.dumps(result))
+    found: dict[str, str] = {}
+    result = _strict(result, "", found)
+    if found:
+        _say("note", f"{', '.join(found)} not finite (NaN or infinite): printed as null; \"non_finite\" in the JSON "
+                     "says what each was")
+        result["non_finite"] = found
+    print(json.dumps(result, allow_nan=False))
     return 0

@@ -226,3 +226,22 @@ def test_eval_of_a_scored_model_without_the_classifier_is_a_one_line_error(tmp_p
     rc, stdout, stderr = run_cli("eval", "ebm-mnist", "--split", "val", "--limit", "20",
                                  env={"GENLIB_CHECKPOINT_DIR": str(tmp_path)}, process=True)
     assert_one_line_error(rc, stdout, stderr, "classifier")
+
+
+def test_a_symbolic_link_loop_is_named_as_such(tmp_path):
+    """`ln -s loop loop; python -m genlib info loop`: the file named, as a loop (not a bundled checkpoint 'loop' that
+    does not exist)."""
+    (tmp_path / "loop").symlink_to("loop")
+    for args in (["info", "loop"], ["eval", "loop"], ["sample", "loop", "--out", "x.png"]):
+        rc, stdout, stderr = run_cli(*args, cwd=tmp_path)
+        assert_one_line_error(rc, stdout, stderr, "error: loop: cannot be read (a symbolic link loop)")
+    assert [p.name for p in tmp_path.iterdir()] == ["loop"]
+
+
+def test_deeply_nested_metadata_is_named_as_such(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    path = tmp_path / "deep.safetensors"
+    save_file({"w": torch.ones(3)}, str(path), metadata={"genlib": '{"format": 1, "x": ' + "[" * 990 + "]" * 990 + "}"})
+    assert_one_line_error(*run_cli("info", path), str(path), "nested too deeply")

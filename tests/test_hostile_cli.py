@@ -2,26 +2,36 @@
 that would overwrite or cannot be written. Each must end in exit status 2 (or a clean run where that is the right answer),
 one line on stderr and no traceback; a crafted file must cost < 100 MB of memory and well under a second, measured in
 a fresh process (peak resident memory, reset just before the command runs).
+
+Also: text from a file (names, keys, values) reaches the terminal only escaped; a checkpoint with a NaN or infinite
+weight is refused, a non-finite figure is printed as null in strict JSON, non-finite samples are not written; two runs
+(real processes, started together) never both write one output file.
 """
 from __future__ import annotations
 
 import gzip
 import json
+import math
+import os
 import pickle
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import save
 
+import genlib
 from conftest import MNIST_TEST, ROOT, last_json, run_cli
 from harness import assert_refused
-from genlib import checkpoints, limits
+from genlib import checkpoints, limits, metrics, models
+from genlib.data import bundled_digits
+from genlib.models.autoencoder import AEConfig
 
 MAX_MB = 100  # peak memory a refused file or request may cost
-
-
 
 
 # ---- crafted checkpoint files ------------------------------------------------------------------------------------
@@ -103,17 +113,19 @@ def status(key):
 
 open("/proc/self/clear_refs", "w").write("5")  # resets the peak (VmHWM) to the memory in use now
 rss = status("VmRSS")
-err = io.StringIO()
+out, err = io.StringIO(), io.StringIO()
 t0 = time.perf_counter()
-with contextlib.redirect_stderr(err):
+with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
     rc = cli.main(json.loads(sys.argv[1]))
 seconds = time.perf_counter() - t0
-print(json.dumps({"rc": rc, "stderr": err.getvalue(), "peak_mb": status("VmHWM") - rss, "seconds": seconds}))
+print(json.dumps({"rc": rc, "stdout": out.getvalue(), "stderr": err.getvalue(), "peak_mb": status("VmHWM") - rss,
+                  "seconds": seconds}))
 """
 
 
 def measure(*args) -> dict:
-    """`python -m genlib *args` in a fresh process: exit status, stderr, the peak memory it added (MB) and seconds."""
+    """`python -m genlib *args` in a fresh process: exit status, stdout, stderr, the peak memory it added (MB) and
+    seconds."""
     p = subprocess.run([sys.executable, "-c", _MEASURE, json.dumps([str(a) for a in args])], cwd=ROOT,
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
@@ -144,6 +156,174 @@ def test_huge_sample_requests_are_refused_before_allocating(args, tmp_path):
     print(f"{args[2]} {args[3]}: {m['peak_mb']:.1f} MB, {m['seconds'] * 1000:.0f} ms")
     assert m["rc"] == 2 and "over the limit" in m["stderr"] and len(m["stderr"].splitlines()) == 1, m
     assert m["peak_mb"] < MAX_MB and m["seconds"] < 2, m
+
+
+# ---- text from a file never reaches the terminal as control sequences --------------------------------------------
+
+TITLE, CLEAR, CSI = "\x1b]0;pwned\x07", "\x1b[2J", "\x9b2J"  # set the window title, clear the screen (ESC [ and C1 CSI)
+
+
+def _ae_tensors(**change) -> dict:
+    """The tensors of a small real autoencoder (hidden=[16]), some changed: name -> tensor."""
+    tensors = {k: v.clone() for k, v in models.create("ae", AEConfig(hidden=(16,))).state_dict().items()}
+    return {**tensors, **change}
+
+
+HOSTILE_TEXT = {  # name -> bytes of a checkpoint whose text (or file name) holds terminal escape sequences
+    "config-key": lambda: _craft({"kind": "ae", "config": {TITLE: 1, "hidden": [16]}}, _ae_tensors()),
+    "tensor-name": lambda: _craft({"kind": "ae", "config": {"hidden": [16]}},
+                                  _ae_tensors(**{CLEAR + CSI: torch.zeros(1)})),
+    "kind": lambda: _craft({"kind": TITLE + CSI}),
+    "format": lambda: _craft({"format": CLEAR, "kind": "ae"}),
+    "encoder": lambda: _craft({"kind": "vae", "config": {"encoder": CLEAR + CSI}}),
+    "metadata-values": lambda: _craft({"kind": "ae", "config": {"hidden": [16]}, "dataset": TITLE, "command": CLEAR,
+                                       "metrics": {CSI: 1.0}}, _ae_tensors()),
+    "file-name": lambda: b"not a checkpoint",  # under a hostile name (see hostile_text): each error names the file
+}
+
+
+@pytest.fixture(scope="module")
+def hostile_text(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile-text")
+    paths = {}
+    for name, make in HOSTILE_TEXT.items():
+        paths[name] = folder / (f"{TITLE}{CSI}.safetensors" if name == "file-name" else f"{name}.safetensors")
+        paths[name].write_bytes(make())
+    return paths
+
+
+def _terminal_controls(text: str) -> list[int]:
+    """The bytes of `text` (as UTF-8, what a terminal receives) that a terminal acts on: C0 controls but newline,
+    DEL, and 0x9b (C1 CSI, also the continuation byte of U+009B in UTF-8)."""
+    return sorted({b for b in text.encode("utf-8", "surrogateescape") if (b < 0x20 and b != 0x0A) or b in (0x7F, 0x9B)})
+
+
+@pytest.mark.parametrize("name", HOSTILE_TEXT)
+@pytest.mark.parametrize("command", ["info", "eval", "sample"])
+def test_escape_sequences_in_a_checkpoint_never_reach_the_terminal(hostile_text, name, command, tmp_path):
+    path = hostile_text[name]
+    args = {"info": ["info", path], "eval": ["eval", path, "--split", "val", "--limit", "10"],
+            "sample": ["sample", path, "--n", "4", "--out", tmp_path / "x.png"]}[command]
+    rc, stdout, stderr = run_cli(*args)
+    assert rc in (0, 2) and "Traceback" not in stderr, stderr
+    assert not _terminal_controls(stdout) and not _terminal_controls(stderr), (stdout, stderr)
+    if rc == 2:
+        assert len(stderr.splitlines()) == 1 and stdout == "", stderr
+    else:
+        last_json(stdout)  # what was printed as text is escaped JSON
+
+
+# ---- non-finite weights, numbers and samples ----------------------------------------------------------------------
+
+def _poisoned(kind: str, value: float) -> tuple[bytes, str]:
+    """A small real model of `kind` saved by genlib's own writer (checkpoints.to_bytes, with its checksum), one weight
+    set to `value` (NaN or inf); returns the bytes and the tensor's name."""
+    config = {"ae": AEConfig(hidden=(16,)), "vae": models.KINDS["vae"].config_cls(hidden=(16,)),
+              "rbm": models.KINDS["rbm"].config_cls(n_hidden=16), "ebm": models.KINDS["ebm"].config_cls(
+                  channels=2, buffer_size=8)}[kind]
+    model = models.create(kind, config)
+    name, weight = [(k, p) for k, p in model.named_parameters() if p.dim() >= 2][-1]  # the last layer's weights
+    with torch.no_grad():
+        weight.view(-1)[0] = value
+    return checkpoints.to_bytes(model), name
+
+
+@pytest.mark.parametrize("kind, value", [("ae", math.nan), ("vae", math.nan), ("rbm", math.inf), ("ebm", -math.inf)])
+@pytest.mark.parametrize("command", ["eval", "sample", "train"])
+def test_a_checkpoint_with_a_non_finite_weight_is_refused_by_name(kind, value, command, tmp_path):
+    data, name = _poisoned(kind, value)
+    path = tmp_path / f"{kind}.safetensors"
+    path.write_bytes(data)
+    args = {"eval": ["eval", path, "--split", "val", "--limit", "10"],
+            "sample": ["sample", path, "--n", "4", "--out", tmp_path / "x.npy"],
+            "train": ["train", kind, "--resume", path, "--epochs", "1", "--out", tmp_path / "r.safetensors"]}[command]
+    held = "1 NaN value(s)" if math.isnan(value) else "1 infinite value(s)"
+    assert_refused(run_cli(*args), str(path), f"tensor '{name}' holds {held}", "non-finite weights")
+    assert not (tmp_path / "x.npy").exists() and not (tmp_path / "r.safetensors").exists()
+
+
+def _overflowing_ae() -> bytes:
+    """A small autoencoder whose weights are all finite but whose numbers overflow: a code of 1e30 times a first decoder
+    layer of 1e30 is +inf in every hidden unit, and a last layer of alternating +1 and -1 sums +inf - inf = NaN in
+    every pixel (for encoded digits: the encoder's last bias is 1e30; for samples: the code mean is)."""
+    model = models.create("ae", AEConfig(hidden=(16,)))
+    with torch.no_grad():
+        model.encoder[2].bias.fill_(1e30)
+        model.code_mean.fill_(1e30)
+        model.decoder[0].weight.fill_(1e30)
+        model.decoder[2].weight.copy_(torch.tensor([1.0, -1.0]).repeat(784, 8))
+    return checkpoints.to_bytes(model)
+
+
+def _strict_json(line: str):
+    """JSON as RFC 8259 has it: no NaN, Infinity or -Infinity."""
+    def refuse(word):
+        raise AssertionError(f"not strict JSON: {word} in {line}")
+    return json.loads(line, parse_constant=refuse)
+
+
+def test_a_non_finite_metric_is_null_in_strict_json_with_a_note(tmp_path):
+    path = tmp_path / "overflow.safetensors"
+    path.write_bytes(_overflowing_ae())
+    rc, stdout, stderr = run_cli("eval", path, "--split", "val", "--limit", "10")
+    assert rc == 0 and "Traceback" not in stderr, stderr
+    result = _strict_json(stdout.strip().splitlines()[-1])
+    assert result["loss"] is None and result["non_finite"] == {"loss": "nan"} and result["n"] == 10
+    assert "loss" in stderr and "null" in stderr  # the note
+
+
+def test_info_prints_non_finite_metadata_as_strict_json(tmp_path):
+    path = tmp_path / "nan-metrics.safetensors"  # json.dumps writes NaN and Infinity unless told not to
+    metrics = {"val_loss": math.nan, "best": [1.0, -math.inf]}
+    path.write_bytes(_craft({"kind": "ae", "config": {"hidden": [16]}, "metrics": metrics}, _ae_tensors()))
+    rc, stdout, stderr = run_cli("info", path)
+    assert rc == 0, stderr
+    meta = _strict_json(stdout.strip().splitlines()[-1])
+    assert meta["metrics"] == {"val_loss": None, "best": [1.0, None]}
+    assert meta["non_finite"] == {"metrics.val_loss": "nan", "metrics.best[1]": "-inf"}
+
+
+@pytest.mark.parametrize("out", ["x.png", "x.npy"])
+def test_non_finite_samples_are_refused_and_nothing_is_written(tmp_path, out):
+    path = tmp_path / "overflow.safetensors"
+    path.write_bytes(_overflowing_ae())
+    assert_refused(run_cli("sample", path, "--n", "4", "--out", tmp_path / out), str(path), "3,136 NaN or infinite",
+                   "not written")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["overflow.safetensors"]
+
+
+def test_an_ebm_whose_energy_diverges_is_a_one_line_error(tmp_path):
+    """The bundled EBM's weights times 30: all finite, but the energies of real digits explode past max_energy."""
+    model = genlib.load(checkpoints.resolve("ebm-mnist"))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(30)
+    path = checkpoints.save(tmp_path / "ebm-x30.safetensors", model)
+    assert_refused(run_cli("eval", path, "--split", "val", "--limit", "10"), str(path), "diverged", "energies exploded")
+
+
+# ---- memory of eval -----------------------------------------------------------------------------------------------
+
+def test_eval_of_a_conv_vae_is_bounded_in_memory_and_keeps_its_figures(mnist_test_root):
+    """The IWAE bound (k = 100) decodes 100 draws of each digit: 100 digits at once through the conv decoder took 3.5 GB
+    more. The figures are those of the unbatched code (measured before the change: the same random draws)."""
+    m = measure("eval", "vae-conv-2d", "--limit", "100", "--data-dir", mnist_test_root)
+    print(f"eval vae-conv-2d --limit 100: {m['peak_mb']:.0f} MB, {m['seconds']:.1f} s")
+    assert m["rc"] == 0, m["stderr"]
+    assert m["peak_mb"] < 1000, m
+    result = last_json(m["stdout"])
+    before = {"loss": 162.455841, "rec": 157.266586, "kl": 5.189259, "iwae_k100": -158.062164, "active_units": 2}
+    assert {k: result[k] for k in before} == pytest.approx(before, rel=1e-5)
+
+
+def test_decoding_the_importance_samples_in_chunks_changes_nothing():
+    """The same draws z whatever the chunk; only float noise of the decoder's batch size may differ."""
+    model = genlib.load(checkpoints.resolve("vae-conv-2d"))
+    x = bundled_digits().images[:7]
+    whole, chunked = (metrics.iwae_log_weights(model, x, 30, torch.Generator().manual_seed(0), chunk=c)
+                      for c in (10**9, 4))
+    assert whole.shape == (30, 7)
+    torch.testing.assert_close(chunked, whole, rtol=1e-5, atol=1e-4)
 
 
 # ---- arguments out of bounds ------------------------------------------------------------------------------------
@@ -362,3 +542,133 @@ def test_an_out_that_cannot_be_written_is_refused_before_training(tmp_path, wher
         out = where
     # refused before training: no progress bar on stderr, only the one line
     assert_refused(run_cli("train", "ae", "--epochs", "1", "--out", out), str(out), *words)
+
+
+# ---- one output, one run ----------------------------------------------------------------------------------------
+
+TINY = ["--epochs", "1", "--quiet", "--set", "hidden=[16]"]  # a training run of about a second
+
+
+def _start(*args, cwd=ROOT) -> subprocess.Popen:
+    """`python -m genlib *args` in a new process, not waited for (genlib imported from this checkout)."""
+    return subprocess.Popen([sys.executable, "-m", "genlib", *map(str, args)], cwd=cwd, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def _finish(proc: subprocess.Popen) -> tuple[int, str, str]:
+    stdout, stderr = proc.communicate(timeout=300)
+    return proc.returncode, stdout, stderr
+
+
+def _wait_for(path, proc: subprocess.Popen, timeout: float = 60) -> bool:
+    """Whether `path` appeared while `proc` ran (polled until it does, `proc` ends, or `timeout` seconds pass)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout and proc.poll() is None:
+        if os.path.lexists(path):
+            return True
+        time.sleep(0.02)
+    return os.path.lexists(path)
+
+
+def _command(path) -> str:
+    return checkpoints.read(path).meta["command"]
+
+
+def test_two_runs_on_one_out_exactly_one_writes_it(tmp_path):
+    out = tmp_path / "same.safetensors"
+    runs = {seed: _start("train", "ae", *TINY, "--seed", seed, "--out", out) for seed in (1, 2)}
+    results = {seed: _finish(p) for seed, p in runs.items()}
+    winners = [seed for seed, (rc, _, _) in results.items() if rc == 0]
+    assert len(winners) == 1, results
+    (loser,) = set(runs) - set(winners)
+    rc, stdout, stderr = results[loser]
+    assert_refused((rc, stdout, stderr), str(out))
+    assert "already exists" in stderr or "being written by another run" in stderr, stderr
+    assert last_json(results[winners[0]][1])["out"] == str(out)
+    assert f"--seed {winners[0]}" in _command(out) and genlib.load(out).kind == "ae"
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no lock, placeholder or temporary left
+
+
+@pytest.mark.parametrize("resume", [False, True], ids=["new", "resume"])
+def test_two_runs_without_out_write_two_files(tmp_path, resume):
+    if resume:  # train --resume FILE without --out writes FILE-resumed, FILE-resumed-2, ...
+        assert run_cli("train", "ae", *TINY, "--out", tmp_path / "run.safetensors")[0] == 0
+        args = {f"lr={lr}": ["train", "ae", "--resume", "run.safetensors", "--epochs", "1", "--quiet", "--set",
+                             f"lr={lr}"] for lr in ("0.001", "0.002")}
+        names = ["run-resumed-2.safetensors", "run-resumed.safetensors"]
+    else:
+        args = {f"--seed {seed}": ["train", "ae", *TINY, "--seed", seed] for seed in (1, 2)}
+        names = ["ae-default-2.safetensors", "ae-default.safetensors"]
+    runs = {mark: _start(*a, cwd=tmp_path) for mark, a in args.items()}
+    outs = {}
+    for mark, p in runs.items():
+        rc, stdout, stderr = _finish(p)
+        assert rc == 0, stderr
+        outs[mark] = last_json(stdout)["out"]
+    assert sorted(outs.values()) == names
+    for mark, name in outs.items():  # each run's own result, in its own file
+        assert mark in _command(tmp_path / name) and genlib.load(tmp_path / name).kind == "ae"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({*names, *(["run.safetensors"] if resume else [])})
+
+
+def test_a_forced_run_on_a_file_another_run_is_writing_is_refused(tmp_path):
+    out = tmp_path / "model.safetensors"
+    lock = tmp_path / "model.safetensors.lock"
+    assert run_cli("train", "ae", *TINY, "--out", out)[0] == 0
+    first = _start("train", "ae", "--epochs", "20", "--quiet", "--set", "hidden=[16]", "--seed", "1", "--out", out,
+                   "--force")
+    try:
+        assert _wait_for(lock, first), "the first run never claimed its output"
+        second = run_cli("train", "ae", *TINY, "--seed", "2", "--out", out, "--force")
+        assert first.poll() is None  # the first run was still writing when the second was refused
+        assert_refused(second, str(out), "being written by another run", str(lock))
+    finally:
+        rc, _, stderr = _finish(first)
+    assert rc == 0, stderr
+    assert "--seed 1" in _command(out) and not lock.exists()
+    # once it has finished, --force replaces its file
+    assert run_cli("train", "ae", *TINY, "--seed", "3", "--out", out, "--force")[0] == 0
+    assert "--seed 3" in _command(out) and sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+
+def test_a_sample_on_an_output_another_run_is_writing_is_refused(tmp_path):
+    out = tmp_path / "x.png"
+    first = _start("sample", "ebm-mnist", "--n", "256", "--out", out)  # a 16 x 16 grid, after 256 Langevin steps
+    try:
+        assert _wait_for(tmp_path / "x.png.lock", first), "the first run never claimed its output"
+        second = run_cli("sample", "rbm-16", "--n", "4", "--out", out)
+        assert first.poll() is None
+        assert_refused(second, str(out), "being written by another run")
+    finally:
+        rc, _, stderr = _finish(first)
+    assert rc == 0, stderr
+    assert Image.open(out).size == (16 * 30 + 2, 16 * 30 + 2)  # the first run's 256 samples, not the second's 4
+    assert [p.name for p in tmp_path.iterdir()] == ["x.png"]
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new-file", "forced-over-a-file"])
+def test_a_stopped_run_removes_its_claim_and_nothing_else(tmp_path, existing):
+    out = tmp_path / "long.safetensors"
+    if existing:
+        out.write_bytes(b"keep me")
+    run = _start("train", "ae", "--epochs", "1000", "--quiet", "--set", "hidden=[16]", "--out", out,
+                 *(["--force"] if existing else []))
+    try:
+        claimed = _wait_for(tmp_path / "long.safetensors.lock", run)
+    finally:
+        run.send_signal(signal.SIGTERM)  # as `kill` or a job scheduler stops it
+        rc, _, stderr = _finish(run)
+    assert claimed, "the run never claimed its output"
+    assert rc == 130 and "interrupted" in stderr and "Traceback" not in stderr, (rc, stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ([out.name] if existing else [])
+    if existing:
+        assert out.read_bytes() == b"keep me"
+
+
+def test_a_failed_run_removes_its_claim(tmp_path):
+    """A run that diverges before it has anything to save leaves nothing behind (not even an empty file)."""
+    out = tmp_path / "sub" / "d.safetensors"  # a folder it made is removed too
+    assert_refused(run_cli("train", "ae", "--epochs", "1", "--quiet", "--set", "lr=10000", "--out", out),
+                   "diverged")
+    assert list(tmp_path.iterdir()) == []
