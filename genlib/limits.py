@@ -1,5 +1,5 @@
 """The bounds of this app, in one place: every user input (a file, a number, an image) is checked against one of these
-before any work or memory is spent on it, and the error names the bound (issue 12: a class server is shared).
+before any work or memory is spent on it, and the error names the bound (a whole class shares one server).
 
 Each bound is sized to fit what the app and the bundled checkpoints need, with room to spare; `check` raises a
 ValueError that names the setting, the value and the allowed range.

@@ -1,5 +1,5 @@
-"""A process-wide fair share of compute for live views (issue 13): many live sessions slow down evenly instead of the
-server freezing.
+"""A process-wide fair share of compute for live views of a class on one server: many live sessions slow down evenly
+instead of the server freezing.
 
 A class runs every session in one Python process, so all live ticks share about one core (the GIL). Each live view
 calls `FairShare.budget` before its tick: with n sessions live (ticked within `window` seconds) a tick may use at most

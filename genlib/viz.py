@@ -353,7 +353,7 @@ def raster_axes(target, title: str, labels: tuple[str, str] = ("x₁", "x₂"),
     """A chain panel's still part, drawn once: the exact density of `target` in a plot area that keeps x1 and x2 on
     one scale, with a frame, ticks, tick labels, axis titles and a title, on a white canvas of `size` (h, w).
     Returns (canvas [h, w, 3] uint8, plot box (top, left, height, width)): `raster_frame` draws the chains into the
-    box, so a playing frame keeps the axes of the paused chart (issue 14, feature 6)."""
+    box, so a playing frame keeps the axes of the paused chart (nothing jumps on Play or Pause)."""
     from PIL import ImageDraw
 
     x0, x1, y0, y1 = target.extent

@@ -110,7 +110,7 @@ def frame_parts(target_name: str, names: tuple[str, ...], titles: tuple[str, ...
 
 def render_frame(state: dict, parts: dict, i: int) -> np.ndarray:
     """Frame i while playing, laid out as the paused view: the chains' panels side by side with the paused charts'
-    axes, titles and density, and (if parts has them) the marginals strip under them (issue 14, feature 6)."""
+    axes, titles and density, and (if parts has them) the marginals strip under them (nothing moves on Play/Pause)."""
     target, names = parts["target"], parts["names"]
     pics = [viz.raster_frame(canvas, target.extent, state[n].frames, i, COLORS[n], box)
             for n, (canvas, box) in zip(names, parts["panels"])]

@@ -18,7 +18,7 @@ from pages.views import chrome, training, untrusted, url
 TICK = 0.1  # seconds between redraws of the training view while it runs (the browser asks for each tick)
 BOX = (-4.0, 4.0, -4.0, 4.0)
 # The page's defaults (its controls start here), chosen so that the eight Gaussians separate into eight modes within
-# a minute of live training (issue 14, defect 11). Measured (genlib.models.ebm2d.mode_report; bench/bench_lab_ebm2d.py
+# a minute of live training (as a class watches). Measured (genlib.models.ebm2d.mode_report; bench/bench_lab_ebm2d.py
 # through new_ebm/tick, tests/test_lab.py at 1200 iterations): with short-run negatives from noise and Adam at 1e-2
 # the modes separate after about 1000 iterations (seeds 0, 1, 3; seed 2 after 1500); at 3e-3 seed 2 had not
 # separated after 2000; persistent negatives at 3e-3 took about 1500; the library's defaults (persistent, 1e-3) not

@@ -48,7 +48,7 @@ def render(run: Run) -> None:
                 base = run.encode_means(val[idx:idx + 1])[0][0]
         axis = V.grid_axis(n, "quantile" if mode == "prior quantiles" else "scale", val_r)
         lo, hi = round(float(axis[0]), 2), round(float(axis[-1]), 2)
-        # defect 6: the pointer's range is the grid's span, so the cross never leaves the map
+        # the pointer's range is the grid's span (values from a wider grid are clamped): the cross never leaves the map
         for k in ("vae-px", "vae-py"):
             if k in SS:
                 SS[k] = min(max(float(SS[k]), lo), hi)

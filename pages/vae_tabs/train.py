@@ -23,7 +23,7 @@ def render(run: Run, fresh: Callable[[], dict]) -> None:
         training.safe_tick(state, lambda: trainer.tick(mn.val.images))
 
     def draw(tr) -> None:
-        st.caption(run.caption(tr))  # inside the fragment: live while training (defect 4)
+        st.caption(run.caption(tr))  # inside the fragment: the step count stays live while training
         st.caption(f"step {tr.step_count} · epoch {tr.epoch + tr.pos / len(tr.data):.2f} · lr {tr.config.lr:g} · "
                    f"batch {tr.config.batch_size} · KL weight now {tr.model.kl_weight():.2f}"
                    + (f" · last tick {tr.history[-1]['tick_ms']:.0f} ms"
@@ -52,7 +52,7 @@ def render(run: Run, fresh: Callable[[], dict]) -> None:
         with right:
             with torch.no_grad():
                 rec = tr.model.eval()(fixed)
-            # a data URL, not a /media/ file: this image is redrawn by every live tick (defect 2)
+            # a data URL, not a /media/ file (it may be gone before the browser loads it): redrawn by every live tick
             chain_player.frame(st, viz.grid(torch.cat([fixed[:8], rec[:8], fixed[8:], rec[8:]]), nrow=8),
                                "Rows 1, 3: validation digits · rows 2, 4: reconstructions (decoder mean at z = μ)")
 

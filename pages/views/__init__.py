@@ -6,7 +6,7 @@ Every page imports this package before its own code runs, and app.py imports it 
 imported, under Python's import lock, before any session draws anything. Imported lazily instead, they raced: one
 session's script thread was still inside `import pandas` (st.dataframe on Home) while another session's plotly checked
 `sys.modules.get("pandas")` to validate a figure and got the half-initialized module ("partially initialized module
-'pandas' has no attribute 'Series'", issue 12; tests/test_hostile_app.py reproduces it).
+'pandas' has no attribute 'Series'" with sessions starting at once; tests/test_hostile_app.py reproduces it).
 """
 import numpy  # noqa: F401
 import pandas  # noqa: F401 - plotly looks it up in sys.modules without importing it

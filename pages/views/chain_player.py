@@ -43,7 +43,7 @@ def restart(name: str, key: tuple, build: Callable[[], dict]) -> dict:
     A new dict, never the old one changed in place: a run that is still drawing the old chains (a fragment run that
     a click interrupts only at its next Streamlit call, or the thread that Streamlit's fast reruns leave running while
     the click's run starts) goes on with the old chains and their own frame count. Changed in place, it indexed the
-    frames of the new, shorter chains (IndexError under load, issue 12)."""
+    frames of the new, shorter chains (IndexError under load, several sessions clicking at once)."""
     try:
         state = {"name": name, "key": key, "playing": False, "error": None, **build()}
     except ValueError as e:
@@ -95,7 +95,7 @@ def frame(container, img: np.ndarray, caption: str | None = None, width="stretch
     new image at the same place replaces the session's reference, and the end of any session's run then deletes the
     old file (runtime.media_file_manager.remove_orphaned_files: media files go at once). A browser that had not yet
     loaded, or re-mounts, the previous frame asks for a file already gone: "Image source error - /media/<hash>.jpg"
-    and a broken image under fast reruns (issue 14, defect 2). A data URL travels in the message itself: nothing to
+    and a broken image under fast reruns (Pause, a new β, Play). A data URL travels in the message itself: nothing to
     fetch, nothing to lose. PNG: lossless for binary digits, a few kB for a grid of 100."""
     a = np.asarray(img)
     if a.dtype != np.uint8:
@@ -127,7 +127,7 @@ def player(state: dict, key: str, n_frames: Callable[[], int], advance: Callable
         note, delay = "", every
         if state["playing"]:
             slow = state.get("_frame_s", 0.0) if len(state.get("_times", [])) > 1 else 0.0  # not torch's warm-up
-            if slow > 0.5:  # say what the server is doing while a slow frame is computed (issue 14, defect 3)
+            if slow > 0.5:  # say what the server is doing while a slow frame is computed (not a frozen page)
                 working = status.empty()
                 working.caption(f"Computing frame {n_frames()} … (one frame takes about {slow:.1f} s on this machine)")
             t0, c0 = time.perf_counter(), time.thread_time()

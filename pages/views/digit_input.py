@@ -23,7 +23,7 @@ def drawing(key: str, size: int) -> tuple[torch.Tensor | None, str | None]:
         from streamlit_drawable_canvas import st_canvas
 
         # the canvas's toolbar (undo, redo, clear) floats 2.65rem above it on hover: room for it inside this
-        # element, so that it never covers the tab labels above (issue 14, defect 7)
+        # element, so that on hover it never covers the tab labels above
         st.html(f"<style>.st-key-{key}-box {{ padding-top: 3rem; }}</style>")
         with st.container(key=f"{key}-box"):
             cv = st_canvas(stroke_width=18, stroke_color="#ffffff", background_color="#000000", height=size, width=size,

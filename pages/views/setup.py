@@ -45,8 +45,8 @@ def server_checks() -> tuple[str, ...]:
     problems = []
     if st.get_option("runner.fastReruns"):
         problems.append("runner.fastReruns is on: a click then starts a second script thread of the session while the "
-                        "first runs on, and both change the same session state (issue 12). Start the server from the "
-                        "repository root, where .streamlit/config.toml turns it off.")
+                        "first runs on, and both change the same session state (errors such as IndexError under load). "
+                        "Start the server from the repository root, where .streamlit/config.toml turns it off.")
     if st.get_option("server.maxUploadSize") * 2**20 > limits.MAX_UPLOAD_BYTES + 2**20:
         problems.append(f"server.maxUploadSize is {st.get_option('server.maxUploadSize')} MiB: the server accepts uploads "
                         f"far over genlib.limits.MAX_UPLOAD_BYTES (the pages still refuse them, after receiving them).")

@@ -1,4 +1,4 @@
-"""Live updates driven by the browser (issue 13): work only for eyes that look, one request at a time.
+"""Live updates driven by the browser, for a class on one server: work only for eyes that look, one request at a time.
 
 `ticker` replaces st.fragment(run_every=...): a small browser component inside the live fragment asks the server for
 the next tick only after the previous answer arrived (no reruns pile up behind a slow tick, no greyed stale panels),

@@ -163,7 +163,7 @@ def live(state: dict, tick: Callable[[], dict | None], draw: Callable[[Trainer],
         note, delay = "", every
         if state["running"]:
             step_s = state.get("_step_s", 0.0) if len(state.get("_times", [])) > 1 else 0.0
-            if step_s > 0.5:  # say what the server is doing while a slow step runs (issue 14, defect 3)
+            if step_s > 0.5:  # say what the server is doing while a slow step runs (not a frozen page)
                 working = status.empty()
                 working.caption(f"Computing step {tr.step_count + 1} … (one step takes about {step_s:.1f} s on this "
                              "machine)")
