@@ -1,6 +1,7 @@
-"""The hot paths the genlib redesign (issue 11) touched, on one torch thread, in the checkout given as argv[1]: Gibbs
-steps, the chain player's recording, the CD-1 update, EBM Langevin steps, ULA on 1000 chains, autoencoder trainer
-steps. Prints one JSON line. Compare two checkouts by alternating them, e.g. with the pre-redesign commit 6543e71:
+"""The hot paths the genlib redesign (one chain engine, one trainer) touched, on one torch thread, in the checkout
+given as argv[1]: Gibbs steps, the chain player's recording, the CD-1 update, EBM Langevin steps, ULA on 1000 chains,
+autoencoder trainer steps. Prints one JSON line. Compare two checkouts by alternating them, e.g. with the pre-redesign
+commit 6543e71:
 
     git worktree add /tmp/before 6543e71
     for i in 1 2 3 4 5; do for d in /tmp/before .; do .venv/bin/python bench/bench_hotpaths.py $d; done; done

@@ -1,4 +1,4 @@
-"""Does the Langevin lab's 2-D EBM separate the eight Gaussians within a minute? (issue 14, defect 11)
+"""Does the Langevin lab's 2-D EBM separate the eight Gaussians within a minute, while a class watches?
 
 Trains with the page's code path (pages.lab.ebm2d.new_ebm and tick, the page's default settings) for a wall-clock
 budget and prints, at checkpoints, how many of the 8 centres have a local maximum of -E near them and the smallest

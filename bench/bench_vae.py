@@ -3,7 +3,7 @@ model, the 30 x 30 latent-grid image, and draw -> encode -> redraw.
 
     .venv/bin/python bench/bench_vae.py
 
-Targets (issue 3): throughput ratio >= 1.5x; grid <= 60 ms median; draw -> encode -> redraw <= 150 ms.
+Speed targets of the VAE page: throughput ratio >= 1.5x; grid <= 60 ms median; draw -> encode -> redraw <= 150 ms.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A student's browser without the browser: a minimal Streamlit client on the app's WebSocket (issue 13's bench).
+"""A student's browser without the browser: a minimal Streamlit client on the app's WebSocket (bench_class.py).
 
 In class every student's browser runs on the student's own laptop. On this 2-core machine one Chromium rendering 30
 pages takes both cores (30 Home pages: 40 s of 190-200 % CPU, the server at 1-10 %: bench/CLASS_PROFILE.md), so a
