@@ -67,7 +67,7 @@ def _diverge(at):
 def test_the_divergence_box_clears_on_any_rebuild():
     at = open_page("pages/autoencoder.py")
     _diverge(at)
-    at.slider[0].set_value(8).run()  # defect 5: the box stayed after a new code size, until Reset
+    at.slider[0].set_value(8).run()  # the box once stayed after a new code size, until Reset
     assert not any("diverged" in e.value for e in at.error) and not at.exception
     assert at.session_state["ae"]["trainer"].message is None
     _diverge(at)

@@ -219,7 +219,7 @@ def test_sgld_tab_plays_three_samplers_in_one_flipbook():
 
 
 def test_no_live_chains_shows_a_dash_and_why_never_a_perfect_kl():
-    """Issue 14 defect 1: at η = 0.5 every ULA chain dies; the KL is "—" with the reason, not 0.000."""
+    """At η = 0.5 every ULA chain dies; the KL is "—" with the reason, not 0.000."""
     at = open_page()
     widget(at, "selectbox", "lv-target").set_value("correlated Gaussian").run()
     widget(at, "select_slider", "lv-eta").set_value(0.5).run()
@@ -291,7 +291,7 @@ def test_lessons_set_their_controls_and_start():
 
 
 def test_a_link_with_parameters_reproduces_the_view():
-    """Feature 3: the controls and the tab live in the URL; the same URL gives the same chains."""
+    """The controls and the tab live in the URL; the same URL gives the same chains."""
     from streamlit.testing.v1 import AppTest
 
     def opened():

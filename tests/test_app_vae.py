@@ -39,12 +39,12 @@ def test_vae_page_tabs_controls_and_a_training_step():
     widget(at, "vae-beta").set_value(2.0).run()
     tr = at.session_state["vae"]["trainer"]
     assert tr.model.config.beta == 2.0 and tr.step_count == steps
-    # defect 4: the caption names the live step count (it is drawn inside the live fragment)
+    # the caption names the live step count (it is drawn inside the live fragment)
     assert any(f"{steps} steps" in c.value for c in at.caption if c.value.startswith("Current model"))
 
 
 def test_sidebar_shows_the_loaded_model():
-    at = open_page(PAGE)  # the first visit loads the course's conv VAE: the sidebar shows its settings (defect 4)
+    at = open_page(PAGE)  # the first visit loads the course's conv VAE; the sidebar must show its settings
     assert at.session_state["vae"]["source"] == "vae-conv-2d"
     assert widget(at, "vae-arch").value.startswith("Conv") and widget(at, "vae-latent").value == 2
     widget(at, "vae-ckpt").set_value("vae-mlp-gauss-8").run()
@@ -72,7 +72,7 @@ def test_grid_pointer_decodes_the_digit_at_that_point_and_stays_inside_the_grid(
     widget(at, "vae-range").set_value("± scale in z").run()
     widget(at, "vae-scale").set_value(1.5).run()
     px, py = widget(at, "vae-px"), widget(at, "vae-py")
-    assert (px.min, px.max) == (-1.5, 1.5) and (py.min, py.max) == (-1.5, 1.5)  # defect 6: the grid's span
+    assert (px.min, px.max) == (-1.5, 1.5) and (py.min, py.max) == (-1.5, 1.5)  # the pointer's range: the grid's span
     px.set_value(1.5).run()
     widget(at, "vae-py").set_value(-0.5).run()
     assert not at.exception

@@ -1,4 +1,4 @@
-"""The app's chrome in a real Chromium (issue 14): projector mode from the URL and from the sidebar, the "Copy link"
+"""The app's chrome in a real Chromium, for teaching: projector mode from the URL and from the sidebar, the "Copy link"
 address that reproduces the view, and the dark theme offered by the menu."""
 import re
 

@@ -97,7 +97,7 @@ def test_projector_mode_puts_the_chains_above_the_fold(app_server, browser):
 
 
 def test_a_drawn_digit_shows_on_the_zoomed_energy_axis(app_server, page):
-    """Defect 9: the energy axis spans the digits and the drawing (noise is named at the edge), so the drawn
+    """The energy axis spans the digits and the drawing (noise is named at the edge), so the drawn
     digit's line lies inside the plot, beside the real and rotated digits."""
     page.goto(app_server + "/ebm?ebm-tab=Energies")
     wait_idle(page)

@@ -1,5 +1,6 @@
-"""End to end in Chromium: hostile inputs (issue 12) give a message the user sees, never an exception, and the page
-works on. The AppTest versions, with the memory and race checks, are in tests/test_hostile_app.py."""
+"""End to end in Chromium: hostile inputs (crafted files, bombs, absurd values) give a message the user sees, never an
+exception, and the page works on. The AppTest versions, with the memory and race checks, are in
+tests/test_hostile_app.py."""
 import re
 import time
 

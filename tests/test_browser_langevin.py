@@ -60,9 +60,8 @@ def top(page, selector):
 
 
 def test_play_and_pause_share_one_layout_and_dead_chains_show_a_dash(app_server, page):
-    """Feature 6: the playing frame (axes, marginals, metrics line) sits where the paused charts sit. Defect 1: with
-    every ULA chain dead (η = 0.5, set through the link), the KL reads "—" and says why. Feature 3: the link sets
-    the controls."""
+    """The playing frame (axes, marginals, metrics line) sits where the paused charts sit. With every ULA chain dead
+    (η = 0.5, set through the link), the KL reads "—" and says why (not a perfect 0). The link sets the controls."""
     img = page.locator(".flipbook img")
 
     def play_then_pause(ready: str) -> None:

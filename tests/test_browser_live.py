@@ -1,4 +1,4 @@
-"""End to end: live views driven by the browser (issue 13 step 2, issue 14 defect 2 and feature 8) in Chromium.
+"""End to end: live views driven by the browser (only while someone looks; the space bar; no broken frames) in Chromium.
 
 A chain keeps advancing while its tab is visible; a hidden tab (the Page Visibility API, emulated by overriding
 document.visibilityState and sending visibilitychange, as a browser does when a tab goes to the background) stops
@@ -76,7 +76,7 @@ def test_hidden_tab_pauses_chains_and_visible_resumes_space_bar_and_no_broken_fr
     wait_steps(page, s + 2, timeout=30_000)
     assert book.get_attribute("data-paused") == ""
 
-    # Pause, β 1.0 -> 0.5, Play, Pause (issue 14 defect 2): frames keep loading, no "Image source error"
+    # Pause, β 1.0 -> 0.5, Play, Pause (this once broke images): frames keep loading, no "Image source error"
     play_button(page).click()
     wait_idle(page)
     set_beta_half(page)

@@ -1,8 +1,8 @@
-"""End to end: the RBM page in Chromium. A Gibbs chain plays (the browser's flipbook) and pauses at its last
-frame; training and chains (the issue's steps: rbm-500-cd1, validation digits, 10 steps per frame, play, pause,
+"""End to end: the RBM page in Chromium. A Gibbs chain plays (the browser's flipbook) and pauses at its last frame;
+training and chains (the steps that once broke images: rbm-500-cd1, validation digits, 10 steps per frame, play, pause,
 β 1.0 -> 0.5, play) never break an image; a link with settings reproduces the chains frame for frame, stepped or
-played; a lesson sets its controls and starts; in projector mode at 1280 x 720 the chains' picture is above the
-fold. Screenshots go to test-artifacts/."""
+played; a lesson sets its controls and starts; in projector mode at 1280 x 720 the chains' picture is above the fold.
+Screenshots go to test-artifacts/."""
 import re
 import time
 
@@ -66,7 +66,7 @@ def test_rbm_chain_plays_in_the_browser(app_server, page):
 
 @NEEDS_CD1
 def test_training_and_chains_never_break_an_image(app_server, page):
-    """Issue 14 defect 2: live training, then the chains of rbm-500-cd1 from validation digits, 10 steps per frame:
+    """Live training, then the chains of rbm-500-cd1 from validation digits, 10 steps per frame:
     play, pause, β 1.0 -> 0.5, play, pause. No "Image source error" in the console, every image loaded."""
     console: list[str] = []
     page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)

@@ -1,6 +1,6 @@
-"""End to end in a real Chromium (issue 14): the VAE page's tabs, a link that reproduces the latent-grid view, the
-latent map that decodes under the mouse in the browser (>= 30 frames/s, no server round trip) and on a click (on the
-server), the Draw tab's samples from q(z|x) with the ELBO and IWAE, the canvas toolbar clear of the tab labels, the
+"""End to end in a real Chromium, as a class uses it: the VAE page's tabs, a link that reproduces the latent-grid view,
+the latent map that decodes under the mouse in the browser (>= 30 frames/s, no server round trip) and on a click (on
+the server), the Draw tab's samples from q(z|x) with the ELBO and IWAE, the canvas toolbar clear of the tab labels, the
 sidebar showing the loaded model, and Resample."""
 import re
 
@@ -75,7 +75,7 @@ def test_vae_tabs_render_and_a_link_reproduces_the_latent_grid(app_server, page)
     assert page.get_by_role("tab", name="Latent grid", selected=True).count() == 1
     assert POINTER.search(pointer_caption(page)).groups() == ("0.70", "-0.40")
     assert float(slider_value(page, "Grid size n")) == 12 and float(slider_value(page, "Scale")) == 1.5
-    # defect 6: the pointer's range is the grid's span (±1.5 here), so the cross stays inside the map
+    # the pointer's range is the grid's span (±1.5 here), so the cross stays inside the map
     thumb = page.locator("[data-testid='stSlider']").filter(has_text="pointer z[0]").locator("input[type='range']")
     assert float(thumb.get_attribute("max")) == 1.5 and float(thumb.get_attribute("min")) == -1.5
     def digit_bytes() -> bytes:
@@ -138,7 +138,7 @@ def test_draw_tab_shows_samples_of_q_and_the_iwae_gap_and_the_toolbar_clears_the
     draw_one(page, canvas)
     page.get_by_text("IWAE L_K").wait_for(timeout=60_000)
     wait_idle(page)
-    # defect 7: the canvas toolbar (shown while the mouse is over the canvas) stays below the tab labels
+    # the canvas toolbar (shown while the mouse is over the canvas) stays below the tab labels, never over them
     box = canvas.bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.2 + 20)
     page.wait_for_timeout(400)
@@ -168,7 +168,7 @@ def test_draw_tab_shows_samples_of_q_and_the_iwae_gap_and_the_toolbar_clears_the
 def test_sidebar_shows_the_loaded_model_and_resample_draws_anew(app_server, page):
     page.goto(app_server + "/vae?vae-tab=Sample")
     wait_idle(page)
-    # the first visit loads the course's conv VAE: the sidebar says so (defect 4)
+    # the first visit loads the course's conv VAE: the sidebar says so, not the defaults
     assert "Conv" in selectbox_value(page, "Architecture")
     page.get_by_role("button", name="Resample").click()
     page.get_by_text(re.compile(r"prior draws z ~ N\(0, I\), seed 1$")).wait_for(timeout=30_000)

@@ -101,7 +101,7 @@ def test_toy_data_sets(name):
         gdata.toy_data("nope", 3, g)
 
 
-# ---- hostile inputs (issue 12) ----------------------------------------------------------------------------------
+# ---- hostile inputs: broken or oversized data files and images --------------------------------------------------
 
 def _png(w: int, h: int) -> bytes:
     import io

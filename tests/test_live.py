@@ -1,4 +1,4 @@
-"""Live views in one server process (issue 13): the fair share of compute between live sessions (genlib.share, with
+"""Live views of a class in one server process: the fair share of compute between live sessions (genlib.share, with
 real threads as Streamlit's script threads are), Trainer.tick within its capped budget, the process's garbage
 collection settings, and the shared pretrained models that no training or sampling path of the pages ever changes."""
 import threading
@@ -213,7 +213,7 @@ def _slow_live_app():
 
 
 def test_slow_steps_say_what_the_server_is_doing_without_an_error():
-    """Issue 14 defect 3: with steps slower than the refresh interval the live views keep working and their status
+    """With steps slower than the refresh interval the live views keep working and their status
     lines say how long one step takes (the "Computing ..." line shows while the step runs)."""
     from streamlit.testing.v1 import AppTest
 

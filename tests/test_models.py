@@ -191,7 +191,7 @@ def test_config_dataclasses_are_frozen_and_comparable():
             setattr(a, next(iter(SMALL[kind])), 1)
 
 
-# ---- one generator per session (issue 12) -----------------------------------------------------------------------
+# ---- one generator per session (sessions share one process) -----------------------------------------------------
 
 PARALLEL_ROUNDS = 12
 PARALLEL_THREADS = 8

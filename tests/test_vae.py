@@ -231,7 +231,7 @@ def test_preprocessing_of_odd_uploads():
     assert c.shape == (1, 1, 28, 28) and c.max() > 0.8 and c[0, 0, :, :3].max() < 0.05
 
 
-# ---- the IWAE estimate of log p(x) against an exact answer (issue 14, feature 7) ---------------------------------
+# ---- the IWAE estimate of log p(x) against an exact answer (linear-Gaussian model) -------------------------------
 
 class LinearGaussian:
     """A linear-Gaussian latent model, where log p(x) and p(z|x) are exact: p(z) = N(0, I), p(x|z) = N(Wz + b, s^2 I)
