@@ -1,9 +1,11 @@
-"""Hostile inputs to the app (issue 12): crafted checkpoint uploads, oversized files, decompression-bomb images, a
-diverging EBM, an absurd noise scale, a data folder with a broken .gz, the start-up import race and the Restart race.
+"""Hostile inputs to the app, whose server a class shares: crafted checkpoint uploads, oversized files,
+decompression-bomb images, a diverging EBM, an absurd noise scale, a data folder with a broken .gz, the start-up import
+race and the Restart race.
 
 Each case asserts the error box (or the bound that refuses the input), that no exception or traceback reaches the page,
 that the page keeps working afterwards, and for the crafted files a peak memory increase under 100 MB. The command-line
-half of the issue is in tests/test_cli.py and the library's checks in tests/test_checkpoints.py and tests/test_data.py.
+side is in tests/test_hostile_cli.py and tests/test_cli.py, and the library's checks in tests/test_checkpoints.py and
+tests/test_data.py.
 """
 from __future__ import annotations
 
@@ -98,10 +100,10 @@ def assert_clean(at) -> None:
     assert "Traceback (most recent call last)" not in text
 
 
-# ---- 1, 6: checkpoint uploads -------------------------------------------------------------------------------------
+# ---- checkpoint uploads -------------------------------------------------------------------------------------------
 
 CRAFTED = [  # (page, uploader key, kind, config)
-    ("pages/rbm.py", "rbm-up", "rbm", {"n_hidden": 1_000_000}),  # the issue's 220-byte file: 3 GB of weights
+    ("pages/rbm.py", "rbm-up", "rbm", {"n_hidden": 1_000_000}),  # a 220-byte file asking for 3 GB of weights
     ("pages/autoencoder.py", "ae-upload", "ae", {"hidden": [16_000, 16_000]}),
 ]
 
@@ -163,7 +165,7 @@ def test_an_oversized_upload_is_refused_by_the_server_and_by_the_page_before_it_
     assert at.session_state["ae"]["trainer"].step_count > 0
 
 
-# ---- 3, 6: image uploads --------------------------------------------------------------------------------------------
+# ---- image uploads --------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("page,key", [("pages/vae.py", "vae-upload"), ("pages/ebm.py", "ebm-upload")],
                          ids=["vae-draw", "ebm-energies"])
@@ -197,7 +199,7 @@ def test_image_bombs_give_an_error_box_naming_the_bound(page, key):
     assert ("28 × 28 input" if page.endswith("vae.py") else "your image as the model sees it") in shown
 
 
-# ---- 3: a diverging EBM ---------------------------------------------------------------------------------------------
+# ---- a diverging EBM ------------------------------------------------------------------------------------------------
 
 def test_ebm_training_that_diverges_in_validation_shows_an_error_box_and_the_page_works_on():
     """EBM -> Train with lr 1e4, 100 Langevin steps, batch 128, then Step: the energies explode (in the validation
@@ -225,7 +227,7 @@ def test_ebm_training_that_diverges_in_validation_shows_an_error_box_and_the_pag
     assert at.session_state["ebm_chain"]["chain"].steps[-1] > 0
 
 
-# ---- 3: an absurd noise scale in the Langevin lab ------------------------------------------------------------------
+# ---- an absurd noise scale in the Langevin lab ---------------------------------------------------------------------
 
 def test_a_custom_sigma_of_1e300_is_refused_by_its_bound_and_the_controls_stay():
     at = open_page("pages/langevin.py", timeout=120)
@@ -245,7 +247,7 @@ def test_a_custom_sigma_of_1e300_is_refused_by_its_bound_and_the_controls_stay()
     assert any("T = σ²/(2η) = **1e+03**" in m.value for m in at.markdown)
 
 
-# ---- 3: a data folder with a broken .gz -----------------------------------------------------------------------------
+# ---- a data folder with a broken .gz --------------------------------------------------------------------------------
 
 def _idx(array: bytes, dims: tuple[int, ...]) -> bytes:
     return bytes([0, 0, 8, len(dims)]) + b"".join(struct.pack(">I", d) for d in dims) + array
@@ -263,7 +265,7 @@ def broken_gz_root(tmp_path_factory):
     broken[20:60] = b"\xff" * 40  # inside the deflate stream
     (raw / "train-images-idx3-ubyte.gz").write_bytes(bytes(broken))
     (raw / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx(bytes(100), (100,))))
-    with pytest.raises(zlib.error):  # the file is what the issue describes
+    with pytest.raises(zlib.error):  # the file is really broken: gzip itself refuses it
         gzip.decompress(bytes(broken))
     return root
 
@@ -281,7 +283,7 @@ def test_a_broken_gz_in_the_data_folder_gives_an_error_box_and_the_bundled_digit
     assert any("bundled MNIST subset" in t for t in [*(c.value for c in at.caption), *(m.value for m in at.markdown)])
 
 
-# ---- 3: the start-up race: several sessions import the pages at once -------------------------------------------------
+# ---- the start-up race: several sessions import the pages at once ----------------------------------------------------
 
 RACE = r'''
 import ast, sys, threading, traceback
@@ -343,7 +345,7 @@ def test_sessions_opening_a_fresh_server_at_once_do_not_see_a_half_imported_pand
         assert "ERRORS 0" in p.stdout, p.stdout[-3000:]
 
 
-# ---- 3: Pause/Restart while the lab's chains play ---------------------------------------------------------------------
+# ---- Pause/Restart while the lab's chains play ------------------------------------------------------------------------
 
 def test_the_server_runs_one_script_thread_per_session(monkeypatch):
     """Streamlit's fast reruns (its default) start a second script thread of a session at a click while the first
@@ -417,7 +419,7 @@ def test_restart_while_a_batch_of_frames_is_drawn_does_not_index_the_new_chains(
     assert new is not state and not new["playing"] and len(new[ref].frames) == 1
 
 
-# ---- 2, 6, 7: bounded inputs, AIS estimate, own generators, the download after Reset -------------------------------
+# ---- bounded inputs, AIS estimate, own generators, the download after Reset ----------------------------------------
 
 def test_ais_runs_times_temperatures_are_bounded_and_estimated_before_they_start():
     at = open_page("pages/rbm.py", timeout=240)
@@ -455,7 +457,7 @@ PAGES = {  # page -> its tabs' key, (tab, interactions that draw random numbers 
 
 def test_pages_never_touch_the_global_torch_generator_and_bound_every_number_input():
     """Sessions share one process: a page that seeded or drew from torch's global generator would make one student's
-    Reset change another's model (issue 12: 6 sessions resetting at once got 2-6 different models). Every page, with
+    Reset change another's model (6 sessions resetting together got 2-6 different models). Every page, with
     its Reset, Step and chain steps, leaves the global generator exactly as it was; and every number input of every
     tab has a minimum and a maximum."""
     before = torch.get_rng_state()
