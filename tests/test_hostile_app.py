@@ -647,3 +647,18 @@ def test_a_file_name_with_a_double_slash_is_named_once_as_given():
                 crafted_checkpoint("rbm", {"n_hidden": 1_000_000}, signed=True))
     msg = next(e for e in errors(at) if "Could not open" in e)
     assert msg.startswith("Could not open a//b.safetensors: ") and msg.count("b.safetensors") == 1, msg
+
+
+def test_a_checkpoint_with_a_nan_weight_is_refused_on_the_page_naming_the_tensor():
+    """A well-formed file (genlib's own writer) with one NaN weight: the VAE page refuses it with the tensor's name and
+    keeps its model (before, it was used: the Clusters tab then showed a JavaScript error, Start blamed the learning
+    rate)."""
+    model = models.create("vae", models.KINDS["vae"].config_cls(latent=2, hidden=(32,)), seed=0)
+    name, weight = next(iter(model.named_parameters()))
+    with torch.no_grad():
+        weight.view(-1)[0] = float("nan")
+    at = open_page("pages/vae.py", timeout=240)
+    before = at.session_state["vae"]["trainer"].model
+    upload(at, "vae-ckpt-upload", "nan.safetensors", checkpoints.to_bytes(model))
+    assert any(f"Could not open nan.safetensors: tensor '{name}' holds 1 NaN value" in e for e in errors(at)), errors(at)
+    assert at.session_state["vae"]["trainer"].model is before
