@@ -1,11 +1,11 @@
-"""A class on one server: N live browser sessions at once (issue 13), the server's cost and the browsers' apart.
+"""A class on one server: N live browser sessions at once, the server's cost and the browsers' apart.
 
     .venv/bin/python bench/bench_class.py [--sessions 5 10 20 30] [--seconds 60] [--url URL [--server-pid PID]]
         [--profile [--gil]] [--env KEY=VALUE ...] [--cooldown 60] [--replicas N] [--virtual [--browsers K]]
         [--no-warmup] [--one-core]
 
 Per N: a fresh `streamlit run app.py` on loopback (or --url, a server already running, e.g. replicas behind a
-proxy), one Chromium with N browser contexts playing the issue's mix scaled to N (of 30: 9 Langevin lab playing,
+proxy), one Chromium with N browser contexts playing a class's mix of live views scaled to N (of 30: 9 Langevin lab playing,
 8 RBM Gibbs chains playing, 8 VAE latent-grid pointer moves, 5 Autoencoder training live), each for --seconds
 once its page is open; then every context closes. Bounded in count and time, stops by itself. Prints one table
 row per N; nothing is asserted. --profile runs the venv's py-spy (`pip install py-spy`, not in requirements.txt)
@@ -48,13 +48,13 @@ from tests.harness import (
     stop_server,
 )
 
-MIX = (("langevin", 9), ("gibbs", 8), ("vae", 8), ("ae", 5))  # the issue's class of 30
+MIX = (("langevin", 9), ("gibbs", 8), ("vae", 8), ("ae", 5))  # a class of 30 students
 TICK = os.sysconf("SC_CLK_TCK")
 ART = ROOT / "test-artifacts"
 
 
 def scaled_mix(n: int) -> list[str]:
-    """The kinds of n sessions in the issue's proportions (largest remainders), interleaved so each kind starts early."""
+    """The kinds of n sessions in a class's proportions (largest remainders), interleaved so each kind starts early."""
     exact = [(kind, n * k / 30) for kind, k in MIX]
     counts = {kind: int(x) for kind, x in exact}
     for kind, x in sorted(exact, key=lambda e: e[1] - int(e[1]), reverse=True)[:n - sum(counts.values())]:

@@ -1,4 +1,4 @@
-"""Hostile inputs on the command line (issue 12): crafted checkpoints, out-of-bounds arguments, broken data, outputs
+"""Hostile inputs on the command line: crafted checkpoints, out-of-bounds arguments, broken data, outputs
 that would overwrite or cannot be written. Each must end in exit status 2 (or a clean run where that is the right answer),
 one line on stderr and no traceback; a crafted file must cost < 100 MB of memory and well under a second, measured in
 a fresh process (peak resident memory, reset just before the command runs).
@@ -59,7 +59,7 @@ def _wrong_dtype() -> bytes:
 
 
 CRAFTED = {  # name -> (bytes, words of the error)
-    # the issue's file: 220 bytes, one tensor of one zero, a million hidden units (6 GB on the server before)
+    # the smallest hostile file: 220 bytes, one tensor of one zero, a million hidden units (6 GB on the server before)
     "rbm-1e6-hidden-no-checksum": (lambda: _craft({"kind": "rbm", "config": {"n_hidden": 1_000_000}}, checksum=False),
                                    ["no checksum"]),
     "rbm-1e6-hidden": (lambda: _craft({"kind": "rbm", "config": {"n_hidden": 1_000_000}}),
