@@ -148,12 +148,14 @@ def test_ebm_tab_trains_and_bounds_the_noise():
 def test_ebm_tab_rolls_back_a_diverging_step_and_keeps_working():
     at = open_page("2-D EBM")
     widget(at, "select_slider", "lv-e-lr").set_value(1e4).run()
-    for _ in range(2):  # the second Adam step at this rate sends the energies to infinity
-        at.button(key="lv-ebm-step").click().run()
+    for _ in range(10):  # an Adam step or two at this rate sends the energies to infinity (a Step is a time-budgeted
+        at.button(key="lv-ebm-step").click().run()  # tick: on a busy machine it may hold fewer iterations)
+        if at.error:
+            break
     assert not at.exception
     state = at.session_state["lv_ebm"]
     trainer = state["trainer"]
-    assert any("Training diverged" in e.value and "restored the last good state" in e.value for e in at.error)
+    assert any("Training diverged" in e.value and "restored the last good state" in e.value for e in at.error), [e.value for e in at.error]
     assert not state["running"] and all(bool(p.isfinite().all()) for p in trainer.model.parameters())
     assert (trainer.history[-1]["step"] if trainer.history else 0) == trainer.step_count  # undone steps: no record
     # the page keeps working: Reset with a sensible rate starts from fresh weights, trains, and the message goes

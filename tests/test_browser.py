@@ -125,7 +125,7 @@ def test_an_autoencoder_link_reproduces_the_run(app_server, browser):
         page = ctx.new_page()
         page.goto(f"{app_server}/autoencoder?{query}")
         wait_idle(page)
-        page.wait_for_selector("text=/code size 8 · step 0/")
+        page.wait_for_selector("text=/code size 8 \\(layers 784–512–256–8\\) · step 0/")
         img = page.locator("[data-testid='stImage']").filter(has_text="their reconstructions").locator("img").first
         pictures.append(img.get_attribute("src"))
         assert page.locator("text=The code map is drawn for a 2-D code").count() == 1
