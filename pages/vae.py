@@ -12,6 +12,8 @@ from pages.vae_tabs.common import Run
 from pages.views import chrome, setup, training, untrusted, url
 
 PRETRAINED = {"vae-conv-2d": "conv VAE, 2-D latent (the course's)",
+              "vae-mlp-2d": "MLP VAE, 2-D latent, trained on the IWAE bound (a sharper map: test −IWAE 141.9 nats, "
+                            "162.2 for the conv VAE)",
               "vae-mlp-gauss-8": "MLP VAE 784-512-512-8, Gaussian decoder (the course's)",
               "vae-mlp-bern-16": "MLP VAE, 16-D latent, Bernoulli (best log-likelihood)"}
 ARCHS = {"MLP (784-512-512)": dict(encoder="mlp", decoder="mlp", hidden=(512, 512)),
