@@ -168,10 +168,10 @@ with lesson_slot if not chrome.projector() else st.container():
                       "Learning rate 10 000: the first updates blow the weights up, training stops at once and the "
                       "last good weights come back (the red box says so). A new code size or seed, Reset or Load "
                       "pretrained starts a new run and clears it.",
-                      {"ae-lr": 1e4}, start_fresh),
+                      {"ae-lr": 1e4, "ae-batch": 128}, start_fresh),
         chrome.Lesson("The 2-D code map",
                       "The bundled 2-D autoencoder: each validation digit is one point h = f(x) of the map below. "
                       "Classes form clouds (1s apart, 4s and 9s overlapping): nothing in the loss asked for that, it "
                       "is what the squeeze through two numbers found.",
-                      {}, adopt_pretrained),
+                      {"ae-lr": 1e-3, "ae-batch": 128}, adopt_pretrained),
     ])

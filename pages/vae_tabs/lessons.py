@@ -30,7 +30,8 @@ def lessons(fresh: Callable[[], dict], load: Callable[[str], dict | None]) -> li
                {"vae-arch": "MLP (784-512-512)", "vae-latent": 8, "vae-lik": "bernoulli", "vae-warmup": 0,
                 "vae-beta": 4.0, "vae-lr": 1e-3, "vae-tab": "Train"}, lesson_fresh),
         Lesson("Latent 2 vs 16", "The 16-D model's reconstructions (rows 2, 4) keep the strokes the 2-D model blurs: "
-               "test −IWAE 95.7 nats against 162 for the 2-D conv VAE. Press 'Load pretrained vae-conv-2d' to compare.",
+               "test −IWAE 95.7 nats against 162 for the 2-D conv VAE. To compare, choose vae-conv-2d under Pretrained "
+               "(sidebar) and press its Load button.",
                {"vae-ckpt": "vae-mlp-bern-16", "vae-tab": "Train"}, lesson_load("vae-mlp-bern-16")),
         Lesson("Gaussian decoder: 4 of 8 collapse", "The course's Gaussian decoder (variance 1) barely rewards a "
                "sharp mean, so the KL wins: 4 of its 8 KL bars sit at 0 nats (collapsed dimensions).",
