@@ -29,7 +29,8 @@ page = st.navigation([
     st.Page("pages/rbm.py", title="Restricted Boltzmann machine", icon=":material/grid_on:", url_path="rbm"),
     st.Page("pages/langevin.py", title="Langevin & SGLD lab", icon=":material/blur_on:", url_path="langevin"),
 ])
-chrome.sidebar_tools()
+link_slot = chrome.sidebar_tools()
 from pages.views.replica import failover_notice; failover_notice()  # noqa: E402,E702 - a class replica died: say so
 page.run()
+chrome.copy_link(link_slot)  # after the page: the link holds what the page set in this run
 url.show_notices()

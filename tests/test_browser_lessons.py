@@ -45,3 +45,25 @@ def test_the_vae_latent_2_vs_16_lesson_matches_its_sidebar_and_its_note_can_be_f
     page.get_by_text("Current model (vae-conv-2d)").first.wait_for(timeout=60_000)
     assert page.locator("[data-testid='stAlert']").filter(has_text="differ from this run").count() == 0
     assert_no_exception(page)
+
+
+def copied_link(page) -> str:
+    page.locator("[data-testid='stSidebar']").get_by_role("button", name=re.compile("Copy link")).click()
+    code = page.locator("[data-testid='stPopoverBody'] code").first
+    code.wait_for(timeout=10_000)
+    link = code.inner_text().strip()
+    page.keyboard.press("Escape")
+    return link
+
+
+def test_copy_link_holds_what_a_lesson_just_set(app_server, page):
+    """After a lesson, "Copy link" gives the address the lesson made (before, the address from before the click: the
+    link was built before the page's controls wrote their new values into the address)."""
+    page.goto(app_server + "/autoencoder")
+    wait_idle(page)
+    click(page, "Code size 2 vs 32")
+    page.wait_for_url(re.compile(r"ae-code=32"), timeout=30_000)  # the address bar has it
+    link = copied_link(page)  # while the lesson's run trains (its ticks rerun the live view only)
+    assert "ae-code=32" in link, link
+    assert sorted(link.split("?", 1)[1].split("&")) == sorted(page.url.split("?", 1)[1].split("&")), (link, page.url)
+    assert_no_exception(page)

@@ -40,17 +40,18 @@ def header(title: str, what: str, equations: list[str], mn: gdata.MNIST | None =
         data_notice(mn)
 
 
-def sidebar_tools() -> bool:
-    """The sidebar's projector toggle and "Copy link" (app.py, for every page); returns whether projector mode is on
-    (and applies its style)."""
+def sidebar_tools():
+    """The sidebar's projector toggle (applying its style when on) and the place of "Copy link" (app.py, for every
+    page), which is returned: app.py fills it with `copy_link` once the page has run, so that the link holds what the
+    page's controls set in this run (a lesson, a click on a map), not the address the run started from."""
     with st.sidebar:
         on = url.bound(st.toggle, "Projector mode", key=PROJECTOR_KEY,
                        help="For a projected lesson: larger text, tick labels, plots and images, fewer lines of "
                        "boilerplate. Also a link flag: add ?projector=true to any page's address.")
-        copy_link()
+        slot = st.empty()
     if on:
         st.html(_PROJECTOR_CSS)
-    return on
+    return slot
 
 
 def projector() -> bool:
@@ -66,10 +67,10 @@ def current_link() -> str:
     return base + ("?" + query if query else "")
 
 
-def copy_link() -> None:
-    """A "Copy link" popover: the address of this view (page, tab, model, settings and seed), to paste into slides.
-    Opening it reproduces the view; the code box's copy icon copies it."""
-    with st.popover("Copy link", icon=":material/link:", width="stretch",
+def copy_link(slot) -> None:
+    """A "Copy link" popover in `slot`: the address of this view (page, tab, model, settings and seed), to paste into
+    slides. Opening it reproduces the view; the code box's copy icon copies it."""
+    with slot.popover("Copy link", icon=":material/link:", width="stretch",
                     help="The address of exactly this view: page, tab, model, settings and seed."):
         st.code(current_link(), language=None, wrap_lines=True)
         st.caption("Opening this link shows the same page, tab, settings and seed (chains and grids start from that "
