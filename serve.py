@@ -10,6 +10,7 @@ probe moves on to /), two failed requests per page load. The browser code takes 
 from __future__ import annotations
 
 import streamlit as st
+from streamlit import config
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 
@@ -26,7 +27,8 @@ class BackendBaseUrl:
         # the page itself is a few kB: it is sent uncompressed, so that its <head> can be found
         if any(k == b"accept" and b"text/html" in v for k, v in scope["headers"]):
             scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"accept-encoding"]}
-        root = (scope.get("root_path") or "").rstrip("/") + "/"
+        base = config.get_option("server.baseUrlPath").strip("/")  # a server under a path prefix names that path
+        root = (scope.get("root_path") or "").rstrip("/") + ("/" + base if base else "") + "/"
         script = (f'<script>window.__streamlit = {{BACKEND_BASE_URL: new URL("{root}", location.href).href}};'
                   "</script>").encode()
         start, parts = None, []
