@@ -28,9 +28,9 @@ NOTICES = "url-notices"  # session state: the notices not shown yet
 def bound(widget, *args, key: str, **kw):
     """widget(*args, key=key, bind="query-params", **kw), e.g. bound(st.slider, "Code size", 2, 64, 2, key="ae-code"),
     once the link's value for `key` is valid for this widget (see the module's docstring)."""
+    spec = inspect.signature(widget).bind_partial(*args, **kw).arguments  # the widget's bounds, by parameter name
     raw = st.query_params.get_all(key)
     if raw:
-        spec = _spec(widget, args, kw)
         verdict = check(widget.__name__, raw[-1], spec)
         if verdict is not None:
             fixed, why = verdict
@@ -41,18 +41,14 @@ def bound(widget, *args, key: str, **kw):
                 + (f"; {literal(fixed)} is used instead." if fixed is not None else "; the default is used."))
         elif len(raw) > 1:  # ?k=1&k=2: one value per setting, the last one (as st.query_params reads it)
             _replace(key, raw[-1])
-    if key in st.session_state and not fits(widget, st.session_state[key], spec := _spec(widget, args, kw)):
+    if key in st.session_state and not fits(widget, st.session_state[key], spec):
         return _read_only(widget, st.session_state[key], key, spec)
     return widget(*args, key=key, bind="query-params", **kw)
 
 
-def _spec(widget, args, kw) -> dict:
-    return inspect.signature(widget).bind_partial(*args, **kw).arguments
-
-
-def fits(widget, value, spec: dict | None = None) -> bool:
-    """Whether the widget can show `value` (a setting a page wrote into its state, e.g. from a checkpoint's config)."""
-    spec = spec if spec is not None else {}
+def fits(widget, value, spec: dict) -> bool:
+    """Whether the widget called with arguments `spec` can show `value` (a setting a page wrote into its state, e.g.
+    from a checkpoint's config)."""
     name = widget.__name__
     if name in NUMERIC and "options" not in spec:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
