@@ -1,0 +1,350 @@
+// The live view's browser side (pages/views/live.py): it asks the server for work, one request at a time, only while
+// the tab is visible and someone is there; it keeps the frames the server sent and draws them on canvases (image
+// grids, 2-D chains over a density, marginal histograms, energy traces), at `fps` while playing and at the frame the
+// scrubber picks while paused: one drawing code for both, so they match by construction.
+//
+// Data from the server: {run, mode, status, head, seq, fps, gap_ms, idle_ms, scene, frames, first}
+//   scene: {id, rows: [[panel, ...], ...]} (sent once per run; the browser asks again after it lost it);
+//   frames: [{i, step, caption, parts: {name: base64 of uint8 or float32 values}}], new frames only.
+// Events to the server (setTriggerValue("event", ...)): {what: "more" | "resend" | "idle" | "hidden" | "visible", n}.
+
+function liveness() {  // the time of the last pointer or key input on this page, shared by every live view
+  if (!window.__genlibLive) {
+    const L = window.__genlibLive = { last: Date.now() };
+    const touch = () => { L.last = Date.now(); };
+    for (const ev of ["pointerdown", "pointermove", "keydown", "wheel", "touchstart"])
+      document.addEventListener(ev, touch, { capture: true, passive: true });
+  }
+  return window.__genlibLive;
+}
+
+function pauseReason(idleMs) {  // why a live view must not ask for work now: "hidden", "idle" or null
+  if (document.visibilityState !== "visible") return "hidden";
+  if (Date.now() - liveness().last > idleMs) return "idle";
+  return null;
+}
+
+function decode(b64, type) {  // base64 -> Uint8Array or Float32Array (little-endian, as numpy writes it)
+  const s = atob(b64), u = new Uint8Array(s.length);
+  for (let k = 0; k < s.length; k++) u[k] = s.charCodeAt(k);
+  return type === "f4" ? new Float32Array(u.buffer) : u;
+}
+
+function niceTicks(lo, hi, n = 5) {  // round numbers spanning [lo, hi]
+  const raw = (hi - lo) / n, mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) || raw;
+  const out = [];
+  for (let t = Math.ceil(lo / step) * step; t <= hi + 1e-9 * step; t += step) out.push(+t.toPrecision(6));
+  return out;
+}
+
+function fmtNum(v) {
+  const a = Math.abs(v);
+  return a !== 0 && (a >= 1e4 || a < 1e-3) ? v.toExponential(0) : String(+v.toPrecision(4));
+}
+
+function colors(el) {  // the theme's text colour and a faint grid colour, read from the page (light and dark themes)
+  const cs = getComputedStyle(el);
+  return { ink: cs.color || "#333", faint: "rgba(128,128,128,0.35)", font: cs.fontFamily || "sans-serif" };
+}
+
+// a canvas sized `w` x `h` CSS pixels (scaled down to fit its row), drawn at the screen's pixel density
+function makeCanvas(w, h) {
+  const c = document.createElement("canvas"), r = window.devicePixelRatio || 1;
+  c.width = Math.round(w * r); c.height = Math.round(h * r);
+  c.style.width = "100%"; c.style.maxWidth = w + "px"; c.style.aspectRatio = `${w} / ${h}`;
+  const g = c.getContext("2d");
+  g.scale(r, r);
+  return { c, g, w, h };
+}
+
+function axes(g, t, box, xr, yr, labels, title) {  // frame, ticks, labels and title around the plot box
+  const [L, T, W, H] = box;
+  g.strokeStyle = t.ink; g.fillStyle = t.ink; g.lineWidth = 1;
+  g.font = `12px ${t.font}`;
+  g.strokeRect(L - 0.5, T - 0.5, W + 1, H + 1);
+  g.textAlign = "center"; g.textBaseline = "top";
+  for (const v of niceTicks(xr[0], xr[1])) {
+    const X = L + (v - xr[0]) / (xr[1] - xr[0]) * W;
+    g.beginPath(); g.moveTo(X, T + H); g.lineTo(X, T + H + 4); g.stroke();
+    g.fillText(fmtNum(v), X, T + H + 6);
+  }
+  g.textAlign = "right"; g.textBaseline = "middle";
+  for (const v of niceTicks(yr[0], yr[1], 4)) {
+    const Y = T + H - (v - yr[0]) / (yr[1] - yr[0]) * H;
+    g.beginPath(); g.moveTo(L - 4, Y); g.lineTo(L, Y); g.stroke();
+    g.fillText(fmtNum(v), L - 6, Y);
+  }
+  g.font = `13px ${t.font}`;
+  g.textAlign = "center"; g.textBaseline = "bottom";
+  if (labels && labels[0]) g.fillText(labels[0], L + W / 2, T + H + 36);
+  if (labels && labels[1]) {
+    g.save(); g.translate(14, T + H / 2); g.rotate(-Math.PI / 2); g.fillText(labels[1], 0, 0); g.restore();
+  }
+  if (title) { g.textAlign = "left"; g.textBaseline = "top"; g.font = `600 14px ${t.font}`; g.fillText(title, 8, 6); }
+}
+
+// ---- the panels: each draws frame k of the frames held (v.frames), the same while playing and paused ----
+const DRAW = {
+  images(p, v, k, cv) {  // a grid of grey images (uint8, 0 black .. 255 white), white gaps between them
+    const f = v.frames[k], data = f && f.parts[p.part];
+    const { g, w, h } = cv, t = colors(v.root);
+    g.clearRect(0, 0, w, h);
+    if (!data) return;
+    const n = data.length / (p.h * p.w), cols = p.nrow, rows = Math.ceil(n / cols), pad = 2;
+    const gw = cols * (p.w + pad) + pad, gh = rows * (p.h + pad) + pad;
+    if (!cv.img || cv.img.width !== gw || cv.img.height !== gh) {
+      cv.off = document.createElement("canvas"); cv.off.width = gw; cv.off.height = gh;
+      cv.img = cv.off.getContext("2d").createImageData(gw, gh);
+    }
+    const px = cv.img.data;
+    px.fill(255);
+    for (let m = 0; m < n; m++) {
+      const ox = pad + (m % cols) * (p.w + pad), oy = pad + Math.floor(m / cols) * (p.h + pad);
+      for (let y = 0; y < p.h; y++) for (let x = 0; x < p.w; x++) {
+        const val = data[m * p.h * p.w + y * p.w + x], o = 4 * ((oy + y) * gw + ox + x);
+        px[o] = px[o + 1] = px[o + 2] = val;
+      }
+    }
+    cv.off.getContext("2d").putImageData(cv.img, 0, 0);
+    const side = Math.min(w, h - 22);
+    g.imageSmoothingEnabled = false;
+    g.drawImage(cv.off, 0, 0, side, side * gh / gw);
+    g.fillStyle = t.ink; g.font = `13px ${t.font}`; g.textAlign = "left"; g.textBaseline = "bottom";
+    g.globalAlpha = 0.7; g.fillText(`${p.title} · step ${f.step}`, 0, h - 2); g.globalAlpha = 1;
+  },
+
+  points(p, v, k, cv) {  // chains as dots over the exact density, trails of the first few chains
+    const { g, w, h } = cv, t = colors(v.root), box = [56, 30, w - 56 - 12, h - 30 - 44];
+    const [x0, x1, y0, y1] = p.extent, [L, T, W, H] = box;
+    g.clearRect(0, 0, w, h);
+    if (p.bg && !cv.bg) { cv.bg = new Image(); cv.bg.onload = () => v.draw(); cv.bg.src = p.bg; }
+    if (cv.bg && cv.bg.complete) g.drawImage(cv.bg, L, T, W, H);
+    axes(g, t, box, [x0, x1], [y0, y1], p.labels, p.title);
+    const X = (a) => L + (a - x0) / (x1 - x0) * W, Y = (b) => T + H - (b - y0) / (y1 - y0) * H;
+    g.save(); g.beginPath(); g.rect(L, T, W, H); g.clip();
+    g.strokeStyle = "rgba(60, 60, 60, 0.55)"; g.lineWidth = 1;
+    for (let c = 0; c < p.trails; c++) {  // the trail of chain c over the last trail_frames frames
+      g.beginPath();
+      let on = false;
+      for (let j = Math.max(0, k - p.trail_frames); j <= k; j++) {
+        const q = v.frames[j] && v.frames[j].parts[p.part];
+        if (!q || 2 * c + 1 >= q.length || !isFinite(q[2 * c]) || !isFinite(q[2 * c + 1])) { on = false; continue; }
+        if (on) g.lineTo(X(q[2 * c]), Y(q[2 * c + 1])); else g.moveTo(X(q[2 * c]), Y(q[2 * c + 1]));
+        on = true;
+      }
+      g.stroke();
+    }
+    const q = v.frames[k] && v.frames[k].parts[p.part];
+    if (q) {
+      g.fillStyle = p.color; g.globalAlpha = 0.75;
+      for (let c = 0; c < Math.min(q.length / 2, p.points); c++) {
+        if (!isFinite(q[2 * c]) || !isFinite(q[2 * c + 1])) continue;
+        g.beginPath(); g.arc(X(q[2 * c]), Y(q[2 * c + 1]), 2, 0, 2 * Math.PI); g.fill();
+      }
+      g.globalAlpha = 1;
+    }
+    g.restore();
+  },
+
+  marginals(p, v, k, cv) {  // histograms of x1 and x2 of the named point panels (step lines) over the exact ones
+    const { g, w, h } = cv, t = colors(v.root), gap = 24, ml = 56, mr = 12, mt = 30, mb = 44;
+    const pw = (w - gap - 2 * (ml + mr)) / 2, ph = h - mt - mb;
+    g.clearRect(0, 0, w, h);
+    let x = 8;  // the legend
+    g.font = `13px ${t.font}`; g.textBaseline = "middle"; g.textAlign = "left";
+    for (const name of p.of.concat(["exact"])) {
+      g.strokeStyle = name === "exact" ? t.ink : p.colors[name]; g.lineWidth = name === "exact" ? 2 : 3;
+      g.setLineDash(name === "exact" ? [3, 3] : []);
+      g.beginPath(); g.moveTo(x, 12); g.lineTo(x + 18, 12); g.stroke();
+      g.fillStyle = t.ink; g.fillText(name, x + 22, 12);
+      x += 36 + g.measureText(name).width;
+    }
+    g.setLineDash([]);
+    const f = v.frames[k];
+    for (let j = 0; j < 2; j++) {
+      const lo = p.extent[2 * j], hi = p.extent[2 * j + 1], ymax = p.ymax[j], left = ml + j * (pw + ml + mr + gap);
+      axes(g, t, [left, mt, pw, ph], [lo, hi], [0, ymax], [p.labels[j], j === 0 ? "density" : ""], "");
+      const X = (a) => left + (a - lo) / (hi - lo) * pw, Y = (b) => mt + ph - Math.min(b / ymax, 1) * ph;
+      const bins = p.bins, width = (hi - lo) / bins;
+      for (const name of p.of) {
+        const q = f && f.parts[name];
+        if (!q) continue;
+        const hist = new Float64Array(bins);
+        let live = 0;
+        for (let c = 0; c < q.length / 2; c++) {
+          const a = q[2 * c + j];
+          if (!isFinite(q[2 * c]) || !isFinite(q[2 * c + 1])) continue;
+          live++;
+          const b = Math.floor((a - lo) / width);
+          if (b >= 0 && b < bins) hist[b]++;
+          else if (a === hi) hist[bins - 1]++;
+        }
+        if (!live) continue;  // no live chain: no histogram (a flat 0 would read as a density)
+        g.strokeStyle = p.colors[name]; g.lineWidth = 2; g.beginPath();
+        for (let b = 0; b < bins; b++) {
+          const y = Y(hist[b] / live / width);
+          if (b === 0) g.moveTo(X(lo), y); else g.lineTo(X(lo + b * width), y);
+          g.lineTo(X(lo + (b + 1) * width), y);
+        }
+        g.stroke();
+      }
+      const ex = p.exact[j];  // the exact marginal, dotted
+      g.strokeStyle = t.ink; g.lineWidth = 2; g.setLineDash([3, 3]); g.beginPath();
+      ex.x.forEach((a, m) => { if (m === 0) g.moveTo(X(a), Y(ex.p[m])); else g.lineTo(X(a), Y(ex.p[m])); });
+      g.stroke(); g.setLineDash([]);
+    }
+  },
+
+  traces(p, v, k, cv) {  // one line per chain of a per-chain value over the steps held, grey mean, marker at frame k
+    const { g, w, h } = cv, t = colors(v.root), box = [64, 30, w - 64 - 12, h - 30 - 44];
+    const [L, T, W, H] = box;
+    g.clearRect(0, 0, w, h);
+    const held = [];
+    for (let j = 0; j <= k; j++) if (v.frames[j] && v.frames[j].parts[p.part]) held.push(v.frames[j]);
+    if (!held.length) return;
+    let lo = Infinity, hi = -Infinity;
+    const from = p.zoom_from ? held.filter((f) => f.step >= p.zoom_from) : held;
+    for (const f of (from.length ? from : held)) for (const e of f.parts[p.part]) if (isFinite(e)) {
+      lo = Math.min(lo, e); hi = Math.max(hi, e);
+    }
+    if (!isFinite(lo)) return;
+    if (hi - lo < 1e-9) { lo -= 1; hi += 1; }
+    const pad = 0.05 * (hi - lo); lo -= pad; hi += pad;
+    const s0 = held[0].step, s1 = Math.max(held[held.length - 1].step, s0 + 1);
+    axes(g, t, box, [s0, s1], [lo, hi], [p.xlabel, p.ylabel], p.title);
+    const X = (s) => L + (s - s0) / (s1 - s0) * W, Y = (e) => T + H - (Math.min(Math.max(e, lo), hi) - lo) / (hi - lo) * H;
+    const n = held[0].parts[p.part].length;
+    g.save(); g.beginPath(); g.rect(L, T, W, H); g.clip();
+    g.lineWidth = 1; g.strokeStyle = p.color || "#0072B2"; g.globalAlpha = 0.35;
+    for (let c = 0; c < n; c++) {
+      g.beginPath();
+      held.forEach((f, m) => { const e = f.parts[p.part][c]; if (m === 0) g.moveTo(X(f.step), Y(e)); else g.lineTo(X(f.step), Y(e)); });
+      g.stroke();
+    }
+    g.globalAlpha = 1; g.strokeStyle = t.ink; g.lineWidth = 2; g.beginPath();
+    held.forEach((f, m) => {
+      let s = 0, c = 0;
+      for (const e of f.parts[p.part]) if (isFinite(e)) { s += e; c++; }
+      if (m === 0) g.moveTo(X(f.step), Y(s / c)); else g.lineTo(X(f.step), Y(s / c));
+    });
+    g.stroke(); g.restore();
+  },
+};
+
+export default function ({ data, parentElement, setTriggerValue }) {
+  let v = parentElement.live;
+  if (!v) {  // first call: the DOM, the held frames and one timer
+    const root = document.createElement("div");
+    root.className = "genlib-live";
+    root.dataset.shown = root.dataset.waits = root.dataset.asks = "0";
+    root.innerHTML = '<div class="head"></div><div class="rows"></div><input class="scrub" type="range" min="0" ' +
+                     'max="0" value="0" aria-label="Frame"><div class="cap"></div><div class="status"></div>';
+    parentElement.appendChild(root);
+    v = parentElement.live = { root, rows: root.querySelector(".rows"), cap: root.querySelector(".cap"),
+                               scrub: root.querySelector(".scrub"), head: root.querySelector(".head"),
+                               status: root.querySelector(".status"), frames: [], queue: [], base: 0, shown: -1, run: null,
+                               scene: null, canvases: [], asked: 0, n: 0, seq: null, reported: null };
+    v.draw = () => {  // frame v.shown on every panel
+      const k = v.shown - v.base;
+      if (k < 0 || k >= v.frames.length || !v.scene) return;
+      v.canvases.forEach(({ p, cv }) => DRAW[p.kind](p, v, k, cv));
+      const f = v.frames[k];
+      v.cap.textContent = f ? f.caption : "";
+    };
+    v.show = (k) => { v.shown = k; v.draw(); };
+    v.send = (what) => { v.asked = Date.now(); v.root.dataset.asks = String(++v.n); v.set("event", { what, n: v.n }); };
+    v.report = (why) => {  // tell the server once why this view stopped asking (it redraws its button and status)
+      if (v.reported === why) return;
+      v.reported = why;
+      v.send(why);
+    };
+    v.tick = () => {
+      const d = v.data;
+      if (!d) return;
+      const f = v.queue.shift();
+      if (f !== undefined) {
+        v.show(f);
+        v.root.dataset.shown = String(+v.root.dataset.shown + 1);  // frames displayed: what the benches count
+      } else if (d.mode === "playing") v.root.dataset.waits = String(+v.root.dataset.waits + 1);
+      v.updateScrub();
+      // ask for more while a batch is still queued (again after 20 s if no answer came), not before the fair-share
+      // wait, only while playing, the tab is visible and someone is there
+      if (d.mode !== "playing" || v.queue.length > v.low || Date.now() < v.notBefore) return;
+      if (v.asked && Date.now() - v.asked < 20000) return;
+      const why = pauseReason(d.idle_ms);
+      if (why) v.report(why); else v.send("more");
+    };
+    v.updateScrub = () => {
+      const still = v.data.mode !== "playing" && !v.queue.length && v.frames.length > 1;
+      v.scrub.style.visibility = still ? "visible" : "hidden";  // its room kept: nothing moves on Play/Pause
+      if (still) { v.scrub.min = String(v.base); v.scrub.max = String(v.base + v.frames.length - 1); v.scrub.value = String(v.shown); }
+    };
+    v.scrub.oninput = () => v.show(+v.scrub.value);
+    v.onVis = () => {
+      const d = v.data;
+      if (!d) return;
+      if (document.visibilityState === "visible" && d.mode === "hidden") { v.reported = null; v.send("visible"); }
+    };
+    document.addEventListener("visibilitychange", v.onVis);
+    liveness();
+  }
+  v.set = setTriggerValue;
+  const fresh = data.seq !== v.seq;
+  v.data = data;
+  if (data.run !== v.run) {  // new chains or a new run: start over
+    v.run = data.run; v.frames = []; v.queue = []; v.base = 0; v.shown = -1; v.scene = null;
+  }
+  if (data.scene && (!v.scene || v.scene.id !== data.scene.id)) {  // the still parts: build the canvases once
+    v.scene = data.scene;
+    v.rows.innerHTML = "";
+    v.canvases = [];
+    for (const row of data.scene.rows) {
+      const div = document.createElement("div");
+      div.className = "row";
+      for (const p of row) {
+        const cv = makeCanvas(p.width, p.height);
+        div.appendChild(cv.c);
+        v.canvases.push({ p, cv });
+      }
+      v.rows.appendChild(div);
+    }
+  }
+  const types = {};
+  if (v.scene) for (const row of v.scene.rows) for (const p of row) if (p.part) types[p.part] = p.dtype;
+  for (const f of data.frames || []) {  // new frames only: decoded once, kept for the scrubber and the traces
+    const next = v.base + v.frames.length;
+    if (v.frames.length && f.i < next) continue;  // held already
+    if (!v.frames.length || f.i > next) { v.frames = []; v.queue = []; v.base = f.i; }  // a gap: start again here
+    const parts = {};
+    for (const [name, b64] of Object.entries(f.parts)) parts[name] = decode(b64, types[name] || "f4");
+    v.frames.push({ step: f.step, caption: f.caption, parts });
+    if (data.play) v.queue.push(f.i); else v.shown = f.i;
+  }
+  const over = v.frames.length - (data.keep || 1000);  // the server's window: the oldest frames go
+  if (over > 0) {
+    v.frames.splice(0, over); v.base += over;
+    v.queue = v.queue.filter((i) => i >= v.base);
+    if (v.shown < v.base) v.shown = v.base;
+  }
+  if (fresh) {  // an answer (or a full rerun): the next ask may go once the fair-share wait is over
+    v.seq = data.seq;
+    v.asked = 0;
+    v.notBefore = Date.now() + (data.gap_ms || 0);
+    v.low = Math.max(1, Math.floor((data.frames || []).length / 2));
+    if (data.mode === "playing" || data.mode === "paused" || data.mode === "finished") v.reported = null;
+    // the frames or the scene missing (a remount): ask for them again
+    if (data.run && ((data.count > 0 && !v.frames.length) || (data.scene_id && !v.scene))) v.send("resend");
+  }
+  if (v.shown < v.base && v.frames.length && !v.queue.length) v.shown = v.base + v.frames.length - 1;
+  v.head.textContent = data.head || "";
+  v.head.hidden = !data.head;
+  v.status.textContent = data.status || "";
+  v.root.dataset.mode = data.mode;
+  v.root.dataset.held = String(v.frames.length);
+  clearInterval(v.timer);
+  v.timer = setInterval(v.tick, data.fps > 0 ? 1000 / data.fps : 100);
+  v.draw();
+  v.updateScrub();
+  return () => { clearInterval(v.timer); document.removeEventListener("visibilitychange", v.onVis); };
+}
