@@ -378,7 +378,7 @@ def cmd_sample(args) -> dict:
             if out.suffix == ".gif":
                 # at most limits.MAX_FRAMES frames, and MAX_FRAME_DIGITS digits in all, are kept (every k-th step of a
                 # long chain), whatever the length
-                keep = max(1, min(limits.MAX_FRAMES, limits.MAX_FRAME_DIGITS // args.n))
+                keep = limits.frames_for(args.n)
                 frames = model.sample_chain(args.n, args.steps, g, every=math.ceil(args.steps / keep))
             else:
                 frames = [model.sample(args.n, g)]

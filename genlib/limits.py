@@ -49,10 +49,11 @@ MAX_SAMPLES = 1024
 MAX_CHAIN_STEPS = 10_000
 # samples x steps of one chain run (sample --n N --steps S): 64 chains of 10 000 steps, or 1024 of ~1000
 MAX_CHAIN_WORK = 1_000_000
-# frames kept of a chain for an animation (a GIF, the chain player): longer chains keep every k-th frame
-MAX_FRAMES = 200
+# frames kept of a chain for an animation: a GIF keeps every k-th step of a longer chain, a chain player keeps the
+# most recent MAX_FRAMES frames (samplers.Recorder: a sliding window, the chain runs on)
+MAX_FRAMES = 600
 # digits kept over all the frames of one animation (frames x samples, 3 kB each as floats): 200 frames of 64 samples,
-# 12 frames of 1024 (about 40 MB)
+# 12 frames of 1024 (about 40 MB); see frames_for
 MAX_FRAME_DIGITS = 12_800
 # AIS runs x inverse temperatures of one log Z estimate: `eval`'s default (100 runs x 14 500 temperatures) is 1.45 M,
 # about 10-20 s for a 500-hidden-unit RBM on one core; use rbm.ais_seconds for an estimate before starting
@@ -67,6 +68,12 @@ MAX_BATCH_SIZE = 60_000
 MAX_EPOCHS = 100_000
 # seeds of torch.Generator.manual_seed (a 64-bit integer; negative seeds are refused for clarity)
 MAX_SEED = 2**63 - 1
+
+
+def frames_for(n_items: int) -> int:
+    """Frames to keep of an animation whose frames hold `n_items` digits each (chains x 1): at most MAX_FRAMES, and
+    at most MAX_FRAME_DIGITS digits over all the frames kept (at least one frame)."""
+    return max(1, min(MAX_FRAMES, MAX_FRAME_DIGITS // max(1, n_items)))
 
 
 def check(name: str, value, low, high, unit: str = ""):

@@ -20,6 +20,8 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from genlib import limits
+
 Score = Callable[[torch.Tensor], torch.Tensor]  # x [C, d] -> d log p / dx [C, d]
 LogProb = Callable[[torch.Tensor], torch.Tensor]  # x [C, d] -> log p(x) [C] (up to a constant)
 MAX_ABS = 1e3  # |x_j| beyond this counts as sent to infinity (every 2-D target here lives inside |x| < 10)
@@ -325,11 +327,14 @@ class Recorder:
 
     Each `advance(k)` runs k steps and records a frame: the state (rows of dead chains NaN), the Gibbs mean p(v|h) if
     the sampler gives one (`means=True`), each chain's energy if an `energy` function is given (E(x), or the RBM's free energy),
-    the step, the step size and MALA's acceptance rate so far. Recording stops at `max_frames` frames or after
-    `total_steps` steps. `store` keeps the states in a smaller dtype (binary RBM states as uint8; means then float16).
+    the step, the step size and MALA's acceptance rate so far. The chain stops after `total_steps` steps (None: it
+    runs on); only the most recent `max_frames` frames are kept, a sliding window: past it each new frame drops the
+    oldest one with its entries in every list, so index 0 is the oldest frame kept (`steps[i]` is frame i's step,
+    `dropped` counts the frames dropped). `store` keeps the states in a smaller dtype (binary RBM states as uint8;
+    means then float16).
     """
 
-    def __init__(self, chain: Iterator[ChainState], x0: torch.Tensor, *, max_frames: int = 1000,
+    def __init__(self, chain: Iterator[ChainState], x0: torch.Tensor, *, max_frames: int = limits.MAX_FRAMES,
                  total_steps: int | None = None, energy: Callable[[torch.Tensor], torch.Tensor] | None = None,
                  store: torch.dtype | None = None, means: bool = False):
         if max_frames < 1 or (total_steps is not None and total_steps < 0):
@@ -344,6 +349,7 @@ class Recorder:
         self.steps, self.acceptance, self.step_sizes = [0], [None], [None]
         self.state: ChainState | None = None
         self.dead = 0
+        self.dropped = 0  # frames recorded and then dropped from the front of the window
 
     def _keep(self, x: torch.Tensor) -> torch.Tensor:
         return x.to(self._store) if self._store is not None else x.clone()
@@ -359,9 +365,19 @@ class Recorder:
         return len(self.frames)
 
     @property
+    def recorded(self) -> int:
+        """Frames recorded since the start (the start frame included), kept or dropped: the number of the next frame."""
+        return self.dropped + len(self.frames)
+
+    @property
+    def first_step(self) -> int:
+        """The step of the oldest frame kept (0 until the window is full)."""
+        return self.steps[0]
+
+    @property
     def full(self) -> bool:
-        """No more frames: the frame limit or the chain's length is reached."""
-        return len(self.frames) >= self.max_frames or (self.total_steps is not None and self.steps[-1] >= self.total_steps)
+        """No more frames: the chain's length `total_steps` is reached (never for a chain with no length)."""
+        return self.total_steps is not None and self.steps[-1] >= self.total_steps
 
     def advance(self, k: int) -> int:
         """k more steps (fewer at the end of the chain), then record a frame. Returns how many chains died."""
@@ -383,6 +399,11 @@ class Recorder:
         self.steps.append(st.step)
         self.acceptance.append(st.acceptance_rate)
         self.step_sizes.append(st.step_size)
+        if len(self.frames) > self.max_frames:  # the window: drop the oldest frame from every list
+            for entries in (self.frames, self.means, self.energies, self.steps, self.acceptance, self.step_sizes):
+                if entries:
+                    del entries[0]
+            self.dropped += 1
         return died
 
     def frame(self, i: int) -> torch.Tensor:

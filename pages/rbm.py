@@ -12,7 +12,6 @@ from pages.views import chrome, setup, untrusted, url
 
 PRETRAINED = ["rbm-500", "rbm-500-cd1", "rbm-16", "rbm-16-cd1"]
 AUTO, LIVE = "auto", "live"  # the sidebar's model choices besides the checkpoints
-MAX_FRAMES = 200
 TABS = ["Train", "Gibbs chains", "Reconstructions", "Likelihood"]
 
 mn = setup.mnist()
@@ -107,7 +106,7 @@ if tab_train.open:
         train.render(state, mn)
 if tab_chain.open:
     with tab_chain:
-        chains.render(mn, chosen, MAX_FRAMES)
+        chains.render(mn, chosen)
 if tab_pic.open:
     with tab_pic:
         reconstructions.render(mn, chosen, model_key)

@@ -216,15 +216,60 @@ def test_chain_records_frames_for_scrubbing():
     t, g = std_normal(), torch.Generator().manual_seed(15)
     x0 = S.init_chains(7, 2, g)
     ch = S.Recorder(S.mala(t.log_prob, t.grad, x0, 0.2, g), x0, max_frames=4)
-    for _ in range(5):
+    for _ in range(3):
         ch.advance(3)
-    assert ch.steps == [0, 3, 6, 9] and ch.full and ch.trace().shape == (4, 7, 2)
+    assert ch.steps == [0, 3, 6, 9] and not ch.full and ch.trace().shape == (4, 7, 2)
     assert ch.acceptance[0] is None and 0 < ch.acceptance[-1] <= 1
     # the recorded frames are the chain's states: a fresh chain with the same seed passes through them
     g2 = torch.Generator().manual_seed(15)
     x0b = S.init_chains(7, 2, g2)
     chain = S.mala(t.log_prob, t.grad, x0b, 0.2, g2)
     assert torch.equal(S.run(chain, 6).x, ch.frame(2))
+
+
+def test_recorder_keeps_a_window_of_the_last_frames_and_runs_on():
+    """Past max_frames the chain goes on and the oldest frame is dropped, with its entry in every list: the window
+    holds the last max_frames frames of the same chain recorded without a limit."""
+    t = std_normal()
+
+    def recorder(max_frames):
+        g = torch.Generator().manual_seed(16)
+        x0 = S.init_chains(6, 2, g)
+        return S.Recorder(S.mala(t.log_prob, t.grad, x0, 0.3, g), x0, max_frames=max_frames,
+                          energy=lambda x: -t.log_prob(x), means=True)
+
+    window, whole = recorder(5), recorder(10**6)
+    for _ in range(12):
+        window.advance(2)
+        whole.advance(2)
+    assert len(window) == 5 and window.dropped == 8 and window.recorded == 13 == len(whole)
+    assert window.steps == [16, 18, 20, 22, 24] == whole.steps[-5:] and window.first_step == 16
+    assert not window.full  # no chain length: it never stops
+    for name in ("means", "energies", "acceptance", "step_sizes"):
+        assert len(getattr(window, name)) == 5
+    assert window.acceptance == whole.acceptance[-5:] and window.step_sizes == whole.step_sizes[-5:]
+    for i in range(5):
+        assert torch.equal(window.frame(i), whole.frame(8 + i))
+        assert torch.equal(window.mean(i), whole.mean(8 + i))
+        assert torch.equal(window.energies[i], whole.energies[8 + i])
+    assert window.trace().shape == (5, 6, 2)
+    # the chain's length still ends it (`full`), however many frames were dropped
+    g = torch.Generator().manual_seed(16)
+    x0 = S.init_chains(6, 2, g)
+    short = S.Recorder(S.ula(t.grad, x0, 0.1, 0.3, g), x0, max_frames=3, total_steps=9)
+    while not short.full:
+        short.advance(2)
+    assert short.steps == [6, 8, 9] and short.advance(2) == 0 and short.steps[-1] == 9
+
+
+def test_frames_for_keeps_the_digit_budget():
+    from genlib import limits
+
+    assert limits.frames_for(1) == limits.MAX_FRAMES
+    assert limits.frames_for(64) == min(limits.MAX_FRAMES, limits.MAX_FRAME_DIGITS // 64)
+    for n in (1, 16, 36, 100, 1024, 10**6):
+        assert 1 <= limits.frames_for(n) <= limits.MAX_FRAMES
+        assert limits.frames_for(n) * n <= max(limits.MAX_FRAME_DIGITS, n)  # one frame at least, whatever n
 
 
 def test_recorder_stops_at_the_chain_length_and_records_energies():

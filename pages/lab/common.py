@@ -18,7 +18,6 @@ FPS = 24  # frames per second the browser shows while the chains play (its own t
 FRAME_WIDTH = 940  # pixels: the width of the paused charts' row at 1400 px wide (the image shows 1:1 there, scaled
 # to fit elsewhere): the panels side by side, the marginals strip under them
 GAP = 16  # between two panels, and between the panels and the marginals: Streamlit's gap between columns and elements
-MAX_FRAMES = 600
 SIGMA_MAX = 10.0  # the largest noise σ a control takes: the targets live within |x| < 6, and σ = 10 already scatters
 # every chain off the picture in one step (unbounded, σ = 1e300 overflowed T = σ²/(2η) and took the controls down)
 # colour-blind-safe (viz.PALETTE, Okabe & Ito): vermillion, blue, black, bluish green, reddish purple

@@ -9,7 +9,8 @@ import torch
 from genlib import densities as D
 from genlib import samplers as S
 from genlib import viz
-from pages.lab.common import (COLORS, FPS, MAX_FRAMES, SIGMA_MAX, ess_x1, fmt, kl_live, kl_text,
+from genlib.limits import MAX_FRAMES
+from pages.lab.common import (COLORS, FPS, SIGMA_MAX, ess_x1, fmt, kl_live, kl_text,
                                head_caption, play_batch, projector_first, target_and_grids)
 from pages.views import chain_player, chrome, url
 
@@ -43,7 +44,7 @@ def metrics_line(state: dict, fine, i: int) -> str:
     ula, mala = state["ULA"], state["MALA"]
     kl = {name: kl_text(*kl_live(ch.frames[i], fine), len(ch.frames[i])) for name, ch in (("ULA", ula), ("MALA", mala))}
     dead = int((~torch.isfinite(ula.frames[i]).all(1)).sum())
-    return (f"step {ula.steps[i]} · frame {i} of {MAX_FRAMES - 1} at most · ULA dead chains {dead} · MALA acceptance "
+    return (f"step {ula.steps[i]} · frame {i} (the last {MAX_FRAMES} kept) · ULA dead chains {dead} · MALA acceptance "
             f"{fmt(mala.acceptance[i], '.1%')} · KL to exact: ULA {kl['ULA']}, MALA {kl['MALA']} "
             f"(noise floor {state['kl_exact']:.3f})")
 

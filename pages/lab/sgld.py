@@ -8,7 +8,8 @@ import torch
 from genlib import densities as D
 from genlib import samplers as S
 from genlib import viz
-from pages.lab.common import (COLORS, FPS, MAX_FRAMES, fmt, head_caption, play_batch, projector_first,
+from genlib.limits import MAX_FRAMES
+from pages.lab.common import (COLORS, FPS, fmt, head_caption, play_batch, projector_first,
                                target_and_grids)
 from pages.views import chain_player, chrome, url
 
@@ -58,7 +59,7 @@ def metrics_line(state: dict, fine, i: int) -> str:
     in the mode θ₂ > 0 and the KL to the exact posterior per method ("—" when a method has no live chain)."""
     ref = state["SGLD"]
     stats = [(n, *mode_share_and_kl(state[n], i, fine)) for n in METHODS]
-    return (f"step {ref.steps[i]} · frame {i} of {MAX_FRAMES - 1} at most · ε = {fmt(ref.step_sizes[i], '.2e')} · "
+    return (f"step {ref.steps[i]} · frame {i} (the last {MAX_FRAMES} kept) · ε = {fmt(ref.step_sizes[i], '.2e')} · "
             "share in mode θ₂ > 0 / KL to exact: " + ", ".join(f"{n} {fmt(up, '.0%')} / {fmt(kl, '.2f')}"
                                                               for n, up, kl in stats))
 

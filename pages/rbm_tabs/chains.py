@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from genlib import samplers, viz
+from genlib import limits, samplers, viz
 from genlib.data import MNIST, binarize_fixed
 from pages.rbm_tabs import lessons
 from pages.views import chain_player, chrome, url
@@ -38,8 +38,8 @@ def picture(ch: samplers.Recorder, i: int, nrow: int) -> np.ndarray:
                                          *FE)], None, gap=GAP)
 
 
-def render(mn: MNIST, chosen, max_frames: int) -> None:
-    """The tab: `chosen()` is (name, model, a sentence saying which model), `max_frames` the longest chain kept."""
+def render(mn: MNIST, chosen) -> None:
+    """The tab: `chosen()` is (name, model, a sentence saying which model)."""
     name, model, said = chosen()
     if model is not None:
         st.caption(said)
@@ -71,8 +71,9 @@ def render(mn: MNIST, chosen, max_frames: int) -> None:
                 v = torch.bernoulli(torch.full((n, 784), 0.5), generator=g)
             temperature = {"beta": beta}  # read before every Gibbs step: moving the slider acts on running chains
             gibbs = samplers.gibbs(model, v, g, beta=lambda: temperature["beta"])
+            # the chain runs on; the most recent frames are kept, at most limits.MAX_FRAME_DIGITS digits in all
             return {"chain": samplers.Recorder(gibbs, v, energy=model.free_energy, store=torch.uint8, means=True,
-                                               max_frames=max_frames), "temperature": temperature}
+                                               max_frames=limits.frames_for(n)), "temperature": temperature}
 
         def advance(stt: dict) -> None:
             stt["chain"].advance(per_frame)
@@ -115,8 +116,9 @@ def render(mn: MNIST, chosen, max_frames: int) -> None:
                     chrome.plot(viz.chain_traces(ch.steps, ch.energies, ch.steps[i], FE[1], FE[2], FE[0]),
                                 key="rbm-chain-fe")
                 explain(stt)
-                if ch.full:
-                    st.caption(f"The chain holds its maximum of {max_frames} frames; Restart for a new one.")
+                if ch.dropped:
+                    st.caption(f"Frame {i} of the last {len(ch)} kept (steps {ch.first_step} to {ch.steps[-1]}): "
+                               "the chain runs on and older frames are dropped.")
 
             with view or settings:
                 chain_player.chain_view("rbm_chain", play, paused)

@@ -166,7 +166,9 @@ def play_batch(state: dict, chain, advance: Callable[[], None], picture: Callabl
     it asks for the next. `chain`: what len() counts the frames of (its id names the run: new chains start over).
     advance() stops playing at the frame limit: then a full rerun brings back the paused view and the Play button."""
     t0 = time.perf_counter()
-    first, frames, captions = len(chain), [], []
+    # the number of the batch's first frame counts every frame recorded (a Recorder keeps only its last ones: len()
+    # stops growing while the frames go on), so the browser never takes new frames for ones it has shown
+    first, frames, captions = getattr(chain, "recorded", len(chain)), [], []
     while state["playing"] and len(frames) < batch:
         advance()
         i = len(chain) - 1
