@@ -1,4 +1,4 @@
-"""What the Langevin lab's chain tabs share: the cached targets, colours, and the flipbook batch player."""
+"""What the Langevin lab's chain tabs share: the cached targets, colours, metrics, and the live view of 2-D chains."""
 from __future__ import annotations
 
 import contextlib
@@ -11,10 +11,11 @@ import streamlit as st
 from genlib import densities as D
 from genlib import samplers as S
 from genlib import viz
-from pages.views import chain_player, chrome
-from pages.views.chain_player import BATCH
+from pages.lab import scene
+from pages.views import chrome, live
 
-FPS = 24  # frames per second the browser shows while the chains play (its own timer, see views.flipbook)
+FPS = 24  # frames per second the browser shows while the chains play (its own timer, see views.live)
+BATCH = 12  # frames computed per ask: the browser asks for the next batch while it plays this one
 FRAME_WIDTH = 940  # pixels: the width of the paused charts' row at 1400 px wide (the image shows 1:1 there, scaled
 # to fit elsewhere): the panels side by side, the marginals strip under them
 GAP = 16  # between two panels, and between the panels and the marginals: Streamlit's gap between columns and elements
@@ -32,26 +33,10 @@ def target_and_grids(name: str):
     return t, t.grid(240), t.grid(60)
 
 
-@st.cache_resource
-def background(name: str, title: str, labels: tuple[str, str], width: int):
-    """The still part of a playing chain panel (computed once per target, title and width): the exact density of
-    target `name` with the axes of the paused chart (viz.raster_axes). Returns (canvas, plot box)."""
-    return viz.raster_axes(target_and_grids(name)[0], title, labels, (viz.RASTER_PANEL[0], width))
-
-
 def projector_first():
     """Where a tab draws its Play/Step row and its picture: in projector mode a container above the lessons and the
     controls (the main visual above the fold at 1280 x 720), else in order (a no-op context)."""
     return st.container() if chrome.projector() else contextlib.nullcontext()
-
-
-@st.cache_resource
-def marginals_background(name: str, names: tuple[str, ...], labels: tuple[str, str], width: int) -> np.ndarray:
-    """The still part of the playing marginals strip (axes, ticks, legend, exact marginals), drawn once: the
-    strip of viz.marginals_raster with no samples (all NaN)."""
-    target, fine, _ = target_and_grids(name)
-    none = {n: np.full((1, 2), np.nan) for n in names}
-    return viz.marginals_raster(fine, none, target.extent, COLORS, width, labels=labels)
 
 
 def head_caption(text: str) -> None:
@@ -94,40 +79,20 @@ def kl_text(kl: float, live: int, total: int) -> str:
     return fmt(kl, ".3f") + ("" if live == total else f" ({live} of {total} chains live)")
 
 
-def frame_parts(target_name: str, names: tuple[str, ...], titles: tuple[str, ...],
-                labels: tuple[str, str] = ("x₁", "x₂"), marginals: bool = False) -> dict:
-    """What every frame of a batch shares, looked up once per batch (each cached lookup hashes its arguments):
-    the target, the fine grid, each panel's still part and plot box, and the marginals strip's still part."""
+def play(state: dict, names: tuple[str, ...], target_name: str, advance: Callable[[], None],
+         caption: Callable[[int], str], key: str, head: Callable[[bool], str], titles: tuple[str, ...] | None = None,
+         labels: tuple[str, str] = ("x₁", "x₂"), marginals: bool = False,
+         after: Callable[[str], None] | None = None, draw: Callable[[], None] | None = None) -> None:
+    """The named chains of `state` (samplers.Recorder each, recorded together) as a live view (views.live): the
+    panels side by side over the exact density and, if asked, the marginals under them, played by the browser at FPS
+    and scrubbed there when paused. `advance()` moves every chain one frame, `caption(k)` is held frame k's metrics
+    line, `head(playing)` the line above the picture (none in projector mode), `after(mode)` what goes under it,
+    `draw()` what goes above it (warnings), every run."""
     target, fine, _ = target_and_grids(target_name)
-    w = panel_width(len(names))
-    parts = {"target": target, "fine": fine, "names": names, "labels": labels,
-             "panels": [background(target_name, title, labels, w) for title in titles], "marginals": None}
-    if marginals:
-        parts["marginals"] = marginals_background(target_name, names, labels, w * len(names) + GAP * (len(names) - 1))
-    return parts
-
-
-def render_frame(state: dict, parts: dict, i: int) -> np.ndarray:
-    """Frame i while playing, laid out as the paused view: the chains' panels side by side with the paused charts'
-    axes, titles and density, and (if parts has them) the marginals strip under them (nothing moves on Play/Pause)."""
-    target, names = parts["target"], parts["names"]
-    pics = [viz.raster_frame(canvas, target.extent, state[n].frames, i, COLORS[n], box)
-            for n, (canvas, box) in zip(names, parts["panels"])]
-    img = viz.panels(pics, None, gap=GAP)
-    if parts["marginals"] is not None:
-        strip = viz.marginals_raster(parts["fine"], {n: state[n].frames[i] for n in names}, target.extent, COLORS,
-                                     img.shape[1], labels=parts["labels"], background=parts["marginals"])
-        img = np.concatenate([img, np.full((GAP, img.shape[1], 3), 255, np.uint8), strip], 0)
-    return img
-
-
-def play_batch(state: dict, names: tuple[str, ...], target_name: str, advance: Callable[[], None],
-               caption: Callable[[int], str], key: str, head: str, titles: tuple[str, ...] | None = None,
-               labels: tuple[str, str] = ("x₁", "x₂"), marginals: bool = False) -> None:
-    """While playing: the next BATCH frames of the named chains (render_frame: the paused view's layout, with axes
-    and, if asked, the marginals) as one flipbook batch at FPS (chain_player.play_batch). `advance()` moves every
-    chain one frame, `caption(i)` is frame i's metrics line. The interactive charts and the scrub slider come back
-    on pause."""
-    parts = frame_parts(target_name, names, titles or names, labels, marginals)
-    chain_player.play_batch(state, state[names[0]], advance, lambda i: render_frame(state, parts, i), caption, key,
-                            FPS, head, BATCH)
+    recs = {n: state[n] for n in names}
+    first = recs[names[0]]
+    live.view(state, key, lambda budget: advance(), fps=FPS, batch=BATCH,
+              scene=lambda: scene.scene(target, fine, names, titles or names, COLORS, FRAME_WIDTH, GAP, labels,
+                                        marginals),
+              frames=lambda: (first.dropped, len(first)), frame=lambda k: scene.frame(recs, k, caption(k)),
+              head=lambda m: "" if chrome.projector() else head(m == "playing"), after=after, draw=draw)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import streamlit as st
 import torch
@@ -10,8 +11,8 @@ from genlib import densities as D
 from genlib import samplers as S
 from genlib import viz
 from genlib.limits import MAX_FRAMES
-from pages.lab.common import (COLORS, FPS, SIGMA_MAX, ess_x1, fmt, kl_live, kl_text,
-                               head_caption, play_batch, projector_first, target_and_grids)
+from pages.lab.common import (FPS, SIGMA_MAX, ess_x1, fmt, kl_live, kl_text, play, projector_first,
+                               target_and_grids)
 from pages.views import chain_player, chrome, url
 
 STEP_SIZES = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0]
@@ -55,16 +56,18 @@ def head_line(state: dict, target, playing: bool) -> str:
     return (f"{target.name}, x₁ ∈ [{x0:g}, {x1:g}], x₂ ∈ [{y0:g}, {y1:g}]: ULA (vermillion) and MALA (blue) from the same "
             f"start; trails of {viz.CHAIN_TRAILS} chains; marginals below. ESS (x₁): ULA {fmt(ess_x1(state['ULA']), '.0f')}"
             f", MALA {fmt(ess_x1(state['MALA']), '.0f')}. " + (
-                "Pause for interactive charts and the frame slider." if playing else
-                "Paused: hover the charts, scrub the frames below, or Play."))
+                "Pause for the metrics and the frame slider." if playing else
+                "Paused: scrub the frames with the slider under the picture, or Play."))
 
 
-def play_samplers(state: dict, target_name: str, per_frame: int) -> None:
-    """ULA and MALA side by side with the marginals under them, as in the paused view; caption: the metrics line."""
+def play_samplers(state: dict, target_name: str, per_frame: int, warn: Callable[[], None] | None = None) -> None:
+    """ULA and MALA side by side with the marginals under them, the metrics line as each frame's caption; paused,
+    the metrics of the newest frame under the picture."""
     target, fine, _ = target_and_grids(target_name)
-    play_batch(state, ("ULA", "MALA"), target_name, lambda: advance_samplers(state, per_frame),
-               lambda i: metrics_line(state, fine, i), "lv-s-flipbook", head=head_line(state, target, True),
-               titles=(f"ULA on the {target.name}", f"MALA on the {target.name}"), marginals=True)
+    play(state, ("ULA", "MALA"), target_name, lambda: advance_samplers(state, per_frame),
+         lambda k: metrics_line(state, fine, k), "lv-s-live", head=lambda playing: head_line(state, target, playing),
+         titles=(f"ULA on the {target.name}", f"MALA on the {target.name}"), marginals=True,
+         after=lambda m: None if m == "playing" else paused_metrics(state, target_name), draw=warn)
 
 
 def settings() -> tuple[str, int, int, float, float, int]:
@@ -117,26 +120,17 @@ LESSONS = [
 ]
 
 
-def paused_view(state: dict, target_name: str) -> None:
-    """The paused view in the layout of the playing frames: the head line, ULA and MALA as interactive charts, the
-    marginals, the metrics line; then the frame slider and the metrics."""
-    target, fine, coarse = target_and_grids(target_name)
+def paused_metrics(state: dict, target_name: str) -> None:
+    """Under the paused picture: what the chains mean, and the metrics of the newest frame."""
+    target, fine, _ = target_and_grids(target_name)
     ula, mala = state["ULA"], state["MALA"]
-    head_caption(head_line(state, target, False))
-    picture = st.container()  # drawn once the slider below has chosen the frame
-    line = st.empty()
-    idx = chain_player.scrub("lv-s", len(ula.frames))
-    line.caption(metrics_line(state, fine, idx) + (" · reached the frame limit: Restart to run again" if ula.full else ""))
-    cols = picture.columns(2)
-    samples = {}
-    for col, name, ch in [(cols[0], "ULA", ula), (cols[1], "MALA", mala)]:
-        chrome.plot(viz.chain_figure(coarse, ch.frames, idx, COLORS[name], f"{name} on the {target.name}",
-                                     target.extent), key=f"lv-s-fig-{name}", container=col)
-        samples[name] = ch.frames[idx]
-    chrome.plot(viz.marginals_figure(fine, samples, target.extent, COLORS), key="lv-s-marg", container=picture)
+    idx = len(ula.frames) - 1
+    if ula.full:
+        st.caption("Reached the last step: Replay runs the chains again.")
     chrome.explain("The chains are the $x_k$ of $x_{k+1} = x_k + \\eta\\nabla\\log p(x_k) + \\sigma w_k$; the marginals "
                    "compare their histogram with $p$ (dotted). ULA samples $p^{1/T}$ with $T = \\sigma^2/(2\\eta)$, "
                    "biased further by large $\\eta$; MALA's accept step keeps $p$ exact.")
+    samples = {"ULA": ula.frames[idx], "MALA": mala.frames[idx]}
     for col, name, ch in zip(st.columns(2), ("ULA", "MALA"), (ula, mala)):
         with col:
             m1, m2, m3 = st.columns(3)
@@ -144,24 +138,24 @@ def paused_view(state: dict, target_name: str) -> None:
                 m1.metric("dead chains", f"{ula.dead}", help="Chains sent beyond |x| = 1000 or to NaN; they are stopped.")
             else:
                 m1.metric("acceptance", fmt(mala.acceptance[idx], ".1%"),
-                          help="Share of accepted MALA proposals so far (live chains).")
+                          help="Share of accepted MALA proposals so far (live chains), at the newest frame.")
             m2.metric("ESS (x₁)", fmt(ess_x1(ch), ".0f"),
                       help="Effective sample size of x₁ over the second half of the frames (at most 100), "
                       "pooled over chains (Geyer's initial positive sequence).")
-            kl, live = kl_live(samples[name], fine)
+            kl, live_n = kl_live(samples[name], fine)
             total = len(samples[name])
             m3.metric("KL to exact", fmt(kl, ".3f"),
-                      help=f"KL(histogram ‖ exact) on 24 × 24 cells at this frame, over the live chains only "
+                      help=f"KL(histogram ‖ exact) on 24 × 24 cells at the newest frame, over the live chains only "
                       f"(dead chains are left out). {total} exact samples score {state['kl_exact']:.3f}: that is "
                       "the noise floor. With no live chain there is nothing to compare: —.")
-            if live == 0:
+            if live_n == 0:
                 st.caption(f"KL: — (no live chains: all {total} {name} chains were sent to infinity and stopped, "
                            "so there is no histogram to compare).")
-            elif live < total:
-                st.caption(f"KL over the {live} live chains of {total} (the {total - live} dead ones are left out); "
+            elif live_n < total:
+                st.caption(f"KL over the {live_n} live chains of {total} (the {total - live_n} dead ones are left out); "
                            "fewer samples raise the noise floor.")
     st.caption(f"{target.name}: {target.description}. Noise floor of the KL with {len(ula.frames[0])} exact "
-               f"samples: {state['kl_exact']:.3f}.")
+               f"samples: {state['kl_exact']:.3f}. Scrub the frames with the slider above the caption.")
 
 
 def render() -> None:
@@ -178,12 +172,11 @@ def render() -> None:
     if state is None:
         return
 
-    def warn(stt: dict) -> None:
-        ula = stt["ULA"]
+    def warn() -> None:
+        ula = state["ULA"]
         if ula.dead:
             st.warning(f"{ula.dead} of {len(ula.frames[0])} ULA chains were sent to infinity by the step size "
                        f"η = {eta:g} and stopped; the other chains go on. MALA rejects such moves instead.")
 
     with first:
-        chain_player.chain_view("lv_samplers", lambda stt: play_samplers(stt, target_name, per_frame),
-                                lambda stt: paused_view(stt, target_name), warn)
+        play_samplers(state, target_name, per_frame, warn)

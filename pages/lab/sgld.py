@@ -1,6 +1,8 @@
 """The SGLD tab: SGD, SGLD and full-batch Langevin on the Welling & Teh (2011) posterior, played or scrubbed."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import streamlit as st
 import torch
@@ -9,8 +11,7 @@ from genlib import densities as D
 from genlib import samplers as S
 from genlib import viz
 from genlib.limits import MAX_FRAMES
-from pages.lab.common import (COLORS, FPS, fmt, head_caption, play_batch, projector_first,
-                               target_and_grids)
+from pages.lab.common import COLORS, FPS, fmt, play, projector_first, target_and_grids
 from pages.views import chain_player, chrome, url
 
 WT_NAME = D.WellingTehPosterior.name
@@ -69,15 +70,17 @@ def head_line(target, playing: bool) -> str:
     x0, x1, y0, y1 = target.extent
     return (f"Posterior over θ₁ ∈ [{x0:g}, {x1:g}], θ₂ ∈ [{y0:g}, {y1:g}]; exact share in the mode θ₂ > 0: "
             f"{exact_mode_share():.0%}. Shares and KL pool the second half of the frames over all chains. " + (
-                "Pause for the interactive charts, the step schedule, the traces and the frame slider." if playing
-                else "Paused: hover the charts, scrub the frames below, or Play."))
+                "Pause for the metrics, the step schedule, the traces and the frame slider." if playing
+                else "Paused: scrub the frames with the slider under the picture, or Play."))
 
 
-def play_sgld(state: dict, per_frame: int) -> None:
-    """SGD, SGLD and full-batch Langevin side by side with the paused charts' axes; caption: the metrics line."""
+def play_sgld(state: dict, per_frame: int, schedule: S.StepSchedule, warn: Callable[[], None] | None = None) -> None:
+    """SGD, SGLD and full-batch Langevin side by side, the metrics line as each frame's caption; paused, the metrics,
+    the step schedule and the traces of the newest frame under the picture."""
     target, fine, _ = target_and_grids(WT_NAME)
-    play_batch(state, METHODS, WT_NAME, lambda: advance_sgld(state, per_frame), lambda i: metrics_line(state, fine, i),
-               "lv-g-flipbook", head=head_line(target, True), labels=("θ₁", "θ₂"))
+    play(state, METHODS, WT_NAME, lambda: advance_sgld(state, per_frame), lambda k: metrics_line(state, fine, k),
+         "lv-g-live", head=lambda playing: head_line(target, playing), labels=("θ₁", "θ₂"),
+         after=lambda m: None if m == "playing" else paused_metrics(state, schedule), draw=warn)
 
 
 def settings() -> tuple[float, int, float, int, int, int, int]:
@@ -121,20 +124,13 @@ LESSONS = [
 ]
 
 
-def paused_view(state: dict, schedule: S.StepSchedule) -> None:
-    """The paused view in the layout of the playing frames: the head line, the three methods as interactive charts,
-    the metrics line; then the frame slider, the metrics, the schedule and the traces."""
-    target, fine, coarse = target_and_grids(WT_NAME)
+def paused_metrics(state: dict, schedule: S.StepSchedule) -> None:
+    """Under the paused picture: what the methods do, and the metrics, step schedule and traces of the newest
+    frame."""
+    target, fine, _ = target_and_grids(WT_NAME)
     ref = state["SGLD"]
-    head_caption(head_line(target, False))
-    picture = st.container()  # drawn once the slider below has chosen the frame
-    line = st.empty()
-    idx = chain_player.scrub("lv-g", len(ref.frames))
-    line.caption(metrics_line(state, fine, idx) + (" · reached the frame limit" if ref.full else ""))
+    idx = len(ref.frames) - 1
     exact_up = exact_mode_share()
-    for col, name in zip(picture.columns(3), METHODS):
-        chrome.plot(viz.chain_figure(coarse, state[name].frames, idx, COLORS[name], name, target.extent, ("θ₁", "θ₂")),
-                    key=f"lv-g-fig-{name}", container=col)
     chrome.explain("Each method moves $\\theta$ by $\\frac{\\epsilon_t}{2}$ times a minibatch estimate of "
                    "$\\nabla\\log p(\\theta\\mid x)$; SGLD adds the noise $\\sqrt{\\epsilon_t}\\,w_t$ and samples the "
                    "posterior, SGD (no noise) converges to a mode.")
@@ -144,7 +140,7 @@ def paused_view(state: dict, schedule: S.StepSchedule) -> None:
             up, kl = mode_share_and_kl(rec, idx, fine)
             m1, m2 = st.columns(2)
             m1.metric("share in mode θ₂ > 0", fmt(up, ".0%"), help=f"Over the second half of the frames, all "
-                      f"chains. Exact posterior: {exact_up:.0%}.")
+                      f"chains, at the newest frame. Exact posterior: {exact_up:.0%}.")
             m2.metric("KL to exact", fmt(kl, ".2f"),
                       help="KL(histogram ‖ exact posterior) on 24 × 24 cells, samples of the second half of "
                       "the frames pooled over chains.")
@@ -171,12 +167,11 @@ def render() -> None:
         return
     schedule = S.StepSchedule(a, float(b), gamma)  # valid: building the chains with it just worked
 
-    def warn(stt: dict) -> None:
-        dead = {n: stt[n].dead for n in METHODS if stt[n].dead}
+    def warn() -> None:
+        dead = {n: state[n].dead for n in METHODS if state[n].dead}
         if dead:
             st.warning("Chains sent to infinity by too large a step (a) were stopped: "
                        + ", ".join(f"{n}: {d}" for n, d in dead.items()) + ". The others go on.")
 
     with first:
-        chain_player.chain_view("lv_sgld", lambda stt: play_sgld(stt, per_frame), lambda stt: paused_view(stt, schedule),
-                                warn)
+        play_sgld(state, per_frame, schedule, warn)

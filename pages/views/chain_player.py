@@ -15,7 +15,7 @@ import streamlit as st
 from PIL import Image
 
 from genlib import viz
-from pages.views import chrome, setup, ticker, untrusted
+from pages.views import chrome, live, setup, ticker, untrusted
 from pages.views.flipbook import flipbook
 from pages.views.training import run_buttons
 
@@ -53,10 +53,11 @@ def restart(name: str, key: tuple, build: Callable[[], dict]) -> dict:
 
 
 def controls(state: dict, key: str, what: str, build: Callable[[], dict], advance: Callable[[], None],
-             fps: float | None = None) -> dict | None:
-    """The settings' error, or the Play/Pause · Step · Restart row (outside any fragment; buttons f"{key}-play",
-    f"{key}-step", f"{key}-restart"). Restart replaces the chains by build()'s (see `restart`), Step calls advance().
-    `fps`: the frame rate of a browser flipbook, for the help text (None: one frame per server tick).
+             fps: float | None = None, finished: Callable[[dict], bool] = lambda s: False) -> dict | None:
+    """The settings' error, or the Play/Pause · Step · Restart row (views.live.buttons, outside any fragment; buttons
+    f"{key}-play", f"{key}-step", f"{key}-restart"). Restart replaces the chains by build()'s (see `restart`), Step
+    calls advance(), and Play on finished chains (`finished(state)`) reads Replay: new chains from the same seed,
+    playing. `fps`: the frame rate the browser plays at, for the help text.
     Returns the chains' state to show (a new dict after Restart), or None when there are no chains to show."""
     if state["error"]:
         untrusted.error(f"Cannot run these settings: {state['error']}.")
@@ -64,15 +65,19 @@ def controls(state: dict, key: str, what: str, build: Callable[[], dict], advanc
     play_help = (f"Run the {what}, one frame per tick." if fps is None else f"Run the {what}: the browser shows "
                  f"{fps:g} frames per second while the server computes the next ones.")
     play_help += " The space bar plays and pauses too (when no text field has the focus)."
-    step, again = run_buttons(state, "playing", (f"{key}-play", f"{key}-step", f"{key}-restart"), ("Play", "Restart"),
-                              (play_help, "Advance one frame (the steps per frame set above).",
-                               "Start the chains again from the same seed."), space=f"{key}-space")
-    if again:
+    step, again, replay = live.buttons(
+        state, "playing", (f"{key}-play", f"{key}-step", f"{key}-restart"), ("Play", "Restart"),
+        (play_help, "Advance one frame (the steps per frame set above).", "Start the chains again from the same seed."),
+        space=f"{key}-space", finished=finished(state))
+    if again or replay:
         state = restart(state["name"], state["key"], build)
         if state["error"]:
             untrusted.error(f"Cannot run these settings: {state['error']}.")
             return None
-    if step:
+        if replay:
+            state["playing"] = True
+            st.rerun()
+    if step and not finished(state):
         advance()
     return state
 

@@ -126,7 +126,7 @@ def view(state: dict, key: str, advance: Callable[[float | None], object], *, fl
          every: float = 0.25, scene: Callable[[], dict] | None = None,
          frames: Callable[[], tuple[int, int]] | None = None, frame: Callable[[int], dict] | None = None,
          draw: Callable[[], None] | None = None, head: Callable[[str], str] | None = None,
-         note: Callable[[float, float], str] | None = None) -> None:
+         note: Callable[[float, float], str] | None = None, after: Callable[[str], None] | None = None) -> None:
     """The live fragment of one view. While state[flag] (and the browser asks): `advance(budget)` for one frame or
     one training tick (`budget`: this view's fair slice in seconds when the server is shared, else None); False
     from it stops the run (a divergence). Up to `batch` frames per ask; with `fps` > 0 the browser plays them at that
@@ -135,7 +135,8 @@ def view(state: dict, key: str, advance: Callable[[float | None], object], *, fl
     Chain views give `scene()` (the still parts: {"id", "rows": [[panel, ...]]}, see live.js), `frames()` ((absolute
     index of the first frame held, frames held)) and `frame(k)` (the data of held frame k: {"step", "caption",
     "parts"}). Training views give `draw()`, their st panels, drawn every run. `head(mode)`: the line above the
-    picture; `note(rate, ms per unit)`: the status line while playing."""
+    picture; `note(rate, ms per unit)`: the status line while playing; `after(mode)`: st elements under the picture
+    (a paused view's metrics)."""
 
     @st.fragment
     def run() -> None:
@@ -205,5 +206,7 @@ def view(state: dict, key: str, advance: Callable[[float | None], object], *, fl
                 data["scene"] = sc
             data["scene_id"] = sc["id"]
         _component(key=key, data=data, on_event_change=lambda: _on_event(state, key))
+        if after is not None:
+            after(m)
 
     run()
