@@ -170,7 +170,7 @@ run = Run(mn, state, trainer, model, proj, PRETRAINED)
 tab_objs = url.bound(st.tabs, TABS, key="vae-tab")
 tabs = dict(zip(TABS, tab_objs))
 if not tabs["Train"].open and not proj:  # (boilerplate on the projector; the Train tab always shows it)
-    caption_slot.caption(run.caption(trainer))
+    caption_slot.caption(run.caption(trainer, training_shown=False))
 for name, render in [("Train", lambda: train.render(run, fresh)), ("Latent grid", lambda: grid.render(run)),
                      ("Clusters", lambda: clusters.render(run)), ("Interpolate", lambda: interpolate.render(run)),
                      ("Draw", lambda: draw.render(run)), ("Sample", lambda: sample.render(model))]:

@@ -34,11 +34,17 @@ class Run:
     def val(self) -> torch.Tensor:
         return self.mn.val.images
 
-    def caption(self, tr) -> str:
+    def caption(self, tr, training_shown: bool = True) -> str:
+        """The model in use; `training_shown`: whether the Train tab (where the live training runs) is open. Training
+        runs only while its view is on screen, so another tab's caption says it waits there."""
         c = tr.model.config
+        doing = ""
+        if self.state.get("running"):
+            doing = " (training)" if training_shown else " (training paused while another tab is open: it goes on " \
+                "in the Train tab)"
         return untrusted.literal(  # the source and the config's strings may come from an uploaded file
             f"Current model ({self.state['source']}): {c.encoder}/{c.decoder}, latent {c.latent}, {c.likelihood}, "
-            f"beta {c.beta:g}, {tr.step_count} steps" + (" (training)" if self.state.get("running") else "") + ".")
+            f"beta {c.beta:g}, {tr.step_count} steps{doing}.")
 
     @torch.no_grad()
     def encode_means(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
