@@ -28,7 +28,7 @@ from typing import Callable
 
 import torch
 
-from . import checkpoints, limits, share
+from . import checkpoints, limits
 from .data import EVAL_SEED, binarize
 from .text import printable
 
@@ -286,13 +286,14 @@ class Trainer:
                 return None
         return rec
 
-    def tick(self, val: Data, budget: float = 0.1, max_steps: int = 200) -> dict | None:
-        """One tick of live training (the app's pages): optimizer steps for about `budget` seconds, then the
-        validation metrics, with the tick's duration as `tick_ms`. None when the steps or the validation diverged (the
-        run is rolled back to the start of the tick and `message` says so). The budget is cut to the process's fair
-        share when the caller set one (genlib.share.capped: many live sessions in one server)."""
+    def tick(self, val: Data | None, budget: float | None = 0.1, max_steps: int = 200) -> dict | None:
+        """One tick of live training (the app's pages): optimizer steps for about `budget` seconds (None: no time
+        limit; at least one step runs), then the validation metrics on `val` (None: none), with the tick's duration
+        as `tick_ms`. None when
+        the steps or the validation diverged (the run is rolled back to the start of the tick and `message` says so).
+        The budget is used as given: the caller sizes it (a page's fair share of a shared server)."""
         t0 = time.perf_counter()
-        rec = self.run(max_steps, time_budget=share.cap(budget), validate=val)
+        rec = self.run(max_steps, time_budget=budget, validate=val)
         if rec is not None:
             rec["tick_ms"] = 1000 * (time.perf_counter() - t0)
         return rec

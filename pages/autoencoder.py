@@ -4,7 +4,7 @@ import torch
 
 from genlib import models, viz
 from genlib.models.autoencoder import AEConfig
-from pages.views import chain_player, chrome, setup, training, url
+from pages.views import chain_player, chrome, setup, share, training, url
 
 PRETRAINED = "ae-mnist-2d"
 
@@ -155,7 +155,7 @@ def draw(tr) -> None:
 
 
 with panel:
-    training.live(state, lambda: state["trainer"].tick(val), draw)
+    training.live(state, lambda budget: state["trainer"].tick(val, budget=share.cut(0.1, budget)), draw)
 with lesson_slot if not chrome.projector() else st.container():
     chrome.lessons("ae", [
         chrome.Lesson("Code size 2 vs 32",

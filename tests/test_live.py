@@ -1,5 +1,5 @@
-"""Live views of a class in one server process: the fair share of compute between live sessions (genlib.share, with
-real threads as Streamlit's script threads are), Trainer.tick within its capped budget, the process's garbage
+"""Live views of a class in one server process: the fair share of compute between live sessions (pages/views/share.py,
+with real threads as Streamlit's script threads are), Trainer.tick within the budget it is given, the process's garbage
 collection settings, and the shared pretrained models that no training or sampling path of the pages ever changes."""
 import threading
 import time
@@ -9,12 +9,13 @@ import pytest
 import torch
 from harness import ROOT
 
-from genlib import checkpoints, samplers, share
+from genlib import checkpoints, samplers
 from genlib.models import rbm as R
 from genlib.models import vae as V
 from genlib.models.autoencoder import AEConfig, Autoencoder
-from genlib.share import FairShare
 from genlib.train import TrainConfig, Trainer
+from pages.views import share
+from pages.views.share import FairShare
 
 
 def test_the_slice_shrinks_with_live_sessions_and_comes_back_when_they_leave():
@@ -63,18 +64,29 @@ def tiny_trainer(digits, seed=0):
     return Trainer(Autoencoder(AEConfig(code_size=2, hidden=(32,))), digits, TrainConfig(batch_size=20, seed=seed))
 
 
-def test_trainer_tick_keeps_within_the_capped_budget(digits, one_torch_thread):
+def test_trainer_tick_keeps_within_the_budget_it_is_given(digits, one_torch_thread):
     tr = tiny_trainer(digits)
     val = digits[:50]
     tr.tick(val, budget=0.05)  # warm up
-    with share.capped(0.0):  # one step always runs, and no more
-        before = tr.step_count
-        tr.tick(val, budget=1.0, max_steps=100)
-        assert tr.step_count == before + 1
     before = tr.step_count
-    tr.tick(val, budget=0.2, max_steps=20)  # outside: the tick's own budget
+    tr.tick(val, budget=share.cut(1.0, 0.0), max_steps=100)  # a slice of 0 s: one step always runs, and no more
+    assert tr.step_count == before + 1
+    before = tr.step_count
+    tr.tick(val, budget=share.cut(0.2, None), max_steps=20)  # alone: the tick's own budget
     assert tr.step_count - before > 1
-    assert share.cap(0.3) == 0.3
+    assert share.cut(0.3, None) == 0.3 and share.cut(0.3, 0.1) == 0.1 and share.cut(0.3, 1.0) == 0.3
+
+
+def test_the_library_schedules_nothing():
+    """The fair share is the app's: genlib has no share module and no per-thread cap on a tick's budget."""
+    import importlib.util
+
+    import genlib
+    from genlib import train
+
+    assert importlib.util.find_spec("genlib.share") is None
+    assert not hasattr(genlib, "share") and not hasattr(train, "share")
+    assert not hasattr(FairShare, "limiting")
 
 
 def test_two_live_sessions_in_one_process_both_advance(digits, one_torch_thread):
@@ -92,8 +104,7 @@ def test_two_live_sessions_in_one_process_both_advance(digits, one_torch_thread)
             while time.monotonic() < end:
                 cap, n = fs.budget(("session", i), own=1.0, period=0.4)
                 t0 = time.perf_counter()
-                with share.capped(cap if n > 1 else None):
-                    rec = trainers[i].tick(val, budget=0.1)
+                rec = trainers[i].tick(val, budget=share.cut(0.1, cap if n > 1 else None))
                 spent = time.perf_counter() - t0
                 seen[i].append((n, cap, rec["seconds"]))
                 time.sleep(fs.delay(spent, 0.4, n))
@@ -196,7 +207,7 @@ def _slow_live_app():
                                                   TrainConfig(batch_size=20)), "running": True, "val": data[:20]}
     state = st.session_state.tr
 
-    def tick():
+    def tick(budget):
         time.sleep(0.6)
         return state["trainer"].tick(state["val"], budget=0.0, max_steps=1)
 

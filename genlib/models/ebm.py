@@ -18,7 +18,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from .. import samplers, share
+from .. import samplers
 from ..data import EVAL_SEED
 from ..train import Diverged, Preset, TrainConfig, Trainer
 from .base import Model, fixed_generator
@@ -271,12 +271,11 @@ class LiveTraining:
 
     def tick(self, budget: float | None = 0.25, max_langevin: int | None = None,
              iterations: int | None = None) -> dict | None:
-        """Work for about `budget` seconds (cut to the process's fair share, genlib.share; None: no limit) and at
+        """Work for about `budget` seconds (as given; None: no limit) and at
         most `max_langevin` Langevin steps, stopping once `iterations` optimizer steps are done; at least one Langevin
         step. Returns what it did ({"phase", "done", "total", "steps", "tick_ms"}), or None when the run diverged."""
         tr = self.trainer
         t0 = time.perf_counter()
-        budget = None if budget is None else share.cap(budget)
         over = lambda: budget is not None and time.perf_counter() - t0 > budget  # noqa: E731
         taken = steps = 0
         worked = 0.0  # computing time of the iterations finished in this tick

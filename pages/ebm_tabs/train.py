@@ -11,7 +11,7 @@ from genlib import models, viz
 from genlib.data import MNIST
 from genlib.models.ebm import EBM, EBMConfig, LiveTraining
 from pages.ebm_tabs.common import langevin_step_seconds, seconds, slots
-from pages.views import chain_player, chrome, training, url
+from pages.views import chain_player, chrome, share, training, url
 
 VAL = 128  # validation digits (a validation pass every VAL_EVERY iterations, spread over ticks like an iteration)
 VAL_EVERY = 10
@@ -116,4 +116,4 @@ def render(state: dict, mn: MNIST, step_size: float, noise: float, pretrained: s
                     st.caption("The replay buffer fills with noise at the first training step.")
 
     with visual:
-        training.live(state, lambda: live.tick(budget=TICK_BUDGET), draw_train, every=0.5)
+        training.live(state, lambda budget: live.tick(budget=share.cut(TICK_BUDGET, budget)), draw_train, every=0.5)

@@ -13,9 +13,10 @@ from genlib.data import TOYS, toy_data
 from genlib.models.ebm2d import EBM2DConfig
 from genlib.train import TrainConfig, Trainer
 from pages.lab.common import SIGMA_MAX, projector_first
-from pages.views import chrome, training, untrusted, url
+from pages.views import chrome, share, training, untrusted, url
 
 TICK = 0.1  # seconds between redraws of the training view while it runs (the browser asks for each tick)
+BUDGET = 0.12  # seconds of training per tick (the fair slice when the server is shared and that is less)
 BOX = (-4.0, 4.0, -4.0, 4.0)
 # The page's defaults (its controls start here), chosen so that the eight Gaussians separate into eight modes within
 # a minute of live training (as a class watches). Measured (genlib.models.ebm2d.mode_report; bench/bench_lab_ebm2d.py
@@ -36,10 +37,11 @@ def new_ebm(dataset: str, seed: int, config: EBM2DConfig, lr: float) -> dict:
     return {"trainer": Trainer(model, data, TrainConfig(lr=lr, batch_size=128, seed=seed)), "running": False}
 
 
-def tick(state: dict, budget: float = 0.12, max_steps: int = 20) -> dict | None:
-    """Training steps for about `budget` seconds. None after a divergence: the trainer rolled back to the state
+def tick(state: dict, budget: float | None = BUDGET, max_steps: int = 20) -> dict | None:
+    """Training steps for about `budget` seconds (None: no time limit), at least one, at most `max_steps` (no
+    validation pass: the view draws the energy itself). None after a divergence: the trainer rolled back to the state
     before the tick and says so in its `message`; training pauses."""
-    rec = state["trainer"].run(max_steps, time_budget=budget)
+    rec = state["trainer"].tick(None, budget=budget, max_steps=max_steps)
     if rec is None:
         state["running"] = False
     return rec
@@ -155,4 +157,5 @@ def render() -> None:
     if step:
         training.safe_tick(state, lambda: tick(state))
     with first:
-        training.live(state, lambda: tick(state), lambda tr: view(tr, dataset, neg_mode), every=TICK)
+        training.live(state, lambda budget: tick(state, share.cut(BUDGET, budget)),
+                      lambda tr: view(tr, dataset, neg_mode), every=TICK)

@@ -11,7 +11,7 @@ from genlib import models, viz
 from genlib.data import MNIST, binarize_fixed
 from genlib.models.rbm import EXACT_MAX_HIDDEN, RBM, RBMConfig, exact_log_z, log_likelihood
 from pages.rbm_tabs import lessons
-from pages.views import chain_player, chrome, training, untrusted, url
+from pages.views import chain_player, chrome, share, training, untrusted, url
 
 # the Train tab's controls (widget key -> default); the run is built from them at Reset
 TRAIN_DEFAULTS = {"rbm-method": "CD-k", "rbm-hidden": 64, "rbm-k": 1, "rbm-lr": 0.1, "rbm-batch": 64, "rbm-mom": 0.0,
@@ -68,8 +68,8 @@ def train_tick(state: dict, mn: MNIST, budget: float = 0.12) -> dict | None:
 def render(state: dict, mn: MNIST) -> None:
     """The tab: `state` is the session's run {"trainer", "running", "source", "previous"}."""
 
-    def tick() -> dict | None:
-        return train_tick(state, mn)
+    def tick(budget: float | None = None) -> dict | None:
+        return train_tick(state, mn, share.cut(0.12, budget))
 
     view = st.container() if chrome.projector() else None  # projector mode: the curves above the controls
     c1, c2, c3, c4 = st.columns(4)

@@ -8,7 +8,7 @@ import torch
 
 from genlib import metrics, viz
 from pages.vae_tabs.common import Run
-from pages.views import chain_player, chrome, training
+from pages.views import chain_player, chrome, share, training
 
 
 def render(run: Run, fresh: Callable[[], dict]) -> None:
@@ -56,6 +56,6 @@ def render(run: Run, fresh: Callable[[], dict]) -> None:
             chain_player.frame(st, viz.grid(torch.cat([fixed[:8], rec[:8], fixed[8:], rec[8:]]), nrow=8),
                                "Rows 1, 3: validation digits · rows 2, 4: reconstructions (decoder mean at z = μ)")
 
-    training.live(state, lambda: state["trainer"].tick(val), draw)
+    training.live(state, lambda budget: state["trainer"].tick(val, budget=share.cut(0.1, budget)), draw)
     # after Step: the file is the run shown, named with its step count
     training.checkpoint_download(state, mn, f"vae-z{model.config.latent}", "vae-dl")

@@ -16,8 +16,8 @@ import torch
 
 from genlib import checkpoints, limits, models
 from genlib import data as gdata
-from genlib.share import FairShare
 from pages.views import untrusted
+from pages.views.share import FairShare
 
 GC_PERIOD = 20.0  # seconds between the sweeper's full collections (see gc_sweeper)
 
@@ -94,7 +94,7 @@ def gc_sweeper(period: float = GC_PERIOD) -> threading.Thread:
 
 @st.cache_resource
 def fair_share() -> FairShare:
-    """The process's one fair-share budget of live ticks (genlib.share), shared by every session."""
+    """The process's one fair-share budget of live ticks (views.share), shared by every session."""
     return FairShare()
 
 

@@ -11,7 +11,6 @@ import torch
 
 from genlib import checkpoints, limits, models
 from genlib import data as gdata
-from genlib import share as gshare
 from genlib.train import TrainConfig, Trainer
 from pages.views import setup, ticker, untrusted
 
@@ -143,15 +142,17 @@ def safe_tick(state: dict, tick: Callable[[], dict | None]) -> dict | None:
     return rec
 
 
-def live(state: dict, tick: Callable[[], dict | None], draw: Callable[[Trainer], None], every: float = 0.4) -> None:
-    """The live-training fragment: while state["running"], tick() about every `every` seconds; a tick that diverged or
-    failed (None) stops the run with a full rerun, so the Start button comes back. Then the run's message (divergence,
+def live(state: dict, tick: Callable[[float | None], dict | None], draw: Callable[[Trainer], None],
+         every: float = 0.4) -> None:
+    """The live-training fragment: while state["running"], tick(budget) about every `every` seconds (`budget`: this
+    session's fair slice in seconds when the server is shared, None when alone: the page's own budget); a tick that
+    diverged or failed (None) stops the run with a full rerun, so the Start button comes back. Then the run's message (divergence,
     rollback, failure) and draw(trainer). The tick is a plain call (Trainer.tick) that tests make directly; pages call
     it through safe_tick for the Step button too.
 
     The browser asks for each tick (views.ticker): one at a time, only while the tab is visible and someone is there.
-    With several live sessions in the server each tick's budget is cut to the process's fair share (genlib.share,
-    honoured by Trainer.tick) and the browser waits longer between ticks; a status line says what the server is doing
+    With several live sessions in the server each tick's budget is cut to the process's fair share (views.share,
+    passed to tick) and the browser waits longer between ticks; a status line says what the server is doing
     (the tick's step and time, a slow step's duration, shared mode)."""
 
     @st.fragment
@@ -169,8 +170,7 @@ def live(state: dict, tick: Callable[[], dict | None], draw: Callable[[Trainer],
                              "machine)")
             cap, n = share.budget(who, 1.0, every)  # the fair slice of this tick's period (alone: no cap below)
             before, t0, c0 = tr.step_count, time.perf_counter(), time.thread_time()
-            with gshare.capped(cap if n > 1 else None):
-                rec = safe_tick(state, tick)
+            rec = safe_tick(state, lambda: tick(cap if n > 1 else None))
             spent, busy = time.perf_counter() - t0, time.thread_time() - c0
             if step_s > 0.5:
                 working.empty()

@@ -7,17 +7,15 @@ calls `FairShare.budget` before its tick: with n sessions live (ticked within `w
 the browser how long to wait before asking for the next tick so that a session's busy share stays near total / n
 even when one step alone takes longer than its slice. Thread-safe: every session's script thread calls it.
 
-`capped(seconds)` sets a per-thread cap on tick budgets that `genlib.train.Trainer.tick` honours (`cap`), so a page's
-own tick function needs no change to take part.
+Scheduling is the app's business: the library's ticks (genlib.train.Trainer.tick) use exactly the budget they are
+given, and a live view passes them its slice.
 """
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 TOTAL = 0.7  # core-seconds per second shared by all live ticks: the rest of the one GIL core stays for page runs,
 # Streamlit's messages and the event loop (measured: bench/CLASS_PROFILE.md)
@@ -26,23 +24,11 @@ BUSY = 0.9  # the share limits only once the process used this much of a core (a
 WINDOW = 3.0  # a session that has not ticked for this many seconds (paused, hidden tab, closed) no longer counts
 MIN_BUDGET = 0.02  # a tick always gets this much (one optimizer step at least runs anyway: Trainer.run)
 
-_cap: contextvars.ContextVar[float | None] = contextvars.ContextVar("genlib_tick_cap", default=None)
 
-
-@contextlib.contextmanager
-def capped(seconds: float | None) -> Iterator[None]:
-    """Inside: `cap(budget)` returns at most `seconds` (None: no cap) in this thread."""
-    token = _cap.set(seconds)
-    try:
-        yield
-    finally:
-        _cap.reset(token)
-
-
-def cap(budget: float) -> float:
-    """A tick's time budget under the current `capped` limit (unchanged outside one)."""
-    c = _cap.get()
-    return budget if c is None else min(budget, c)
+def cut(own: float, fair: float | None) -> float:
+    """A tick's budget: the view's `own` seconds, or its fair slice `fair` when that is smaller (None: the view is
+    alone on the server, its own budget)."""
+    return own if fair is None else min(own, fair)
 
 
 def machine_cpu() -> tuple[float, float] | None:
