@@ -48,11 +48,12 @@ function colors(el) {  // the theme's text colour and a faint grid colour, read 
   return { ink: cs.color || "#333", faint: "rgba(128,128,128,0.35)", font: cs.fontFamily || "sans-serif" };
 }
 
-// a canvas sized `w` x `h` CSS pixels (scaled down to fit its row), drawn at the screen's pixel density
+// a canvas sized `w` x `h` CSS pixels, drawn at the screen's pixel density; in a narrower row the panels shrink in
+// proportion to their widths (flex-shrink weighs each by its width), so a wide panel stays wider than a narrow one
 function makeCanvas(w, h) {
   const c = document.createElement("canvas"), r = window.devicePixelRatio || 1;
   c.width = Math.round(w * r); c.height = Math.round(h * r);
-  c.style.width = "100%"; c.style.maxWidth = w + "px"; c.style.aspectRatio = `${w} / ${h}`;
+  c.style.width = w + "px"; c.style.maxWidth = "100%"; c.style.aspectRatio = `${w} / ${h}`;
   const g = c.getContext("2d");
   g.scale(r, r);
   return { c, g, w, h };
@@ -266,7 +267,7 @@ export default function ({ data, parentElement, setTriggerValue }) {
       if (f !== undefined) {
         v.show(f);
         v.root.dataset.shown = String(+v.root.dataset.shown + 1);  // frames displayed: what the benches count
-      } else if (d.mode === "playing") v.root.dataset.waits = String(+v.root.dataset.waits + 1);
+      } else if (d.mode === "playing" && d.fps > 0) v.root.dataset.waits = String(+v.root.dataset.waits + 1);
       v.updateScrub();
       // ask for more while a batch is still queued (again after 20 s if no answer came), not before the fair-share
       // wait, only while playing, the tab is visible and someone is there

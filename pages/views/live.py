@@ -16,6 +16,7 @@ lab's samplers, SGLD and 2-D EBM) runs through `view`, one loop, and one browser
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -126,7 +127,8 @@ def view(state: dict, key: str, advance: Callable[[float | None], object], *, fl
          every: float = 0.25, scene: Callable[[], dict] | None = None,
          frames: Callable[[], tuple[int, int]] | None = None, frame: Callable[[int], dict] | None = None,
          draw: Callable[[], None] | None = None, head: Callable[[str], str] | None = None,
-         note: Callable[[float, float], str] | None = None, after: Callable[[str], None] | None = None) -> None:
+         note: Callable[[float, float], str] | None = None, after: Callable[[str], None] | None = None,
+         status_first: bool = False) -> None:
     """The live fragment of one view. While state[flag] (and the browser asks): `advance(budget)` for one frame or
     one training tick (`budget`: this view's fair slice in seconds when the server is shared, else None); False
     from it stops the run (a divergence). Up to `batch` frames per ask; with `fps` > 0 the browser plays them at that
@@ -136,7 +138,8 @@ def view(state: dict, key: str, advance: Callable[[float | None], object], *, fl
     index of the first frame held, frames held)) and `frame(k)` (the data of held frame k: {"step", "caption",
     "parts"}). Training views give `draw()`, their st panels, drawn every run. `head(mode)`: the line above the
     picture; `note(rate, ms per unit)`: the status line while playing; `after(mode)`: st elements under the picture
-    (a paused view's metrics)."""
+    (a paused view's metrics). `status_first`: the component (the status line) above what draw() draws, as a
+    training view has it (it is still sent last: the browser's next ask waits for the whole redraw)."""
 
     @st.fragment
     def run() -> None:
@@ -149,6 +152,7 @@ def view(state: dict, key: str, advance: Callable[[float | None], object], *, fl
             st.rerun(scope="app")
         share, who = setup.fair_share(), (ticker.live_id(), key)
         m = mode(state, flag, finished())
+        top = st.container() if status_first else contextlib.nullcontext()
         slow = st.empty()
         gap, spent, done = 0.0, 0.0, 0
         if m == "playing" and ev in (None, "more"):
@@ -205,7 +209,8 @@ def view(state: dict, key: str, advance: Callable[[float | None], object], *, fl
                 sc = state["_scene"] = scene()
                 data["scene"] = sc
             data["scene_id"] = sc["id"]
-        _component(key=key, data=data, on_event_change=lambda: _on_event(state, key))
+        with top:
+            _component(key=key, data=data, on_event_change=lambda: _on_event(state, key))
         if after is not None:
             after(m)
 

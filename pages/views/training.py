@@ -12,7 +12,8 @@ import torch
 from genlib import checkpoints, limits, models
 from genlib import data as gdata
 from genlib.train import TrainConfig, Trainer
-from pages.views import setup, ticker, untrusted
+from pages.views import live as live_view
+from pages.views import setup, untrusted
 
 LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0, 10.0, 1e2, 1e4]
 BATCH_SIZES = [16, 32, 64, 128, 256, 512]
@@ -25,20 +26,8 @@ def new_trainer(model: torch.nn.Module, mn: gdata.MNIST, lr: float, batch_size: 
 def run_buttons(state: dict, flag: str, keys: tuple[str, str, str], labels: tuple[str, str], helps: tuple[str, str, str],
                 space: str | None = None) -> tuple[bool, bool]:
     """A run/pause toggle of `state[flag]`, a single step and a reset-like button, in one row (outside any
-    fragment). `labels` names the first button when paused and the third. With `space` (a key), the space bar toggles
-    too (views.ticker.space). Returns (step clicked, third clicked)."""
-    c1, c2, c3 = st.columns(3)
-    if space is not None:
-        with c1:
-            if ticker.space(space):
-                state[flag] = not state.get(flag, False)
-    on = state.get(flag, False)
-    if c1.button("Pause" if on else labels[0], key=keys[0], width="stretch", type="primary",
-                 icon=":material/pause:" if on else ":material/play_arrow:", help=helps[0]):
-        state[flag] = not on
-        st.rerun()
-    step = c2.button("Step", key=keys[1], width="stretch", icon=":material/skip_next:", help=helps[1])
-    third = c3.button(labels[1], key=keys[2], width="stretch", icon=":material/restart_alt:", help=helps[2])
+    fragment), labelled from the live view's state (views.live.buttons). Returns (step clicked, third clicked)."""
+    step, third, _ = live_view.buttons(state, flag, keys, labels, helps, space=space)
     return step, third
 
 
@@ -144,67 +133,52 @@ def safe_tick(state: dict, tick: Callable[[], dict | None]) -> dict | None:
 
 def live(state: dict, tick: Callable[[float | None], dict | None], draw: Callable[[Trainer], None],
          every: float = 0.4) -> None:
-    """The live-training fragment: while state["running"], tick(budget) about every `every` seconds (`budget`: this
-    session's fair slice in seconds when the server is shared, None when alone: the page's own budget); a tick that
-    diverged or failed (None) stops the run with a full rerun, so the Start button comes back. Then the run's message (divergence,
-    rollback, failure) and draw(trainer). The tick is a plain call (Trainer.tick) that tests make directly; pages call
-    it through safe_tick for the Step button too.
+    """Live training as a live view (views.live): while state["running"], tick(budget) about every `every` seconds
+    (`budget`: this session's fair slice in seconds when the server is shared, None when alone: the page's own
+    budget); a tick that diverged or failed (None) stops the run with a full rerun, so the Start button comes back.
+    Every run draws the run's message (divergence, rollback, failure) and draw(trainer); the status line above says
+    what the server is doing (the step, the tick's time, the rate, a slow step's duration, shared mode) or why the
+    run is paused. The tick is a plain call (Trainer.tick) that tests make directly; pages call it through safe_tick
+    for the Step button too."""
 
-    The browser asks for each tick (views.ticker): one at a time, only while the tab is visible and someone is there.
-    With several live sessions in the server each tick's budget is cut to the process's fair share (views.share,
-    passed to tick) and the browser waits longer between ticks; a status line says what the server is doing
-    (the tick's step and time, a slow step's duration, shared mode)."""
-
-    @st.fragment
-    def run() -> None:
+    def advance(budget: float | None) -> bool:
         tr = state["trainer"]
-        status = st.container()  # the status line (ticker) above the panels, filled once the tick is done
-        who, share = (ticker.live_id(), "train", id(state)), setup.fair_share()
-        state["_runs"] = runs = state.get("_runs", 0) + 1
-        note, delay = "", every
-        if state["running"]:
-            step_s = state.get("_step_s", 0.0) if len(state.get("_times", [])) > 1 else 0.0
-            if step_s > 0.5:  # say what the server is doing while a slow step runs (not a frozen page)
-                working = status.empty()
-                working.caption(f"Computing step {tr.step_count + 1} … (one step takes about {step_s:.1f} s on this "
-                             "machine)")
-            cap, n = share.budget(who, 1.0, every)  # the fair slice of this tick's period (alone: no cap below)
-            before, t0, c0 = tr.step_count, time.perf_counter(), time.thread_time()
-            rec = safe_tick(state, lambda: tick(cap if n > 1 else None))
-            spent, busy = time.perf_counter() - t0, time.thread_time() - c0
-            if step_s > 0.5:
-                working.empty()
-            if rec is None:
-                state["running"] = False
-                share.leave(who)
-                st.rerun()  # a full rerun brings the Start button back; the message below shows after it
-            steps = tr.step_count - before
-            if steps:
-                state["_step_s"] = step_s = spent / steps  # with the tick's validation: what one step costs here
-            delay = share.delay(spent, every, n, busy)
-            times = state["_times"] = (state.get("_times", []) + [(time.monotonic(), tr.step_count)])[-8:]
-            dt = times[-1][0] - times[0][0]
-            rate = (times[-1][1] - times[0][1]) / dt if dt > 0 else 0.0
-            # (not "last tick N ms": bench/bench_class.py reads the page's own caption by that phrase)
-            note = f"Training: step {tr.step_count}, this tick {1000 * spent:.0f} ms"
-            if rate:
-                note += f", about {rate:.0f} steps/s" if rate >= 10 else f", about {rate:.2g} steps/s"
-            if step_s > max(every, 0.5) and len(times) > 2:  # not from the first tick (torch's warm-up)
-                note += f"; one step takes {step_s:.1f} s on this machine"
-            if n > 1 and (cap < 0.1 or delay > max(every - spent, 0) + 1e-3):
-                note += f". Shared mode: {n} live sessions, about {rate:.2g} steps/s each"
-        else:
-            share.leave(who)
-            state["_times"] = []
+        before, t0 = tr.step_count, time.perf_counter()
+        rec = safe_tick(state, lambda: tick(budget))
+        spent = time.perf_counter() - t0
+        if rec is None:
+            return False
+        if tr.step_count > before:  # with the tick's validation: what one step costs here
+            state["_step_s"] = spent / (tr.step_count - before)
+        state["_tick_s"] = spent
+        state["_steps"] = (state.get("_steps", []) + [(time.monotonic(), tr.step_count)])[-8:]
+        return True
+
+    def note(_rate: float, _ms: float) -> str:
+        tr, times = state["trainer"], state.get("_steps", [])
+        dt = times[-1][0] - times[0][0] if len(times) > 1 else 0.0
+        rate = (times[-1][1] - times[0][1]) / dt if dt > 0 else 0.0
+        # (not "last tick N ms": bench/bench_class.py reads the page's own caption by that phrase)
+        text = f"Training: step {tr.step_count}, this tick {1000 * state.get('_tick_s', 0.0):.0f} ms"
+        if rate:
+            text += f", about {rate:.0f} steps/s" if rate >= 10 else f", about {rate:.2g} steps/s"
+        step_s = state.get("_step_s", 0.0)
+        if step_s > max(every, 0.5) and len(times) > 2:  # not from the first tick (torch's warm-up)
+            text += f"; one step takes {step_s:.1f} s on this machine"
+        return text
+
+    def panels() -> None:
+        tr = state["trainer"]
         if state.get("failure"):
             untrusted.error(state["failure"])
         elif tr.message:
             untrusted.error(tr.message)
         draw(tr)
-        with status:  # last: the browser takes this as the answer, so the next ask waits for the whole redraw
-            ticker.ticker(f"train-ticker-{id(state)}", state["running"], delay, note, runs)
 
-    run()
+    if not state.get("running"):
+        state.pop("_steps", None)
+    live_view.view(state, "train-live", advance, flag="running", what="training", every=every, draw=panels,
+                   note=note, status_first=True)
 
 
 def pretrained_button(state: dict, name: str, label: str, help: str, make_trainer: Callable[[torch.nn.Module], Trainer],
