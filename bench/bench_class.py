@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.bench_live import counter_js
 from bench.stclient import Student
 from deploy.classroom import MALLOC_ARENA_MAX, Classroom
 from tests.harness import (
@@ -142,8 +143,11 @@ def body_number(pattern: str) -> str:
     return f"() => {{ const m = document.body.innerText.match(/{pattern}/); return m ? +m[1] : -1; }}"
 
 
-SHOWN = "() => { const e = document.querySelector('.flipbook'); return e ? +e.dataset.shown : -1; }"
-GIBBS = body_number(r"p\(v\|h\) · step ([0-9]+)")
+# the live views' component keys (views.live); the RBM chains' old flipbook until they run through views.live
+LIVE = {"langevin": "lv-s-live", "gibbs": "rbm-chain-live", "ae": "train-live"}
+FLIPBOOK = {"gibbs": "rbm-chain-flipbook"}
+# frames shown by a chain view's player: data-shown of its .genlib-live (or the old .flipbook), bench_live's counter
+SHOWN = {kind: counter_js("shown", LIVE[kind]) for kind in ("langevin", "gibbs")}
 AE_STEP, AE_TICK = body_number(r"step ([0-9]+) ·"), body_number(r"last tick ([0-9]+) ms")
 # count every change of the Autoencoder's step counter in the browser (ticks come faster than we poll)
 AE_WATCH = """() => { window.__ticks = []; let last = null; setInterval(() => {
@@ -159,9 +163,10 @@ async def play(kind: str, page, url: str, seconds: float, r: dict) -> None:
     await wait_idle(page)
     r["open_s"] = time.monotonic() - t0
     play_btn = page.locator("button:visible").filter(has_text=re.compile("Play$")).first
+    replay_btn = page.locator("button:visible").filter(has_text=re.compile("Replay$")).first
     if kind == "gibbs":
         await page.get_by_role("tab", name="Gibbs chains", exact=True).click()
-        await page.wait_for_selector("text=p(v|h) · step 0", timeout=120_000)
+        await page.wait_for_function(f"() => ({SHOWN[kind]})() >= 0", timeout=120_000)  # its player is there
     if kind in ("langevin", "gibbs"):
         await play_btn.click()
     if kind == "ae":
@@ -172,7 +177,7 @@ async def play(kind: str, page, url: str, seconds: float, r: dict) -> None:
         await page.wait_for_function(VAE_Z0, timeout=120_000)
         thumb = page.locator("[data-testid='stSlider']").filter(has_text="pointer z[0]").locator("input[type='range']")
         await thumb.focus()
-    counter = {"langevin": SHOWN, "gibbs": GIBBS, "ae": AE_STEP}.get(kind)
+    counter = {"langevin": SHOWN["langevin"], "gibbs": SHOWN["gibbs"], "ae": AE_STEP}.get(kind)
     start, c0, end = time.monotonic(), await page.evaluate(counter) if counter else 0, time.monotonic() + seconds
     r["t_play"], r["t_end"] = start, end
     r["lat"], r["tick_ms"], moves = [], [], 0
@@ -197,16 +202,19 @@ async def play(kind: str, page, url: str, seconds: float, r: dict) -> None:
             if kind == "ae" and (ms := await page.evaluate(AE_TICK)) >= 0:
                 r["tick_ms"].append(ms)
             if kind in ("langevin", "gibbs"):
-                # a chain that reached its last frame stops (the Play button is back) and its player starts over on
-                # Restart: count frames across that (a student restarts it), never a negative difference
+                # a chain that reached its last frame stops (Replay, or the old code's Play button, is back): a
+                # student replays it (or restarts it); count frames across that, never a negative difference
                 v = await page.evaluate(counter)
                 moved = v != last
                 shown, last = shown + (v - last if v >= last else max(v, 0)), v
-                if not moved and await play_btn.is_visible():
+                if not moved and (await replay_btn.is_visible() or await play_btn.is_visible()):
                     try:
-                        await page.locator("button:visible").filter(has_text=re.compile("Restart$")).first.click(
-                            timeout=5_000)
-                        await play_btn.click(timeout=5_000)
+                        if await replay_btn.is_visible():
+                            await replay_btn.click(timeout=5_000)
+                        else:
+                            await page.locator("button:visible").filter(has_text=re.compile("Restart$")).first.click(
+                                timeout=5_000)
+                            await play_btn.click(timeout=5_000)
                         r["restarts"] = r.get("restarts", 0) + 1
                     except Exception:  # noqa: BLE001 - a busy page: try again next second
                         pass
@@ -220,9 +228,9 @@ async def play(kind: str, page, url: str, seconds: float, r: dict) -> None:
         ticks = await page.evaluate("() => window.__ticks")
         r["ae_gap"] = [(b - a) / 1000 for a, b in itertools.pairwise(ticks)]
     r["exceptions"] = await page.locator("[data-testid='stException']").count()
-    # a live view that paused itself (hidden tab, no input: views.ticker) measured nothing: count it as an error
-    paused = await page.evaluate("() => [...document.querySelectorAll('[data-paused]')].map(e => e.dataset.paused)"
-                                 ".filter(Boolean)")
+    # a live view that paused itself (hidden tab, no input: views.live) measured nothing: count it as an error
+    paused = await page.evaluate("() => [...document.querySelectorAll('.genlib-live')].map(e => e.dataset.mode)"
+                                 ".filter(m => m === 'idle' || m === 'hidden')")
     if paused:
         r["error"] = f"the live view paused itself ({', '.join(paused)}) during the measurement"
 
@@ -239,15 +247,27 @@ async def virtual(kind: str, url: str, seconds: float, r: dict) -> None:
         r["open_s"] = time.monotonic() - t0
         start = r["t_play"] = time.monotonic()
         end = r["t_end"] = start + seconds
-        if kind in ("langevin", "gibbs"):  # the flipbook plays; a chain at its end is restarted, as a student would
-            shown = 0
+        if kind in ("langevin", "gibbs"):  # the chains play; at their end a student replays them
             await s.click("Play$")
-            while time.monotonic() < end:
-                shown += await s.flipbook({"langevin": "lv-s-flipbook", "gibbs": "rbm-chain-flipbook"}[kind], end)
-                if time.monotonic() < end and s.has_button("Play$"):
-                    await s.click("Restart$")
-                    await s.click("Play$")
-                    r["restarts"] = r.get("restarts", 0) + 1
+            if LIVE[kind] in s.views:
+                while time.monotonic() < end:
+                    await s.live(LIVE[kind], end)
+                    if time.monotonic() < end:  # it stopped at its last frame: Replay (or Restart, Play)
+                        if s.has_button("Replay$"):
+                            await s.click("Replay$")
+                        else:
+                            await s.click("Restart$")
+                            await s.click("Play$")
+                        r["restarts"] = r.get("restarts", 0) + 1
+                shown = s.views[LIVE[kind]].shown
+            else:  # the old flipbook (until the view runs through views.live)
+                shown = 0
+                while time.monotonic() < end:
+                    shown += await s.flipbook(FLIPBOOK[kind], end)
+                    if time.monotonic() < end and s.has_button("Play$"):
+                        await s.click("Restart$")
+                        await s.click("Play$")
+                        r["restarts"] = r.get("restarts", 0) + 1
             r["rate"] = shown / (time.monotonic() - start)
         elif kind == "ae":
             await s.click("Start")
@@ -257,7 +277,7 @@ async def virtual(kind: str, url: str, seconds: float, r: dict) -> None:
                 if (ms := step(r"last tick ([0-9]+) ms")) is not None:
                     r["tick_ms"].append(float(ms))
                 times.append((time.monotonic(), step(r"step ([0-9]+) ·")))
-            await s.ticker(next(k for k in s.components if k.startswith("train-ticker")), end, on_answer=answer)
+            await s.live(LIVE["ae"], end, on_answer=answer)
             moved = [t for (t, v), (_, u) in itertools.pairwise([(start, c0), *times]) if v != u]
             r["ae_gap"] = [b - a for a, b in itertools.pairwise(moved)]
             r["rate"] = (int(step(r"step ([0-9]+) ·") or 0) - int(c0 or 0)) / (time.monotonic() - start)

@@ -109,7 +109,7 @@ class Cpu:
         procs = _procs()
         server = _tree(procs, self.server_pid)
         mine = _tree(procs, os.getpid()) - server
-        out = {"server": 0.0, "chromium": 0.0, "driver": 0.0, "pyspy": 0.0}
+        out = {"server": 0.0, "chromium": 0.0, "driver": 0.0, "pyspy": 0.0}  # py-spy: while it runs (--profile)
         for pid in server:
             out["server"] += procs[pid][1]
         for pid in mine:
@@ -194,19 +194,33 @@ def measure(view: str, seconds: float, idle_s: float, profile: bool = False) -> 
             r["idle_server_pct"] = 100 * (b["server"] - a["server"]) / (b["t"] - a["t"])
             shown, waits_js, asks_js = shown_js(key), counter_js("waits", key), counter_js("asks", key)
             button(page, "Play").click()
-            # the measuring window: playing time only, in segments; a chain that reached its last frame (the Play
-            # button is back) closes its segment, is restarted and played on, and a new segment opens once it shows
-            # frames again (the restart's own cost is left out, and counted in `restarts`)
+            # the measuring window: playing time only, in segments; a chain that reached its last frame (Replay, or
+            # the old code's Play button, is back) closes its segment, is replayed (or restarted) and played on, and a
+            # new segment opens once it shows frames again (the restart's own cost is left out, and counted in
+            # `restarts`)
             load0, m0 = os.getloadavg()[0], machine_busy()
-            frames, restarts, server_ms, total = 0, 0, [], {"t": 0.0, "server": 0.0, "chromium": 0.0, "driver": 0.0}
+            frames, restarts, server_ms = 0, 0, []
+            total = {"t": 0.0, "server": 0.0, "chromium": 0.0, "driver": 0.0, "waits": 0, "asks": 0}
+            spy, prof = None, Path(tempfile.mkdtemp()) / f"profile-{view}.txt"
 
             def add(c0: dict, c1: dict) -> None:
                 for k in total:
                     total[k] += c1[k] - c0[k]
 
+            def read() -> dict:  # CPU so far, and the live view's stutter and requests (-1: not a live view)
+                return cpu.read() | {"waits": page.evaluate(waits_js), "asks": page.evaluate(asks_js)}
+
+            def stopped() -> bool:  # the chain's last frame: Replay (views.live) or Play (the old code) is back
+                return button(page, "Replay").is_visible() or button(page, "Play").is_visible()
+
             while total["t"] < seconds:
                 page.wait_for_function(f"() => ({shown})() >= 3", timeout=120_000, polling=100)
-                c0, last = cpu.read(), page.evaluate(shown)
+                if profile and spy is None:  # the server's stacks over the (first) segment, at most --seconds
+                    spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
+                                            str(proc.pid), "--rate", "100", "--format", "raw", "--nonblocking",
+                                            "--duration", str(int(seconds)), "-o", str(prof)],
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+                c0, last = read(), page.evaluate(shown)
                 while total["t"] + time.monotonic() - c0["t"] < seconds:
                     page.wait_for_timeout(500)
                     v = page.evaluate(shown)
@@ -214,26 +228,41 @@ def measure(view: str, seconds: float, idle_s: float, profile: bool = False) -> 
                     last = v
                     if (ms := page.evaluate(SERVER_MS_JS)) >= 0:
                         server_ms.append(ms)
-                    if button(page, "Play").is_visible():  # the chain's last frame
+                    if stopped():
                         break
                 v = page.evaluate(shown)
                 frames += v - last if v >= last else max(v, 0)
-                add(c0, cpu.read())
-                if total["t"] < seconds:  # restart the chain and play on, as a student would
-                    button(page, "Restart").click()
-                    wait_idle(page, timeout=120_000)
-                    button(page, "Play").click()
+                c1 = read()
+                if min(c0["waits"], c1["waits"]) < 0 or c1["waits"] < c0["waits"]:  # not live, or re-mounted
+                    c1["waits"], c1["asks"] = c0["waits"], c0["asks"]
+                add(c0, c1)
+                if total["t"] < seconds:  # replay (or restart) the chain and play on, as a student would
+                    if button(page, "Replay").is_visible():
+                        button(page, "Replay").click()
+                    else:
+                        button(page, "Restart").click()
+                        wait_idle(page, timeout=120_000)
+                        button(page, "Play").click()
                     restarts += 1
+            r["pyspy_s"] = 0.0
+            if spy is not None:  # py-spy's own CPU from its exit (wait4's rusage), its profile
+                _, _, use = os.wait4(spy.pid, 0)
+                spy.returncode = 0
+                r["pyspy_s"] = use.ru_utime + use.ru_stime
+                r["profile"], r["profile_samples"] = profile_shares(prof) if prof.exists() else ({}, 0)
             m1 = machine_busy()
             dt = total["t"]
             r.update(frames=frames, seconds=dt, fps=frames / dt, restarts=restarts,
                      server_s=total["server"], chromium_s=total["chromium"], driver_s=total["driver"],
+                     waits=total["waits"], asks=total["asks"],
                      server_ms_page=statistics.median(server_ms) if server_ms else float("nan"),
                      load=(load0, os.getloadavg()[0]),
                      machine_pct=100 * (m1[0] - m0[0]) / max(m1[1] - m0[1], 1e-9) * os.cpu_count())
             r["server_ms_per_frame"] = 1000 * r["server_s"] / frames if frames else float("nan")
             r["chromium_ms_per_frame"] = 1000 * r["chromium_s"] / frames if frames else float("nan")
             r["exceptions"] = page.locator("[data-testid='stException']").count()
+            if button(page, "Pause").is_visible():
+                button(page, "Pause").click(timeout=30_000)
             ctx.close()
             browser.close()
     finally:

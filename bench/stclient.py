@@ -4,13 +4,15 @@ In class every student's browser runs on the student's own laptop. On this 2-cor
 pages takes both cores (30 Home pages: 40 s of 190-200 % CPU, the server at 1-10 %: bench/CLASS_PROFILE.md), so a
 bench made only of real browsers measures the load generator. `Student` speaks Streamlit 1.67's protocol instead
 (protobuf BackMsg/ForwardMsg on /_stcore/stream, the messages a browser sends, recorded from Chromium) and plays the
-app's live views as their browser components do (pages/views/ticker.py, pages/views/flipbook.py): the server does
+app's live views as their browser component does (pages/views/live.js: `LiveView`, `Student.live`): the server does
 every bit of work a real session costs, the client only parses messages. What it cannot see: rendering, the
-browser's own timing, images actually decoding; bench_class.py keeps a few real Chromium sessions for that.
+browser's own timing, frames actually decoded and drawn; bench_class.py keeps a few real Chromium sessions for that.
 """
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import json
 import re
 import time
@@ -29,6 +31,80 @@ def key_of(widget_id: str) -> str:
     return widget_id.split("-", 2)[2] if widget_id.startswith("$$ID-") else widget_id
 
 
+class LiveView:
+    """The browser side of one live view (pages/views/live.js, the genlib_live component), without the drawing: the
+    one copy of its policy here. `render(data)` is the component's render with new data, `tick()` its timer.
+
+    Each answer (a new `seq`) takes the new frames (queued to play when `play`, else shown at once; a new `run` or a
+    gap in the frame numbers starts over; the oldest go past `keep`), sets the next ask's earliest time to `gap_ms`
+    from now and the low-water mark `low` to half the batch, and asks "resend" when frames or the scene are missing.
+    The timer runs at `fps` (every 100 ms with fps = 0), re-armed by each render as setInterval is; each tick shows
+    one queued frame and, while the mode is "playing", at most `low` frames are queued, the wait is over and no ask is
+    in flight (or the last went 20 s ago unanswered), sends the trigger `event` = {"what": "more", "n": n}. The
+    emulated student is always there and looking: it never reports "idle" or "hidden". Frames are counted, not
+    decoded."""
+
+    def __init__(self, send):
+        self._send = send  # send(value): the component's setTriggerValue("event", value)
+        self.data, self.mode, self.run, self.seq, self.scene = None, None, None, None, None
+        self.base, self.held, self.queue, self.low, self.n = 0, 0, collections.deque(), 1, 0
+        self.asked, self.not_before, self.period, self.next_tick = 0.0, 0.0, 0.1, time.monotonic()
+        self.shown = self.received = self.asks = self.answers = self.waits = self.resends = 0
+        self.answer_run = 0  # Student.runs when the last answer came (its run finishes after it)
+
+    def send(self, what: str) -> None:
+        self.asked, self.n = time.monotonic(), self.n + 1
+        self.asks += 1
+        self._send({"what": what, "n": self.n})
+
+    def render(self, d: dict, runs: int) -> None:
+        now = time.monotonic()
+        fresh = d.get("seq") != self.seq
+        if d.get("run") != self.run:  # new chains or a new run: start over
+            self.run, self.held, self.base, self.scene = d.get("run"), 0, 0, None
+            self.queue.clear()
+        if d.get("scene") and self.scene != d["scene"].get("id"):
+            self.scene = d["scene"].get("id")
+        for f in d.get("frames") or []:
+            nxt = self.base + self.held
+            if self.held and f["i"] < nxt:
+                continue  # held already
+            if not self.held or f["i"] > nxt:  # a gap: start again here
+                self.held, self.base = 0, f["i"]
+                self.queue.clear()
+            self.held += 1
+            self.received += 1
+            if d.get("play"):
+                self.queue.append(f["i"])
+        over = self.held - (d.get("keep") or 1000)  # the server's window: the oldest frames go
+        if over > 0:
+            self.held, self.base = self.held - over, self.base + over
+            while self.queue and self.queue[0] < self.base:
+                self.queue.popleft()
+        self.data, self.mode = d, d.get("mode")
+        if fresh:  # an answer (or a full rerun): the next ask may go once the fair-share wait is over
+            self.seq, self.asked, self.not_before = d.get("seq"), 0.0, now + d.get("gap_ms", 0) / 1000
+            self.low = max(1, len(d.get("frames") or []) // 2)
+            self.answers, self.answer_run = self.answers + 1, runs
+            if d.get("run") and ((d.get("count", 0) > 0 and not self.held) or (d.get("scene_id") and not self.scene)):
+                self.resends += 1
+                self.send("resend")
+        self.period = 1 / d["fps"] if d.get("fps", 0) > 0 else 0.1
+        self.next_tick = now + self.period
+
+    def tick(self, now: float) -> None:
+        if self.queue:
+            self.queue.popleft()
+            self.shown += 1  # live.js's data-shown: what the benches count
+        elif self.mode == "playing":
+            self.waits += 1
+        if self.mode != "playing" or len(self.queue) > self.low or now < self.not_before:
+            return
+        if self.asked and now - self.asked < 20:
+            return
+        self.send("more")
+
+
 class Student:
     """One session of the app: open a page, click, move a slider, and answer live views' asks like a browser."""
 
@@ -38,6 +114,9 @@ class Student:
         self.widgets: dict[str, str] = {}  # user key -> widget id (latest element seen)
         self.buttons: dict[tuple, tuple[str, str]] = {}  # delta path -> (label, widget id): the buttons shown now
         self.components: dict[str, dict] = {}  # user key -> {"id", "fragment", "data"} of the latest bidi component
+        self.views: dict[str, LiveView] = {}  # user key -> a live view's browser side (live())
+        self.pending: list[asyncio.Task] = []  # component triggers sent and not answered yet
+        self.updated = asyncio.Event()  # set whenever a bidi component's data arrives (live() wakes on it)
         self.texts: dict[tuple, str] = {}  # delta path -> markdown body (what the page says now)
         self.sliders: dict[str, object] = {}  # user key -> Slider proto
         self.finished = asyncio.Condition()
@@ -77,6 +156,8 @@ class Student:
             return 0
 
     async def close(self) -> None:
+        for t in self.pending:  # asks still in flight: nobody waits for their answers any more
+            t.cancel()
         if self.ws is not None:
             await self.ws.close()
         if self._reader is not None:
@@ -96,6 +177,7 @@ class Student:
                     self.runs += 1
                     self.status = msg.script_finished
                     self.finished.notify_all()
+                self.updated.set()
 
     def _delta(self, msg) -> None:
         d = msg.delta
@@ -116,9 +198,17 @@ class Student:
             self.exceptions += 1
         elif kind == "button":
             self.buttons[path] = (sub.label, sub.id)
-        elif kind == "bidi_component":
-            data = json.loads(sub.json) if sub.WhichOneof("data") == "json" else None
-            self.components[key_of(sub.id)] = {"id": sub.id, "fragment": d.fragment_id, "data": data}
+        elif kind == "bidi_component":  # CCv2: a dict of plain values travels as JSON (with dataframes: "mixed")
+            which = sub.WhichOneof("data")
+            data = (json.loads(sub.json) if which == "json" else json.loads(sub.mixed.json) if which == "mixed"
+                    else None)
+            key = key_of(sub.id)
+            self.components[key] = {"id": sub.id, "fragment": d.fragment_id, "data": data}
+            if sub.component_name.endswith("genlib_live") and isinstance(data, dict):  # the browser renders it now
+                if key not in self.views:
+                    self.views[key] = LiveView(lambda value, key=key: self._trigger(key, "event", value))
+                self.views[key].render(data, self.runs)
+            self.updated.set()
         if kind == "slider":
             self.sliders[key_of(sub.id)] = sub
         if kind != "bidi_component" and getattr(sub, "id", ""):
@@ -173,6 +263,11 @@ class Student:
                          json_trigger_value=json.dumps([{"event": name, "value": value}]))
         return await self.rerun([ev], c["fragment"])
 
+    def _trigger(self, key: str, name: str, value) -> None:
+        """setTriggerValue from a component's code: sent now, its rerun awaited in the background."""
+        self.pending = [t for t in self.pending if not t.done()]
+        self.pending.append(asyncio.create_task(self.event(key, name, value)))
+
     def text(self, pattern: str) -> str | None:
         """The first group of `pattern` in what the page says now (markdown bodies)."""
         for body in self.texts.values():
@@ -182,23 +277,36 @@ class Student:
 
     # ---- live views, as their components behave in a browser -------------------------------------------------------
 
-    async def ticker(self, key: str, until: float, on_answer=None) -> int:
-        """views.ticker: ask for the next tick `delay_ms` after each answer while the view is active. Returns the number
-        of ticks answered before `until` (monotonic time)."""
-        n = 0
-        while time.monotonic() < until:
-            data = self.components.get(key, {}).get("data") or {}
-            if not data.get("active"):
-                return n
-            await asyncio.sleep(data.get("delay_ms", 0) / 1000)
-            n += 1
-            await self.event(key, "tick", n)
-            if on_answer is not None:
+    async def live(self, key: str, until: float, on_answer=None) -> LiveView:
+        """Play the live view (views.live) whose genlib_live component has user key `key` (e.g. "lv-s-live") as the
+        browser does: its data is taken as it arrives (LiveView.render, in the message reader) and here its timer runs
+        (LiveView.tick: one frame shown per 1/fps s, the asks). Returns the view's LiveView (counters `shown`,
+        `received`, `asks`, `answers`, `waits`, `resends`; `mode`, `data`: the last data) at `until` (monotonic time),
+        or earlier once the view stopped playing (mode "paused", "finished", "idle", "hidden") and nothing is queued:
+        the caller may press Play or Replay. The view's state lives on (self.views[key]) as the component's does in
+        the browser, so a later call goes on where this one stopped. `on_answer()` runs once the script run of each
+        answer finished (what the page says then: self.text)."""
+        v = self.views.get(key)
+        if v is None:
+            raise KeyError(f"no live component {key!r} on the page (components: {sorted(self.components)})")
+        called = v.answers
+        while True:
+            self.updated.clear()
+            now = time.monotonic()
+            if on_answer is not None and v.answers > called and self.runs > v.answer_run:
+                called = v.answers
                 on_answer()
-        return n
+            if now >= until or (v.mode != "playing" and not v.queue):
+                return v
+            if now >= v.next_tick:  # setInterval: late ticks are not made up for
+                v.next_tick = v.next_tick + v.period if now - v.next_tick < v.period else now + v.period
+                v.tick(now)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.updated.wait(), min(v.next_tick, until) - now)
 
     async def flipbook(self, key: str, until: float) -> int:
-        """views.flipbook: show one queued frame every 1/fps s, ask for more while a batch is still queued (again
+        """The old views.flipbook, for the RBM chains until they run through views.live (then this goes): show one queued frame every 1/fps s, ask for more while a batch is still queued (again
         after 3 s without an answer), not before the fair share's gap. Returns the frames shown before `until`, or
         earlier once no frame came for 6 s (the chain reached its end: the caller may restart it)."""
         shown, queue, last, run, asked, not_before, seen = 0, 0, -1, None, 0.0, 0.0, None
