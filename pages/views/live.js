@@ -334,6 +334,8 @@ export default function ({ data, parentElement, setTriggerValue }) {
     v.notBefore = Date.now() + (data.gap_ms || 0);
     v.low = Math.max(1, Math.floor((data.frames || []).length / 2));
     if (data.mode === "playing" || data.mode === "paused" || data.mode === "finished") v.reported = null;
+    // visible again before this answer to "hidden" came (the visibilitychange found the view still playing)
+    if (data.mode === "hidden" && document.visibilityState === "visible") v.send("visible");
     // the frames or the scene missing (a remount): ask for them again
     if (data.run && ((data.count > 0 && !v.frames.length) || (data.scene_id && !v.scene))) v.send("resend");
   }

@@ -201,7 +201,8 @@ def view(state: dict, key: str, advance: Callable[[float | None], object], *, fl
             first, held = frames()
             sent = state.get("_sent", -1) if ev != "resend" else -1
             start = max(sent + 1, first, first + held - (RESEND if sent < first else held))
-            data.update(run=run_id, count=held, scene_id=0, play=fps > 0 and ev != "resend" and sent >= first)
+            # played when they go on from the last frame sent (a new run's first batch too), else shown as stills
+            data.update(run=run_id, count=held, scene_id=0, play=fps > 0 and ev != "resend" and start == sent + 1)
             data["frames"] = [{"i": first + k, **frame(k)} for k in range(start - first, held)]
             state["_sent"] = first + held - 1
             sc = state.get("_scene")
