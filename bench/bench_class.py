@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_live import counter_js
+from bench.bench_live import PROFILE, counter_js
 from bench.stclient import Student
 from deploy.classroom import MALLOC_ARENA_MAX, Classroom
 from tests.harness import (
@@ -69,13 +69,14 @@ def scaled_mix(n: int) -> list[str]:
 
 # ---- CPU and memory from /proc (no psutil in the venv) ------------------------------------------------------------
 
-def _stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, CPU seconds) of a process, None once it is gone."""
+def _stat(pid: int) -> tuple[int, float, str] | None:
+    """(parent pid, CPU seconds, command name) of a process, None once it is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
+    fields = raw.rsplit(")", 1)[1].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK, raw[raw.find("(") + 1:raw.rfind(")")]
 
 
 def machine_busy() -> tuple[float, float]:
@@ -93,7 +94,7 @@ def rss_mb(pid: int) -> float:
 
 class Sampler:
     """Every second: CPU % of the server's process tree, and of this process tree without the server (Playwright's
-    driver, Chromium, this Python), and the server's RSS."""
+    driver and Chromium; this Python; py-spy with --profile), and the server's RSS."""
 
     def __init__(self, server_pid: int | list[int] | None):
         # one server, or (--replicas) every process of the set-up, replicas and nginx: CPU and RSS summed over them
@@ -109,10 +110,10 @@ class Sampler:
         while todo:  # this process's descendants, each marked as in the server's subtree or not
             pid, server = todo.pop()
             server = server or pid in self.server_pids
-            side[pid] = (stats[pid][1], server) if pid in stats else (0.0, server)
+            side[pid] = (stats[pid][1], server, stats[pid][2]) if pid in stats else (0.0, server, "")
             todo += [(c, server) for c, s in stats.items() if s[0] == pid]
         for spid in [q for q in self.server_pids if q not in side and q in stats]:  # --url with --server-pid
-            side[spid] = (stats[spid][1], True)
+            side[spid] = (stats[spid][1], True, stats[spid][2])
         return side
 
     async def run(self) -> None:
@@ -122,12 +123,13 @@ class Sampler:
             await asyncio.sleep(1.0)
             now, t = self.tree_cpu(), time.monotonic()
             used = collections.Counter()
-            for pid, (cpu, server) in now.items():
-                key = "server" if server else "self" if pid == os.getpid() else "browser"
-                used[key] += cpu - self.prev.get(pid, (0.0, server))[0]
+            for pid, (cpu, server, name) in now.items():
+                key = ("server" if server else "self" if pid == os.getpid() else "pyspy" if name == "py-spy" else
+                       "browser")
+                used[key] += cpu - self.prev.get(pid, (0.0,))[0]
             dt, self.prev, t_prev, m = t - t_prev, now, t, machine_busy()
             used["machine"], m_prev = (m[0] - m_prev[0]) * dt / max(m[1] - m_prev[1], 1e-9) * os.cpu_count(), m
-            self.rows.append({k: 100 * used[k] / dt for k in ("server", "browser", "self", "machine")}
+            self.rows.append({k: 100 * used[k] / dt for k in ("server", "browser", "self", "pyspy", "machine")}
                              | {"rss": self.rss(), "t": t})
 
 
@@ -409,28 +411,32 @@ async def run_n(p, n: int, args) -> dict:
         "ae_gap": [x for r in by["ae"] for x in r.get("ae_gap", [])],
         "cpu": [r["server"] for r in rows], "rss": [r["rss"] for r in sampler.rows], "idle_rss": idle_rss, "after_rss": after_rss,
         "browser": [r["browser"] for r in rows], "self": [r["self"] for r in rows], "machine": [r["machine"] for r in rows],
+        "pyspy": [r["pyspy"] for r in rows],
         "tracebacks": log.count("Traceback (most recent call last)"), "tb_kinds": dict(tb_kinds),
         "errors": [f"{r['kind']}: {r['error']}" for r in results if "error" in r],
         "lost": sum(r.get("lost", 0) for r in results), "page_exc": sum(r.get("exceptions", 0) for r in results),
     }
 
 
-# where the server's time goes: each sampled stack goes to the first category that matches it (inclusive)
+# where the server's time goes: each sampled stack goes to the first category that matches it (inclusive); the chain
+# views' own categories (the chains' computation, the frames' data) and Streamlit's are bench_live's
 CATEGORIES = (
     ("idle (waiting on a lock, a socket, a queue)",  # PollingPathWatcher: a time.sleep py-spy takes for work
      (r"(Condition\.wait|select|Queue\.get|Event\.wait|_worker) \([^;]*$|PollingPathWatcher\._schedule")),
     ("gc.collect after every script run (runner.postScriptGC)", r"_on_script_finished"),
     ("imports", r"importlib\._bootstrap"),
+    *PROFILE[:2],
     ("plotly: figure building + JSON (st.plotly_chart)", r"plotly|plotly_chart"),
     ("images: PIL / numpy / JPEG-PNG encoding (st.image, viz)", r"PIL/|image_to_url|marshall_images|png_bytes|viz\.py"),
-    ("torch / model and sampler work (genlib)", r"torch/|genlib/"),
-    ("Streamlit messages: protobuf, forward queue, websocket", r"protobuf|forward_msg|_enqueue|websocket|tornado"),
-    ("Streamlit script run: page code, widgets, elements", r"scriptrunner|exec_code"),
+    ("torch / model work (training, the latent map, the rest of genlib)", r"torch/|genlib/"),
+    *PROFILE[2:],
 )
 
 
-def summarise_profile(path: Path, top: int = 15) -> None:
-    """Shares of py-spy's collapsed stacks: by category (CATEGORIES) and by leaf function, idle stacks apart."""
+def summarise_profile(path: Path, top: int = 15, cpu: float = float("nan"), fps: float = float("nan")) -> None:
+    """Shares of py-spy's collapsed stacks: by category (CATEGORIES) and by leaf function, idle stacks apart; with
+    `cpu` (the server's mean CPU, in cores) and `fps` (chain frames shown per second by all sessions), each category's
+    CPU ms per chain frame (the whole server's time, whatever it served, per frame: a class's cost per frame)."""
     cats, own, total = collections.Counter(), collections.Counter(), 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -444,7 +450,9 @@ def summarise_profile(path: Path, top: int = 15) -> None:
             own[stack.split(";")[-1]] += c
     idle = cats.pop(CATEGORIES[0][0], 0)
     print(f"\nprofile {path.name}: {total} busy samples at 50 Hz (+ {idle} idle ones left out); shares of busy samples")
-    print("  by category:", *(f"\n    {100 * c / total:5.1f} %  {f}" for f, c in cats.most_common()))
+    per = 1000 * cpu / fps if fps > 0 else float("nan")
+    print(f"  by category (server CPU {cpu:.2f} cores, chains {fps:.1f} frames/s in all: {per:.1f} ms per frame):",
+          *(f"\n    {100 * c / total:5.1f} %  {c / total * per:6.1f} ms/frame  {f}" for f, c in cats.most_common()))
     print("  own time, top functions:", *(f"\n    {100 * c / total:5.1f} %  {f}" for f, c in own.most_common(top)))
 
 
@@ -520,7 +528,10 @@ def main() -> None:
     if args.profile:
         for o in out:
             if (path := ART / f"class-profile-n{o['n']}.txt").exists():
-                summarise_profile(path)
+                summarise_profile(path, cpu=med(o["cpu"], statistics.fmean) / 100, fps=sum(o["langevin"] + o["gibbs"]))
+                print(f"  the load generator meanwhile: py-spy {med(o['pyspy'], statistics.fmean):.0f} % of a core, "
+                      f"browsers {med(o['browser'], statistics.fmean):.0f} %, this Python "
+                      f"{med(o['self'], statistics.fmean):.0f} %")
 
 
 if __name__ == "__main__":

@@ -150,7 +150,9 @@ VIEWS = {"langevin": ("Langevin lab, Samplers tab, 300 chains (ULA + MALA, 5 ste
 
 # --profile: where the server's busy samples go, first match in the stack (py-spy's raw format: "a;b;c N"), inclusive
 PROFILE = (
-    ("chain computation (the sampler's advance: ULA/MALA steps, Gibbs steps)", r";advance(_samplers|_sgld)? \("),
+    # (py-spy names files by their last two parts: "lab/samplers.py"; training's own advance is not a chain's)
+    ("chain computation (the sampler's advance: ULA/MALA steps, Gibbs steps)",
+     r";advance(_samplers|_sgld)? \((?!views/training\.py)"),
     ("frame data (caption metrics, encoding the frame for the browser)",
      r";(frame|metrics_line|points|images|values|mean_images|scene) \(|/scene\.py:"),
     ("Streamlit messages: protobuf, forward queue, websocket", r"protobuf|forward_msg|_enqueue|websocket|tornado"),
