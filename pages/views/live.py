@@ -31,7 +31,8 @@ _JS = Path(__file__).with_suffix(".js").read_text()
 _CSS = Path(__file__).with_suffix(".css").read_text()
 _component = st.components.v2.component("genlib_live", js=_JS, css=_CSS, isolate_styles=False)
 
-RESEND = 120  # frames sent again to a browser that lost them (a remount): enough to scrub back a few seconds
+RESEND = 120  # frames sent again to a browser that lost them (a remount): enough to scrub back a few seconds ...
+RESEND_BYTES = 1_500_000  # ... within this many bytes of frame data (a grid of 100 digit chains is 100 kB a frame)
 
 
 def mode(state: dict, flag: str = "playing", finished: bool = False) -> str:
@@ -203,7 +204,17 @@ def view(state: dict, key: str, advance: Callable[[float | None], object], *, fl
             start = max(sent + 1, first, first + held - (RESEND if sent < first else held))
             # played when they go on from the last frame sent (a new run's first batch too), else shown as stills
             data.update(run=run_id, count=held, scene_id=0, play=fps > 0 and ev != "resend" and start == sent + 1)
-            data["frames"] = [{"i": first + k, **frame(k)} for k in range(start - first, held)]
+            if sent < first:  # a browser that holds nothing of this run: the newest frames, within RESEND_BYTES
+                out, size = [], 0
+                for k in range(held - 1, start - first - 1, -1):
+                    f = frame(k)
+                    size += sum(len(v) for v in f["parts"].values())
+                    if out and size > RESEND_BYTES:
+                        break
+                    out.append({"i": first + k, **f})
+                data["frames"] = out[::-1]
+            else:
+                data["frames"] = [{"i": first + k, **frame(k)} for k in range(start - first, held)]
             state["_sent"] = first + held - 1
             sc = state.get("_scene")
             if sc is None or ev == "resend" or sent < first:
