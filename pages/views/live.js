@@ -24,10 +24,16 @@ function pauseReason(idleMs) {  // why a live view must not ask for work now: "h
   return null;
 }
 
-function decode(b64, type) {  // base64 -> Uint8Array or Float32Array (little-endian, as numpy writes it)
+// base64 -> Float32Array ("f4", little-endian as numpy writes it), Uint8Array ("u1"), or binary pixels packed eight
+// to a byte ("b1", numpy.packbits: most significant bit first) unpacked to 0 / 255
+function decode(b64, type) {
   const s = atob(b64), u = new Uint8Array(s.length);
   for (let k = 0; k < s.length; k++) u[k] = s.charCodeAt(k);
-  return type === "f4" ? new Float32Array(u.buffer) : u;
+  if (type === "f4") return new Float32Array(u.buffer);
+  if (type !== "b1") return u;
+  const out = new Uint8Array(8 * u.length);
+  for (let k = 0; k < out.length; k++) out[k] = (u[k >> 3] >> (7 - (k & 7))) & 1 ? 255 : 0;
+  return out;
 }
 
 function niceTicks(lo, hi, n = 5) {  // round numbers spanning [lo, hi]

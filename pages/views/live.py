@@ -110,6 +110,12 @@ def images(x) -> str:
     return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode()
 
 
+def bits(x) -> str:
+    """Binary images [n, ...] (0/1, e.g. an RBM's sampled v) packed eight pixels to a byte, base64, for an "images"
+    panel with dtype "b1": an eighth of `images` (the pixel count per image must be a multiple of 8, as 784 is)."""
+    return base64.b64encode(np.packbits(np.asarray(x, dtype=np.uint8).reshape(-1) > 0).tobytes()).decode()
+
+
 def _on_event(state: dict, key: str) -> None:
     """The browser's event (a callback: it runs before the fragment's body): kept for the run it started."""
     value = st.session_state.get(key)
