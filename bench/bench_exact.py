@@ -26,8 +26,9 @@ Sections (the page each reproduces):
              the final weights. ae: Autoencoder page; vae: VAE page with the conv 2-D architecture; rbm: RBM Train
              tab (CD-1, 64 hidden, lr 0.1, batch 64, plus the tab's train free energy); ebm2d: Langevin lab's 2-D EBM
              tab (eight Gaussians, short-run negatives, lr 1e-2); ebm: EBM Train tab (ebm-mnist, lr 1e-4, batch 64,
-             K 40) through genlib.models.ebm.LiveTraining in ticks of at most 7 Langevin steps (an iteration split
-             over ticks, a validation pass every 10 iterations as the page does), the ticks' records too.
+             K 40) through Trainer.tick with genlib.models.ebm.LangevinIteration (LiveTraining in older code) in
+             ticks of at most 7 Langevin steps (an iteration split over ticks, a validation pass every 10 iterations
+             as the page does), the ticks' records too.
 
 torch runs on one thread (the app's default, GENLIB_THREADS=1): the reductions are then the same from run to run.
 """
@@ -292,7 +293,7 @@ EBM_TICK_LANGEVIN = 7  # Langevin steps per tick: K = 40 spreads over 6 ticks, n
 
 
 def sec_train_ebm(out: dict, mn) -> None:
-    from genlib.models.ebm import LiveTraining
+    from genlib.models import ebm as E
 
     tr = ebm_page_trainer(mn)
     # pages/ebm_tabs/train.py: set_hparams(lr, batch) and the config's K, eta and sigma from the controls' defaults
@@ -300,10 +301,16 @@ def sec_train_ebm(out: dict, mn) -> None:
     cfg = tr.model.config
     if (40, 10.0, 0.005) != (cfg.steps, cfg.step_size, cfg.noise):
         tr.model.config = dataclasses.replace(cfg, steps=40, step_size=10.0, noise=0.005)
-    live = LiveTraining(tr, mn.val.images[:128], 10)
+    val = mn.val.images[:128]
+    if hasattr(E, "LiveTraining"):  # the code before Trainer.tick drove split iterations
+        live = E.LiveTraining(tr, val, 10)
+        tick = lambda: live.tick(budget=None, max_langevin=EBM_TICK_LANGEVIN)  # noqa: E731
+    else:  # Trainer.split: the same iterations, ticked by Trainer.tick
+        tr.split = E.LangevinIteration(tr.model, 10)
+        tick = lambda: tr.tick(val, budget=None, max_work=EBM_TICK_LANGEVIN)  # noqa: E731
     ticks = []
     while tr.step_count < EBM_ITERATIONS:
-        rec = live.tick(budget=None, max_langevin=EBM_TICK_LANGEVIN)
+        rec = tick()
         if rec is None:
             raise RuntimeError(f"training diverged: {tr.message}")
         ticks.append(rec)

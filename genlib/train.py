@@ -10,6 +10,10 @@ Each trainer owns its `torch.Generator`; its state, the epoch order and the opti
 checkpoint, so N steps in one go equal k steps, save, load, N - k steps. A non-finite loss or parameter
 stops the run and restores the state from the start of that run.
 
+A model whose iteration outlasts a tick of a live page (the EBM: K Langevin steps for its negatives, then the
+optimizer step) gives the trainer a `SplitIteration`: `Trainer.tick` then spreads each iteration over as many ticks as
+it needs, with the same random numbers in the same order as one undivided step.
+
 With `ema` > 0 the trainer also keeps an exponential moving average of the weights (Polyak averaging),
     w_ema <- ema * w_ema + (1 - ema) * w      after every step,
 which smooths out the step-to-step wandering of models such as EBMs. A checkpoint then holds w_ema as its
@@ -17,6 +21,7 @@ model (what sampling and the app use); the raw weights travel in the trainer sta
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
 import dataclasses
@@ -102,9 +107,85 @@ class Diverged(FloatingPointError):
     loss (exploding energies, collapsed samples) to the same effect: the run rolls back."""
 
 
+class SplitIteration:
+    """One training iteration done in pieces over several ticks (set as `Trainer.split`; `Trainer.tick` drives it).
+
+    A tick begins a piece of work when none is in progress: a training iteration ("train": the trainer snapshots the
+    run, puts the model in train mode and calls begin(trainer, "train", val), which draws the batch), or every
+    `val_every` iterations a validation pass on the tick's `val` ("validate": eval mode, begin(trainer, "validate",
+    val)). It then calls advance(1) until `finished` or the tick's budget is spent, and once finished either makes the
+    optimizer step on loss() (Trainer.step) or adds metrics() to the last history record as val_*. A subclass gives
+    begin, advance, finished / done / total, loss, metrics and clear, and draws its random numbers in the same order
+    as the model's undivided loss(batch, generator): the run cut into ticks is then the run of Trainer.step.
+
+    The trainer also keeps the timing a page shows: `unit_seconds` (one advance(1), smoothed), `work` (computing
+    seconds of the iteration in progress), `work_per_iteration` (smoothed) and `seconds_per_iteration()`."""
+
+    def __init__(self, val_every: int = 10):
+        self.val_every = val_every
+        self.phase = "idle"  # "train", "validate" or "idle"
+        self.since_val = 0  # optimizer steps since the last validation pass
+        self.finished_at: collections.deque[float] = collections.deque(maxlen=21)  # clock at each finished iteration
+        self.work = 0.0
+        self.work_per_iteration: float | None = None
+        self.unit_seconds: float | None = None
+        self._measured: float | None = None  # the last seconds_per_iteration
+
+    # ---- what a subclass provides
+    def begin(self, trainer: "Trainer", phase: str, val: Data | None) -> None:
+        raise NotImplementedError
+
+    def advance(self, n: int) -> int:
+        """Up to n more units of work (never past `total`); returns how many were done."""
+        raise NotImplementedError
+
+    @property
+    def finished(self) -> bool:
+        return self.done >= self.total
+
+    @property
+    def done(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def total(self) -> int:
+        raise NotImplementedError
+
+    def loss(self) -> dict[str, torch.Tensor]:
+        """The loss terms of the finished training iteration (differentiable: the trainer backpropagates them)."""
+        raise NotImplementedError
+
+    def metrics(self) -> dict[str, torch.Tensor]:
+        """The validation metrics of the finished validation pass (called under torch.no_grad)."""
+        raise NotImplementedError
+
+    def clear(self) -> None:
+        """Drop the piece in progress (the trainer restores the run itself where needed)."""
+        self.phase = "idle"
+
+    # ---- timing
+    def seconds_per_iteration(self) -> float | None:
+        """Wall-clock seconds per iteration over the last (up to 20) iterations made while running without a pause
+        (kept after a pause; None until 3 iterations ran in a row)."""
+        t = self.finished_at
+        if len(t) >= 3:
+            self._measured = (t[-1] - t[0]) / (len(t) - 1)
+        return self._measured
+
+    def _timed_unit(self, seconds: float) -> None:
+        u = self.unit_seconds
+        self.unit_seconds = seconds if u is None else 0.8 * u + 0.2 * seconds
+
+    def _iteration_done(self, now: float) -> None:
+        self.finished_at.append(now)
+        self.seconds_per_iteration()  # keep the wall-clock rate for after a pause
+        w = self.work_per_iteration
+        self.work_per_iteration = self.work if w is None else 0.7 * w + 0.3 * self.work
+
+
 class Trainer:
     def __init__(self, model: torch.nn.Module, data: Data, config: TrainConfig = TrainConfig(),
-                 device: str | torch.device = "cpu"):
+                 device: str | torch.device = "cpu", split: SplitIteration | None = None):
         # model, data and generator live on `device` ("cpu", or "cuda" for long runs on a GPU); checkpoints
         # are always written with CPU tensors, so they load anywhere
         self.device = torch.device(device)
@@ -118,6 +199,8 @@ class Trainer:
         self.history: list[dict] = []  # one record per `run` (a tick or an epoch)
         self.message: str | None = None  # set when a run diverged
         self.ema: dict[str, torch.Tensor] | None = None  # the weight average, when config.ema > 0
+        self.split = split  # iterations spread over ticks (see SplitIteration), or None: whole steps
+        self._split_snap = None  # the run at the start of the split iteration in progress: its rollback point
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         # fused=True: one kernel per step instead of several passes over the parameters (about 2x faster
@@ -159,8 +242,8 @@ class Trainer:
         return x
 
     def step(self, loss: Callable[[], dict] | None = None) -> dict[str, float]:
-        """One optimizer step on one minibatch; with `loss`, on the loss terms loss() computes from a batch the caller
-        drew earlier with next_batch (an iteration spread over several ticks: genlib.models.ebm.LiveTraining)."""
+        """One optimizer step on one minibatch; with `loss`, on the loss terms loss() computes from a batch drawn
+        earlier with next_batch (an iteration spread over several ticks: SplitIteration)."""
         self.model.train()
         x = self.next_batch() if loss is None else None
         self.optimizer.zero_grad(set_to_none=True)
@@ -286,17 +369,131 @@ class Trainer:
                 return None
         return rec
 
-    def tick(self, val: Data | None, budget: float | None = 0.1, max_steps: int = 200) -> dict | None:
-        """One tick of live training (the app's pages): optimizer steps for about `budget` seconds (None: no time
-        limit; at least one step runs), then the validation metrics on `val` (None: none), with the tick's duration
-        as `tick_ms`. None when
-        the steps or the validation diverged (the run is rolled back to the start of the tick and `message` says so).
-        The budget is used as given: the caller sizes it (a page's fair share of a shared server)."""
+    def tick(self, val: Data | None, budget: float | None = 0.1, max_steps: int = 200, *,
+             max_work: int | None = None) -> dict | None:
+        """One tick of live training (the app's pages): work for about `budget` seconds (None: no time limit), at
+        most `max_steps` optimizer steps. The budget is used as given: the caller sizes it (a page's fair share of a
+        shared server). None when the run diverged: it is rolled back and `message` says so.
+
+        Whole steps (no `split`): optimizer steps, at least one, then the validation metrics on `val` (None: none);
+        returns the history record (Trainer.run's) with the tick's duration as `tick_ms`; a divergence rolls back to
+        the start of the tick.
+
+        Split iterations (`split`, see SplitIteration): at least one unit of work (a Langevin step) and at most
+        `max_work`; an iteration not finished goes on at the next tick. One history record per optimizer step (every
+        `split.val_every` steps a validation pass on `val` adds its val_* to the last one). Returns {"phase", "done",
+        "total", "steps", "tick_ms"} (and "seconds": the computing time of the iterations it finished); a divergence
+        rolls back to the start of the failed iteration (a failed validation pass: of the iteration before it, whose
+        record goes)."""
         t0 = time.perf_counter()
+        if self.split is not None:
+            return self._tick_split(val, budget, max_steps, max_work, t0)
         rec = self.run(max_steps, time_budget=budget, validate=val)
         if rec is not None:
             rec["tick_ms"] = 1000 * (time.perf_counter() - t0)
         return rec
+
+    def rewind(self) -> None:
+        """Drop the split iteration in progress: the run returns to the start of that iteration (a paused page calls
+        this, so that a checkpoint is exactly the run at a finished step; the next tick redoes the same iteration).
+        Nothing to do with whole steps."""
+        it = self.split
+        if it is None:
+            return
+        if it.phase == "train":
+            self._restore(self._split_snap)
+        it.clear()
+        it.work = 0.0
+        it.finished_at.clear()
+
+    def _tick_split(self, val: Data | None, budget: float | None, max_steps: int, max_work: int | None,
+                    t0: float) -> dict | None:
+        it = self.split
+        taken = steps = 0
+        worked = 0.0  # computing time of the iterations finished in this tick
+
+        def enough() -> bool:  # the tick's time or its work is spent
+            return (budget is not None and time.perf_counter() - t0 > budget) or \
+                (max_work is not None and taken >= max_work)
+
+        try:
+            while True:
+                t = time.perf_counter()
+                if it.phase == "idle":
+                    self._begin_split(val)
+                while not it.finished:
+                    ta = time.perf_counter()
+                    taken += it.advance(1)
+                    it._timed_unit(time.perf_counter() - ta)
+                    if enough():
+                        break
+                if not it.finished:
+                    it.work += time.perf_counter() - t
+                    break
+                stepped = self._finish_split()
+                it.work += time.perf_counter() - t
+                if stepped:
+                    steps += 1
+                    it._iteration_done(time.perf_counter())
+                    self.history[-1]["seconds"] = it.work
+                    worked += it.work
+                    it.work = 0.0
+                if steps >= max_steps or enough():
+                    break
+        except FloatingPointError as e:
+            failed, bad_step = it.phase, self.step_count + (it.phase == "train")
+            if failed == "validate":
+                self.history.pop()
+            self._restore(self._split_snap)
+            it.clear()
+            it.since_val, it.work = 0, 0.0
+            it.finished_at.clear()
+            where = " (in validation)" if failed == "validate" else ""
+            self.message = (f"Training diverged near step {bad_step}{where} ({e}); restored the last good state "
+                            f"(step {self.step_count}). Try a smaller learning rate.")
+            return None
+        self.message = None
+        rec = {"phase": it.phase, "done": it.done, "total": it.total, "steps": steps,
+               "tick_ms": 1000 * (time.perf_counter() - t0)}
+        if steps:  # "seconds": what the finished iterations took (each spread over ticks), as in Trainer.run's record
+            rec["seconds"] = worked
+            self.history[-1]["tick_ms"] = rec["tick_ms"]
+        return rec
+
+    def _begin_split(self, val: Data | None) -> None:
+        """The next piece of split work: a validation pass every `val_every` iterations (in eval mode, as `evaluate`),
+        else a training iteration (from a snapshot of the run, in train mode, as `step`)."""
+        it = self.split
+        if val is not None and it.val_every > 0 and it.since_val >= it.val_every and self.history:
+            self.model.eval()
+            it.begin(self, "validate", val)
+            it.phase = "validate"
+        else:
+            self._split_snap = self._snapshot()
+            self.model.train()
+            it.begin(self, "train", val)
+            it.phase = "train"
+
+    def _finish_split(self) -> bool:
+        """The optimizer step (or the validation metrics) of the finished piece; True for an optimizer step."""
+        it = self.split
+        if it.phase == "train":
+            out = self.step(loss=it.loss)
+            if not self._params_finite():
+                raise Diverged("a parameter became NaN or infinite")
+            self.history.append({"step": self.step_count, "epoch": self.epoch + self.pos / max(_count(self.data), 1),
+                                 **{f"train_{k}": v for k, v in out.items()}})
+            it.since_val += 1
+            stepped = True
+        else:
+            with torch.no_grad():
+                out = it.metrics()
+            self.model.train()
+            self.history[-1].update({f"val_{k}": float(v) for k, v in out.items()})
+            it.since_val = 0
+            stepped = False
+        it.clear()
+        return stepped
 
     def summary(self) -> dict[str, float]:
         """The last record's training and validation metrics, rounded: what a checkpoint's metadata keeps."""

@@ -136,15 +136,21 @@ def _twin_trainers(mnist, **cfg):
     return Trainer(model, data, conf), Trainer(twin, data, conf)
 
 
-def test_an_iteration_split_across_ticks_equals_the_undivided_iteration(mnist, one_torch_thread):
-    from genlib.models.ebm import LiveTraining
+def _split(trainer: Trainer, val_every: int = 10):
+    """The trainer with its EBM iterations spread over ticks (Trainer.split), and that split."""
+    from genlib.models.ebm import LangevinIteration
 
+    trainer.split = LangevinIteration(trainer.model, val_every)
+    return trainer.split
+
+
+def test_an_iteration_split_across_ticks_equals_the_undivided_iteration(mnist, one_torch_thread):
     whole, split = _twin_trainers(mnist)
     outs = [whole.step() for _ in range(8)]  # 8 undivided iterations (crosses an epoch boundary: 96 / 16 = 6)
-    live = LiveTraining(split)
+    _split(split)
     ticks = 0
     while split.step_count < 8:
-        rec = live.tick(budget=None, max_langevin=5)  # 12 Langevin steps per iteration: 3 ticks each
+        rec = split.tick(None, budget=None, max_work=5)  # 12 Langevin steps per iteration: 3 ticks each
         assert rec is not None and rec["done"] <= 12
         ticks += 1
         if split.step_count < 8 and rec["steps"] == 0:
@@ -155,47 +161,56 @@ def test_an_iteration_split_across_ticks_equals_the_undivided_iteration(mnist, o
             assert rec[f"train_{k}"] == v, k  # the same loss terms, bit for bit
     for (k, a), b in zip(whole.model.state_dict().items(), split.model.state_dict().values()):
         assert torch.equal(a, b), k  # the same weights and replay buffer
-    live.rewind()  # the last tick may have begun iteration 9: back to the end of iteration 8
+    split.rewind()  # the last tick may have begun iteration 9: back to the end of iteration 8
     assert torch.equal(whole.generator.get_state(), split.generator.get_state())
     assert (whole.step_count, whole.epoch, whole.pos) == (split.step_count, split.epoch, split.pos)
 
 
 def test_split_validation_equals_trainer_validate_and_rewind_is_exact(mnist, one_torch_thread):
-    from genlib.models.ebm import LiveTraining
-
     whole, split = _twin_trainers(mnist)
     val = mnist.val.images[:40]
     for _ in range(2):
         whole.step()
     expected = whole.validate(val)
-    live = LiveTraining(split, val, val_every=2)
+    it = _split(split, val_every=2)
     while "val_loss" not in (split.history[-1] if split.history else {}):
-        assert live.tick(budget=None, max_langevin=7) is not None
+        assert split.tick(val, budget=None, max_work=7) is not None
     assert split.step_count == 2
     assert {k[4:]: v for k, v in split.history[-1].items() if k.startswith("val_")} == expected
     # rewinding in the middle of an iteration leaves the run at its last finished step; redoing it gives the same
-    live.rewind()  # the tick that finished the validation may have begun iteration 3
-    live.tick(budget=None, max_langevin=5)
-    assert live.phase == "train" and live.done == 5 and split.pos == 3 * 16
-    live.rewind()
-    assert live.phase == "idle" and split.pos == 2 * 16
+    split.rewind()  # the tick that finished the validation may have begun iteration 3
+    split.tick(val, budget=None, max_work=5)
+    assert it.phase == "train" and it.done == 5 and split.pos == 3 * 16
+    split.rewind()
+    assert it.phase == "idle" and split.pos == 2 * 16
     assert torch.equal(whole.generator.get_state(), split.generator.get_state())
     out = whole.step()
-    assert live.tick(budget=None, iterations=1)["steps"] == 1
+    assert split.tick(val, budget=None, max_steps=1)["steps"] == 1
     assert split.history[-1]["train_loss"] == out["loss"]
 
 
 def test_split_training_rolls_back_a_diverged_iteration(mnist, one_torch_thread):
-    from genlib.models.ebm import LiveTraining
-
     _, tr = _twin_trainers(mnist)
-    live = LiveTraining(tr)
-    assert live.tick(budget=None, iterations=1) is not None
+    it = _split(tr)
+    assert tr.tick(None, budget=None, max_steps=1) is not None
     good = {k: v.clone() for k, v in tr.model.state_dict().items()}
-    live.tick(budget=None, max_langevin=3)  # an iteration in progress
+    tr.tick(None, budget=None, max_work=3)  # an iteration in progress
     with torch.no_grad():
         tr.model.net[-1].bias.fill_(1e6)  # its energies explode at the optimizer step
-    assert live.tick(budget=None) is None
-    assert "energies exploded" in tr.message and tr.step_count == 1 and live.phase == "idle"
+    assert tr.tick(None, budget=None) is None
+    assert "energies exploded" in tr.message and tr.step_count == 1 and it.phase == "idle"
     for k, v in tr.model.state_dict().items():
         assert torch.equal(v, good[k]), k
+
+
+def test_a_split_tick_keeps_its_budget_and_the_validation_bound(mnist, one_torch_thread):
+    """A tick of split iterations does at least one Langevin step and stops at its budget or its work limit; a
+    validation pass takes at most 500 digits (one batch of genlib.train.evaluate)."""
+    _, tr = _twin_trainers(mnist)
+    it = _split(tr, val_every=1)
+    rec = tr.tick(None, budget=0.0)  # a budget of 0 s: one Langevin step, no more
+    assert rec["done"] == 1 and rec["steps"] == 0 and it.phase == "train"
+    assert tr.tick(None, budget=None, max_work=11)["steps"] == 1 and it.phase == "idle"
+    with pytest.raises(ValueError, match="at most 500 digits"):
+        tr.tick(mnist.train.images[:501], budget=None, max_work=1)
+    assert it.phase == "idle" and tr.tick(None, budget=None, max_work=1)["done"] == 1  # nothing half begun

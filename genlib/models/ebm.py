@@ -10,8 +10,6 @@ the last term keeping energies near zero (it is what makes training stable).
 """
 from __future__ import annotations
 
-import collections
-import time
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -20,7 +18,7 @@ from torch import nn
 
 from .. import samplers
 from ..data import EVAL_SEED
-from ..train import Diverged, Preset, TrainConfig, Trainer
+from ..train import Preset, SplitIteration, TrainConfig, Trainer
 from .base import Model, fixed_generator
 
 
@@ -56,8 +54,8 @@ class EnergyDiverged(FloatingPointError):
 class Negatives:
     """One iteration's negatives in the making: the data batch with its noise, the chains' starts (replay buffer, a
     share from noise) and their Langevin chain, which `advance(n)` moves n steps at a time. A page spreads an
-    iteration over several short ticks with it (LiveTraining); EBM.loss(x01, g, negatives) then finishes it with the
-    same random numbers in the same order as EBM.loss(x01, g) in one go."""
+    iteration over several short ticks with it (LangevinIteration); EBM.loss(x01, g, negatives) then finishes it with
+    the same random numbers in the same order as EBM.loss(x01, g) in one go."""
 
     def __init__(self, model: "EBM", x01: torch.Tensor, generator: torch.Generator):
         c = model.config
@@ -187,31 +185,23 @@ class EBM(Model):
         return out
 
 
-class LiveTraining:
-    """Live training of an EBM in ticks shorter than one iteration (the app's Train tab).
+class LangevinIteration(SplitIteration):
+    """An EBM's training iteration in pieces (set it as `Trainer.split`; Trainer.tick drives it), for the app's Train
+    tab: one iteration (K Langevin steps for the negatives, then the optimizer step) can take longer than a tick of the
+    page, so each tick advances the negatives' chain by the Langevin steps that fit in its budget, and the optimizer
+    step comes in the tick where the chain has its K steps. The run is exactly the one Trainer.step makes (the same
+    batches, random numbers, replay buffer and weights): Negatives draws in the order EBM.loss does. A validation pass
+    (every `val_every` iterations, on the tick's `val`: at most 500 digits, Trainer.validate's numbers) is spread over
+    ticks the same way, its chains from a generator seeded EVAL_SEED as genlib.train.evaluate does. `phase`, `done`
+    and `total` say where it is; `unit_seconds` is one Langevin step of the chains (measured, smoothed)."""
 
-    One iteration (K Langevin steps for the negatives, then the optimizer step) can take longer than a tick of the
-    page. Here the negatives' chain advances as many Langevin steps as fit in a tick's time budget, and the optimizer
-    step happens in the tick where the chain has its K steps: the run is exactly the one Trainer.step would make (the
-    same batches, random numbers, replay buffer and weights). Every `val_every` iterations a validation pass on `val`
-    (at most 500 digits; Trainer.validate's numbers, added to the last history record) is spread over ticks the same
-    way. `phase` ("train", "validate" or "idle"), `done` and `total` say what it is doing. A divergence rolls the run
-    back to the start of its iteration (trainer.message says so), as Trainer.run does."""
-
-    def __init__(self, trainer: Trainer, val: torch.Tensor | None = None, val_every: int = 10):
-        if val is not None and len(val) > 500:
-            raise ValueError("validate on at most 500 digits (one batch of genlib.train.evaluate)")
-        self.trainer, self.val, self.val_every = trainer, val, val_every
+    def __init__(self, model: EBM, val_every: int = 10):
+        super().__init__(val_every)
+        self.model = model
         self.job: Negatives | None = None
-        self.phase = "idle"
         self._x = None  # the batch of the training iteration in progress
-        self._snap = None  # the run at the start of the last training iteration: the rollback point
-        self._since_val = 0
-        self.finished_at: collections.deque[float] = collections.deque(maxlen=21)  # clock at each finished iteration
-        self.work = 0.0  # seconds of computation since the last finished iteration (its chain, a validation pass)
-        self.work_per_iteration: float | None = None  # measured, smoothed
-        self.langevin_seconds: float | None = None  # one Langevin step of the chains, measured, smoothed
-        self._measured: float | None = None  # the last seconds_per_iteration
+        self._val = None  # the digits of the validation pass in progress
+        self._generator: torch.Generator | None = None  # the trainer's, for the training iteration's loss
 
     @property
     def done(self) -> int:
@@ -219,115 +209,31 @@ class LiveTraining:
 
     @property
     def total(self) -> int:
-        return self.job.total if self.job is not None else self.trainer.model.config.steps
+        return self.job.total if self.job is not None else self.model.config.steps
 
-    def seconds_per_iteration(self) -> float | None:
-        """Wall-clock seconds per iteration over the last (up to 20) iterations made while running without a pause
-        (kept after a pause; None until 3 iterations ran in a row)."""
-        t = self.finished_at
-        if len(t) >= 3:
-            self._measured = (t[-1] - t[0]) / (len(t) - 1)
-        return self._measured
-
-    def rewind(self) -> None:
-        """Drop the work in progress: the run returns to the start of its iteration (the page calls this when paused,
-        so that a saved checkpoint is exactly the run at a finished step; the next tick redoes the same iteration)."""
-        if self.job is not None and self.phase == "train":
-            self.trainer._restore(self._snap)
-        self.job, self.phase, self.work = None, "idle", 0.0
-        self.finished_at.clear()
-
-    def _begin(self) -> None:
-        tr = self.trainer
-        if self.val is not None and self.val_every > 0 and self._since_val >= self.val_every and tr.history:
-            tr.model.eval()  # as genlib.train.evaluate: eval mode, the generator seeded EVAL_SEED
-            self.phase = "validate"
-            self.job = Negatives(tr.model, self.val, torch.Generator(device=tr.device).manual_seed(EVAL_SEED))
+    def begin(self, trainer: Trainer, phase: str, val: torch.Tensor | None) -> None:
+        if phase == "validate":
+            if len(val) > 500:
+                raise ValueError("validate on at most 500 digits (one batch of genlib.train.evaluate)")
+            self._val = val
+            self.job = Negatives(self.model, val, torch.Generator(device=trainer.device).manual_seed(EVAL_SEED))
         else:
-            self._snap = tr._snapshot()
-            tr.model.train()  # as Trainer.step: train mode, then the batch
-            self._x = tr.next_batch()
-            self.phase = "train"
-            self.job = Negatives(tr.model, self._x, tr.generator)
+            self._x, self._generator = trainer.next_batch(), trainer.generator
+            self.job = Negatives(self.model, self._x, trainer.generator)
 
-    def _finish(self) -> bool:
-        """The optimizer step (or the validation's metrics) on the finished chains; True for an optimizer step."""
-        tr, job = self.trainer, self.job
-        if self.phase == "train":
-            out = tr.step(loss=lambda: tr.model.loss(self._x, tr.generator, job))
-            if not tr._params_finite():
-                raise Diverged("a parameter became NaN or infinite")
-            tr.history.append({"step": tr.step_count, "epoch": tr.epoch + tr.pos / max(len(tr.data), 1),
-                               **{f"train_{k}": v for k, v in out.items()}})
-            self._since_val += 1
-        else:
-            with torch.no_grad():
-                out = tr.model.loss(self.val, None, job)
-            tr.model.train()
-            tr.history[-1].update({f"val_{k}": float(v) for k, v in out.items()})
-            self._since_val = 0
-        self.job, self.phase = None, "idle"
-        return self._since_val > 0
+    def advance(self, n: int) -> int:
+        return self.job.advance(n)
 
-    def tick(self, budget: float | None = 0.25, max_langevin: int | None = None,
-             iterations: int | None = None) -> dict | None:
-        """Work for about `budget` seconds (as given; None: no limit) and at
-        most `max_langevin` Langevin steps, stopping once `iterations` optimizer steps are done; at least one Langevin
-        step. Returns what it did ({"phase", "done", "total", "steps", "tick_ms"}), or None when the run diverged."""
-        tr = self.trainer
-        t0 = time.perf_counter()
-        over = lambda: budget is not None and time.perf_counter() - t0 > budget  # noqa: E731
-        taken = steps = 0
-        worked = 0.0  # computing time of the iterations finished in this tick
-        try:
-            while True:
-                t = time.perf_counter()
-                if self.job is None:
-                    self._begin()
-                while not self.job.finished:
-                    ta = time.perf_counter()
-                    taken += self.job.advance(1)
-                    dt = time.perf_counter() - ta
-                    ls = self.langevin_seconds
-                    self.langevin_seconds = dt if ls is None else 0.8 * ls + 0.2 * dt
-                    if over() or (max_langevin is not None and taken >= max_langevin):
-                        break
-                if not self.job.finished:
-                    self.work += time.perf_counter() - t
-                    break
-                stepped = self._finish()
-                self.work += time.perf_counter() - t
-                if stepped:
-                    steps += 1
-                    now = time.perf_counter()
-                    self.finished_at.append(now)
-                    self.seconds_per_iteration()  # keep the wall-clock rate for after a pause
-                    w = self.work_per_iteration
-                    self.work_per_iteration = self.work if w is None else 0.7 * w + 0.3 * self.work
-                    tr.history[-1]["seconds"] = self.work
-                    worked += self.work
-                    self.work = 0.0
-                if (iterations is not None and steps >= iterations) or over() or \
-                        (max_langevin is not None and taken >= max_langevin):
-                    break
-        except FloatingPointError as e:
-            failed, bad_step = self.phase, tr.step_count + (self.phase == "train")
-            if failed == "validate":
-                tr.history.pop()
-            tr._restore(self._snap)
-            self.job, self.phase, self._since_val, self.work = None, "idle", 0, 0.0
-            self.finished_at.clear()
-            where = " (in validation)" if failed == "validate" else ""
-            tr.message = (f"Training diverged near step {bad_step}{where} ({e}); restored the last good state "
-                          f"(step {tr.step_count}). Try a smaller learning rate.")
-            return None
-        tr.message = None
-        rec = {"phase": self.phase, "done": self.done, "total": self.total, "steps": steps,
-               "tick_ms": 1000 * (time.perf_counter() - t0)}
-        if steps:  # "seconds": what the finished iterations took (each spread over ticks), as in Trainer.run's record
-            rec["seconds"] = worked
-            tr.history[-1]["tick_ms"] = rec["tick_ms"]
-        return rec
+    def loss(self) -> dict[str, torch.Tensor]:
+        # the chain's remaining steps (none) and the loss, as EBM.loss(x, generator) would compute them in one go
+        return self.model.loss(self._x, self._generator, self.job)
+
+    def metrics(self) -> dict[str, torch.Tensor]:
+        return self.model.loss(self._val, None, self.job)
+
+    def clear(self) -> None:
+        super().clear()
+        self.job = self._x = self._val = self._generator = None
 
 
 PRESETS = {

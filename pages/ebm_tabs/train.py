@@ -9,7 +9,7 @@ import torch
 
 from genlib import models, viz
 from genlib.data import MNIST
-from genlib.models.ebm import EBM, EBMConfig, LiveTraining
+from genlib.models.ebm import EBM, EBMConfig, LangevinIteration
 from pages.ebm_tabs.common import langevin_step_seconds, seconds, slots
 from pages.views import chain_player, chrome, share, training, url
 
@@ -53,14 +53,15 @@ def render(state: dict, mn: MNIST, step_size: float, noise: float, pretrained: s
             model = models.create("ebm", EBMConfig(steps=k, step_size=step_size, noise=noise), 0)
             state.update(trainer=make_trainer(model, lr, batch), running=False, source="new")
         trainer = state["trainer"]
-        live = state.get("live")
-        if live is None or live.trainer is not trainer:  # a new run (Reset, pretrained): its own LiveTraining
-            state["live"] = live = LiveTraining(trainer, mn.val.images[:VAL], VAL_EVERY)
+        if trainer.split is None:  # a new run (Reset, pretrained, upload): its iterations spread over ticks
+            trainer.split = LangevinIteration(trainer.model, VAL_EVERY)
+        state["live"] = live = trainer.split
+        val = mn.val.images[:VAL]
         if not state["running"]:
-            live.rewind()  # paused: back to the last finished iteration, so the download is exactly the run shown
+            trainer.rewind()  # paused: back to the last finished iteration, so the download is exactly the run shown
             trainer.set_hparams(lr=lr, batch_size=batch)  # the rewound state's settings -> this page's settings
         if step:  # before the download: the file is the run shown, named with its step count
-            training.safe_tick(state, lambda: live.tick(budget=None, iterations=1))
+            training.safe_tick(state, lambda: trainer.tick(val, budget=None, max_steps=1))
         with b2:
             training.checkpoint_download(state, mn, "ebm", "ebm-dl")
 
@@ -83,9 +84,9 @@ def render(state: dict, mn: MNIST, step_size: float, noise: float, pretrained: s
             lv = state["live"]
             st.caption(f"source: {state['source']} · step {tr.step_count} · lr {tr.config.lr:g} · "
                        f"batch {tr.config.batch_size} · K {tr.model.config.steps}")
-            pace = (f" (one Langevin step takes {lv.langevin_seconds:.2g} s here: about "
-                    f"{(lv.total - lv.done) * lv.langevin_seconds:.0f} s to go)"
-                    if lv.langevin_seconds and lv.langevin_seconds * lv.total > 2 else "")
+            pace = (f" (one Langevin step takes {lv.unit_seconds:.2g} s here: about "
+                    f"{(lv.total - lv.done) * lv.unit_seconds:.0f} s to go)"
+                    if lv.unit_seconds and lv.unit_seconds * lv.total > 2 else "")
             if lv.phase == "train":
                 st.progress(lv.done / lv.total, text=f"Iteration {tr.step_count + 1}: Langevin step {lv.done} of "
                             f"{lv.total} for the negatives; the update follows at step {lv.total}{pace}.")
@@ -116,4 +117,5 @@ def render(state: dict, mn: MNIST, step_size: float, noise: float, pretrained: s
                     st.caption("The replay buffer fills with noise at the first training step.")
 
     with visual:
-        training.live(state, lambda budget: live.tick(budget=share.cut(TICK_BUDGET, budget)), draw_train, every=0.5)
+        training.live(state, lambda budget: trainer.tick(val, budget=share.cut(TICK_BUDGET, budget)), draw_train,
+                      every=0.5)
