@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.harness import IDLE, launch_chromium, served  # noqa: E402
+from tools.served import IDLE, launch_chromium, served  # noqa: E402
 
 
 def server_start_to_home(browser, runs: int) -> list[float]:

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from bench.bench_live import PROFILE, counter_js
 from bench.stclient import Student
 from deploy.classroom import MALLOC_ARENA_MAX, Classroom
-from tests.harness import (
+from tools.served import (
     _SETTLED,
     _WATCH,
     IDLE,

@@ -3,7 +3,7 @@ server's CPU seconds per frame shown.
 
     .venv/bin/python bench/bench_live.py [--views langevin rbm] [--seconds 20] [--repeat 1] [--profile]
 
-Per view and repeat: a fresh server (`streamlit run serve.py`, tests/harness.py), one headless Chromium (Playwright,
+Per view and repeat: a fresh server (`streamlit run serve.py`, tools/served.py), one headless Chromium (Playwright,
 /usr/bin/chromium) in a fresh context at 1400 x 900, the view opened with its default settings, a few seconds paused
 (the server's idle CPU), then Play for --seconds:
   langevin  /langevin, tab "Samplers" (300 chains, ULA + MALA, 5 steps per frame), Play
@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.harness import launch_chromium, start_server, stop_server, wait_idle  # noqa: E402
+from tools.served import launch_chromium, start_server, stop_server, wait_idle  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 VIEWPORT = {"width": 1400, "height": 900}

@@ -97,7 +97,7 @@ def browser_fps(seconds: float) -> None:
     all cores) and once with GENLIB_THREADS=1."""
     from playwright.sync_api import sync_playwright
 
-    from tests.harness import launch_chromium, served, wait_idle
+    from tools.served import launch_chromium, served, wait_idle
 
     def counter(name):
         return f"() => {{ const e = document.querySelector('.flipbook'); return e ? +e.dataset.{name} : -1; }}"
@@ -178,7 +178,7 @@ def baseline_fps(seconds: float) -> float:
 
     from playwright.sync_api import sync_playwright
 
-    from tests.harness import launch_chromium, served
+    from tools.served import launch_chromium, served
 
     js = "() => { const m = document.body.innerText.match(/frame ([0-9]+) of/); return m ? +m[1] : -1; }"
     with tempfile.TemporaryDirectory() as d:

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_live import shown_js  # noqa: E402
-from tests.harness import launch_chromium, served, wait_idle, wait_rendered  # noqa: E402
+from tools.served import launch_chromium, served, wait_idle, wait_rendered  # noqa: E402
 
 VIEWPORT = {"width": 1400, "height": 900}
 # name -> (path, tab to click or None, the button that starts it)
