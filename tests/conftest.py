@@ -1,7 +1,7 @@
 """Shared fixtures: the bundled data, the real MNIST test split, and a live app server + Chromium.
 
-The plain helpers (command line, server, Chromium, waits) live in tests/harness.py, which the bench scripts share;
-they are re-exported here under their old names.
+The plain helpers live in tests/harness.py (the command line, page helpers) and tools/served.py (server, Chromium,
+waits: shared with the bench scripts); they are re-exported here under their old names.
 """
 from __future__ import annotations
 
