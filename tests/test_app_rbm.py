@@ -3,14 +3,13 @@ chains and the likelihood use the model just trained, the likelihood names its d
 the previous run's curves stay after Reset, and the lecture's picture shows digits, reconstructions and samples."""
 
 import base64
-import io
+import json
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
-from conftest import flipbook_data, open_page
+from conftest import open_page
 from genlib import checkpoints, models
 from genlib.models.rbm import exact_log_z
 
@@ -100,26 +99,38 @@ def test_blown_up_learning_rate_shows_a_message_and_keeps_the_model():
     assert w.abs().max() < 5 and (w - good).abs().max() < 1.0
 
 
-def test_gibbs_chain_steps_plays_and_scrubs():
+def live_data(at) -> dict:
+    """What the page's live view (pages/views/live.py) sent to the browser in the last run."""
+    views = [e for e in at.get("bidi_component") if e.proto.component_name == "genlib_live"]
+    assert len(views) == 1
+    return json.loads(views[0].proto.json)
+
+
+def part(frame: dict, name: str, dtype=np.uint8) -> np.ndarray:
+    """A part of a frame sent to the browser, decoded as live.js decodes it."""
+    return np.frombuffer(base64.b64decode(frame["parts"][name]), dtype=dtype)
+
+
+def test_gibbs_chain_steps_and_restarts():
     at = tab(open_page(PAGE, timeout=180), "Gibbs chains")
     ch = at.session_state["rbm_chain"]["chain"]
-    assert ch.steps == [0]
+    assert ch.steps == [0] and [f["step"] for f in live_data(at)["frames"]] == [0]
     at.button(key="rbm-chain-step").click().run()
     at.button(key="rbm-chain-step").click().run()
     assert not at.exception
     ch = at.session_state["rbm_chain"]["chain"]
     assert ch.steps == [0, 1, 2] and len(ch.energies) == 3 and ch.frame(2).dtype == torch.float32
-    scrub = next(s for s in at.slider if s.label == "Frame")
-    scrub.set_value(1).run()
-    assert not at.exception
-    assert next(s for s in at.slider if s.label == "Frame").value == 1
+    data = live_data(at)
+    assert data["mode"] == "paused" and data["count"] == 3  # every frame held for the browser's scrubber
+    assert data["frames"][-1]["i"] == 2 and data["frames"][-1]["caption"].startswith("p(v|h) · step 2 ")
     assert any(b.label == "Export chain as GIF" for b in at.get("download_button"))
     at.button(key="rbm-chain-restart").click().run()
     assert at.session_state["rbm_chain"]["chain"].steps == [0]
+    assert [f["step"] for f in live_data(at)["frames"]] == [0]
 
 
 def play_one_batch(seed: int = 0):
-    """The Gibbs tab with `seed`, Play clicked: one run computes a batch of frames for the browser's flipbook."""
+    """The Gibbs tab with `seed`, Play clicked: one run computes a batch of frames for the browser to play."""
     at = tab(open_page(PAGE, timeout=180), "Gibbs chains")
     at.number_input(key="rbm-seed").set_value(seed).run()
     at.button(key="rbm-chain-play").click().run()
@@ -127,47 +138,68 @@ def play_one_batch(seed: int = 0):
     return at
 
 
-def test_playing_sends_flipbook_batches_laid_out_as_the_paused_view_and_pause_brings_back_the_slider():
+def test_playing_sends_the_chains_as_data_and_beta_acts_on_the_running_chains():
     from pages.rbm_tabs.chains import BATCH, FPS, WIDTH
 
-    at = play_one_batch()
+    at = tab(open_page(PAGE, timeout=180), "Gibbs chains")
+    # the still parts, sent once: one row laid out as before, p(v|h) and v as two grids of 6 x 6 and the traces in
+    # the wider third column
+    (row,) = live_data(at)["scene"]["rows"]
+    assert [p["kind"] for p in row] == ["images", "images", "traces"] and [p["nrow"] for p in row[:2]] == [6, 6]
+    assert sum(p["width"] for p in row) + 2 * 16 == WIDTH and row[2]["width"] > row[0]["width"]
+    at.button(key="rbm-chain-play").click().run()
     s = at.session_state["rbm_chain"]
     assert s["playing"] and s["chain"].steps == list(range(BATCH + 1))
-    data = flipbook_data(at)
-    assert data["first"] == 1 and len(data["frames"]) == len(data["captions"]) == BATCH and data["fps"] == FPS
-    assert data["captions"][-1].startswith(f"p(v|h) · step {BATCH} ") and "β = 1" in data["captions"][-1]
-    assert "Playing at 10 frames/s" in data["head"] and "ms per frame" in data["head"]
-    assert not at.get("plotly_chart") and not [x for x in at.slider if x.label == "Frame"]  # one picture per batch
+    assert at.button(key="rbm-chain-play").label == "Pause"
+    data = live_data(at)
+    assert data["mode"] == "playing" and data["fps"] == FPS and data["head"].startswith("Playing at 10 frames/s")
+    assert [f["i"] for f in data["frames"]] == list(range(1, BATCH + 1)) and data["play"]  # new frames, to be played
+    last = data["frames"][-1]
+    assert last["step"] == BATCH and last["caption"].startswith(f"p(v|h) · step {BATCH} ") and "β = 1" in last["caption"]
+    # the frame's pictures are the chain's: the means p(v|h) in grey levels, the sampled v black or white, and the
+    # free energies of the 36 chains
+    ch = s["chain"]
+    mean, v = part(last, "mean"), np.unpackbits(part(last, "v"))  # v: binary, eight pixels to a byte
+    assert mean.shape == v.shape == (36 * 784,) and 0 < mean.mean() < 255
+    assert np.abs(mean / 255 - ch.mean(BATCH).numpy().ravel()).max() < 0.01
+    assert (v == ch.frame(BATCH).numpy().ravel()).all()
+    assert np.allclose(part(last, "fe", np.float32), ch.energies[BATCH].numpy(), rtol=1e-5)
+    assert not at.get("plotly_chart") and not [x for x in at.slider if x.label == "Frame"]  # the browser draws it all
     assert "10 frames per second" in at.button(key="rbm-chain-play").help
-    img = np.asarray(Image.open(io.BytesIO(base64.b64decode(data["frames"][0].split(",", 1)[1]))))
-    assert img.shape == (330, WIDTH, 3) == (330, data["width"], 3)
-    # the p(v|h) grid fills the first column, the traces (with their axes) the last one
-    assert img[:200, :250].mean() < 200 and img[200:300, WIDTH - 300:].min() < 100
     # β moved while playing acts on the running chains: the next batch runs (and says) β = 0.5
     at.slider(key="rbm-beta").set_value(0.5).run()
     s = at.session_state["rbm_chain"]
     assert s["playing"] and s["temperature"]["beta"] == 0.5 and len(s["chain"]) == 2 * BATCH + 1
-    assert flipbook_data(at)["captions"][-1].endswith("β = 0.5")
-    at.button(key="rbm-chain-play").click().run()  # pause: the scrub slider at the last frame, the chart again
-    assert not at.exception and not at.session_state["rbm_chain"]["playing"] and flipbook_data(at) is None
-    assert at.slider(key=f"rbm-chain-scrub-{2 * BATCH}").value == 2 * BATCH
-    assert len(at.get("plotly_chart")) == 1
+    caps = [f["caption"] for f in live_data(at)["frames"]]
+    assert len(caps) == BATCH and all(c.endswith("β = 0.5") for c in caps)
+    at.button(key="rbm-chain-play").click().run()  # pause: the browser scrubs the frames it holds
+    assert not at.exception and not at.session_state["rbm_chain"]["playing"]
+    data = live_data(at)
+    assert data["mode"] == "paused" and data["count"] == 2 * BATCH + 1 and data["status"].startswith("Paused")
+    assert at.button(key="rbm-chain-play").label == "Play"
 
 
 def test_the_same_seed_plays_the_same_frames():
-    a, b, c = (flipbook_data(play_one_batch(seed))["frames"] for seed in (3, 3, 4))
+    a, b, c = ([f["parts"] for f in live_data(play_one_batch(seed))["frames"]] for seed in (3, 3, 4))
     assert a == b and a != c
 
 
-def test_playing_stops_at_the_frame_limit():
+def test_the_chain_plays_on_past_its_window_of_frames():
+    """The chain has no end: past the frames kept (its window), the oldest frames go and it plays on; the frames
+    keep their absolute numbers and the caption says that only the last ones are kept."""
     at = tab(open_page(PAGE, timeout=180), "Gibbs chains")
     at.session_state["rbm_chain"]["chain"].max_frames = 4
     at.button(key="rbm-chain-play").click().run()
     assert not at.exception
     s = at.session_state["rbm_chain"]
-    assert not s["playing"] and len(s["chain"]) == 4 and flipbook_data(at) is None
-    assert at.button(key="rbm-chain-play").label == "Play"
-    assert any("maximum of" in c.value for c in at.caption)
+    assert s["playing"] and len(s["chain"]) == 4 and s["chain"].dropped == 7 and list(s["betas"]) == [1.0] * 4
+    data = live_data(at)
+    assert data["mode"] == "playing" and data["count"] == 4 and at.button(key="rbm-chain-play").label == "Pause"
+    assert [(f["i"], f["step"]) for f in data["frames"]] == [(7, 7), (8, 8), (9, 9), (10, 10)]
+    assert data["frames"][-1]["caption"].endswith("the last 4 frames kept")
+    at.run()  # the next batch: the window moves on
+    data = live_data(at)
+    assert at.session_state["rbm_chain"]["chain"].steps == [17, 18, 19, 20] and data["frames"][-1]["step"] == 20
 
 
 def test_the_temperature_slider_acts_on_the_running_chain():

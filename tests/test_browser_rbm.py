@@ -1,6 +1,7 @@
-"""End to end: the RBM page in Chromium. A Gibbs chain plays (the browser's flipbook) and pauses at its last frame;
-training and chains (the steps that once broke images: rbm-500-cd1, validation digits, 10 steps per frame, play, pause,
-β 1.0 -> 0.5, play) never break an image; a link with settings reproduces the chains frame for frame, stepped or
+"""End to end: the RBM page in Chromium. A Gibbs chain plays (the live view: the browser draws the frames the server
+sends) and pauses at its last frame, which the scrubber then moves through; training and chains (the steps that once
+broke images: rbm-500-cd1, validation digits, 10 steps per frame, play, pause, β 1.0 -> 0.5, play) never break an
+image and β acts on the running chains; a link with settings reproduces the chains frame for frame, stepped or
 played; a lesson sets its controls and starts; in projector mode at 1280 x 720 the chains' picture is above the fold.
 Screenshots go to test-artifacts/."""
 import re
@@ -14,11 +15,17 @@ from genlib import checkpoints
 
 STEP = "() => { const m = document.body.innerText.match(/p\\(v\\|h\\) · step ([0-9]+)/); return m ? +m[1] : -1; }"
 TRAIN_STEP = "() => { const m = document.body.innerText.match(/· step ([0-9]+) · epoch/); return m ? +m[1] : -1; }"
-SHOWN = "() => { const e = document.querySelector('.flipbook'); return e ? +e.dataset.shown : -1; }"
-# every frame the flipbook shows, by its caption (polled faster than the 10 frames/s it plays at)
-RECORD = """() => { window.__frames = {}; setInterval(() => { const f = document.querySelector('.flipbook');
-  if (f && f.querySelector('img').src) window.__frames[f.querySelector('.cap').textContent] =
-    f.querySelector('img').src;
+SHOWN = "() => { const e = document.querySelector('.genlib-live'); return e ? +e.dataset.shown : -1; }"
+CAPTION = "() => document.querySelector('.genlib-live .cap').textContent"
+# what the chains' panels show now: the pixels of the p(v|h) and v grids and of the free-energy traces
+PICTURE = "() => [...document.querySelectorAll('.genlib-live canvas')].map((c) => c.toDataURL()).join('|')"
+GRIDS = "() => [...document.querySelectorAll('.genlib-live canvas')].slice(0, 2).map((c) => c.toDataURL()).join('|')"
+# every frame the live view shows, by its caption (polled faster than the 10 frames/s it plays at)
+RECORD = """() => { window.__frames = {}; let last = null; setInterval(() => {
+  const cap = document.querySelector('.genlib-live .cap');
+  if (!cap || cap.textContent === last) return;
+  last = cap.textContent;
+  window.__frames[last] = (""" + GRIDS + """)();
 }, 10); }"""
 ALL_IMAGES_OK = "() => [...document.images].every(i => i.complete && i.naturalWidth > 0)"
 NEEDS_CD1 = pytest.mark.skipif(not checkpoints.resolve("rbm-500-cd1").exists(), reason="needs rbm-500-cd1")
@@ -32,6 +39,11 @@ def wait_step(page, at_least: int, expr: str = STEP, timeout: float = 60_000) ->
     page.wait_for_function(f"() => ({expr})() >= {at_least}", timeout=timeout)
 
 
+def scrub_to(page, frame: int) -> None:
+    """Move the paused view's frame scrubber to absolute frame `frame`, as a drag does."""
+    page.locator(".genlib-live .scrub").fill(str(frame))
+
+
 def test_rbm_chain_plays_in_the_browser(app_server, page):
     page.goto(app_server + "/rbm")
     wait_idle(page, timeout=180_000)
@@ -39,24 +51,36 @@ def test_rbm_chain_plays_in_the_browser(app_server, page):
     shot(page, "rbm-train")
     open_tab(page, "Gibbs chains")
     page.wait_for_selector("text=p(v|h) · step 0")
+    before = page.evaluate(PICTURE)
     button(page, "Play").click()
-    # the browser's flipbook plays the frames (one JPEG each) and asks for the next batches, without any click
+    # the browser plays the frames it holds and asks for the next batches, without any click
     page.wait_for_function(f"() => ({SHOWN})() >= 5", timeout=60_000)
-    shown = page.evaluate(SHOWN)
+    shown, step = page.evaluate(SHOWN), page.evaluate(STEP)
     page.wait_for_function(f"() => ({SHOWN})() >= {shown + 10}", timeout=30_000)
-    assert page.locator(".flipbook img").evaluate("i => i.naturalWidth") == 940
-    assert "Playing at 10 frames/s" in page.locator(".flipbook .head").inner_text()
+    assert page.evaluate(STEP) >= step + 10 and page.evaluate(PICTURE) != before  # the picture moves with the steps
+    widths = page.locator(".genlib-live canvas").evaluate_all("cs => cs.map((c) => c.getBoundingClientRect().width)")
+    assert len(widths) == 3 and widths[0] == widths[1] and 1.3 < widths[2] / widths[0] < 1.7  # columns 2 : 2 : 3
+    assert "Playing at 10 frames/s" in page.locator(".genlib-live .head").inner_text()
+    assert button(page, "Pause").is_visible()
     assert_no_exception(page)
     shot(page, "rbm-chain-playing")
     button(page, "Pause").click()
-    page.wait_for_selector("button:has-text('Play')", timeout=30_000)
+    page.wait_for_selector(".genlib-live[data-mode='paused']", timeout=30_000)
     wait_idle(page)
-    # paused: the flipbook is gone, the scrub slider is back at the last frame computed, the chart and images too
-    assert page.locator(".flipbook").count() == 0 and page.locator(".stPlotlyChart").count() == 1
-    thumb = page.locator("input[type='range'][aria-label='Frame']")
-    last = int(thumb.get_attribute("max"))
-    assert last >= shown + 10 and int(thumb.input_value()) == last
+    assert button(page, "Play").is_visible()
+    # paused: the scrubber shows, at the last frame held; it moves the whole picture back to an earlier frame
+    scrub = page.locator(".genlib-live .scrub")
+    scrub.wait_for(state="visible", timeout=10_000)
+    time.sleep(0.5)  # the frames of a batch in flight play out
+    last = int(scrub.get_attribute("max"))
+    assert last >= shown + 10 and int(scrub.input_value()) == last
     assert page.evaluate(STEP) == last  # one Gibbs step per frame
+    at_last = page.evaluate(PICTURE)
+    scrub_to(page, 3)
+    assert page.evaluate(CAPTION).startswith("p(v|h) · step 3 ") and page.evaluate(PICTURE) != at_last
+    scrub_to(page, last)
+    assert page.evaluate(PICTURE) == at_last  # the same frame, the same picture
+    shot(page, "rbm-chain-paused")
     open_tab(page, "Likelihood")
     page.wait_for_selector("text=/mean free energy, validation digits/")
     assert page.get_by_text(re.compile("Run AIS will take about")).count() == 1  # the estimate, before any click
@@ -92,6 +116,7 @@ def test_training_and_chains_never_break_an_image(app_server, page):
     s = page.evaluate(STEP)
     button(page, "Play").click()
     wait_step(page, s + 30, timeout=120_000)
+    assert page.evaluate(CAPTION).endswith("β = 0.5")  # the running chains took the new β
     shot(page, "rbm-cd1-chains-beta-0.5")
     button(page, "Pause").click()
     page.wait_for_selector("button:has-text('Play')", timeout=30_000)
@@ -104,7 +129,7 @@ def test_training_and_chains_never_break_an_image(app_server, page):
 
 def chains_after_steps(browser, url: str, steps: int) -> tuple[str, str]:
     """Open `url` in a fresh browser context (a new session), press Step `steps` times; returns (the seed input's
-    value, the p(v|h) picture's source)."""
+    value, the pixels of the p(v|h) and v grids)."""
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = ctx.new_page()
@@ -116,8 +141,7 @@ def chains_after_steps(browser, url: str, steps: int) -> tuple[str, str]:
             page.wait_for_function(f"() => ({STEP})() === {5 * (i + 1)}", timeout=30_000)
         wait_idle(page)
         seed = page.locator("[data-testid='stNumberInput']").filter(has_text="Seed").locator("input").input_value()
-        src = page.locator("[data-testid='stImage'] img").first.get_attribute("src")
-        return seed, src
+        return seed, page.evaluate(GRIDS)
     finally:
         ctx.close()
 
@@ -135,7 +159,7 @@ def test_a_link_reproduces_the_chains(app_server, browser):
 
 def played_frames(browser, url: str, steps: int) -> dict[str, str]:
     """Open `url` in a fresh browser context (a new session), Play until the chains pass step `steps`; returns the
-    frames shown, {caption: JPEG data URL}."""
+    frames shown, {caption: the pixels of the p(v|h) and v grids}."""
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = ctx.new_page()
@@ -156,7 +180,7 @@ def test_a_link_reproduces_the_played_frames(app_server, browser):
     link = app_server + "/rbm?rbm-tab=Gibbs+chains&rbm-n=16&rbm-start=validation+digits&rbm-seed=7"
     a, b = played_frames(browser, link, 12), played_frames(browser, link, 12)
     first = [c for c in a if re.match(r"p\(v\|h\) · step ([1-9]|1[0-2]) ", c)]
-    assert len(first) == 12 and all(a[c] == b[c] for c in first)  # frame for frame, the same JPEG
+    assert len(first) == 12 and all(a[c] == b[c] for c in first)  # frame for frame, the same pictures
     c = played_frames(browser, link.replace("rbm-seed=7", "rbm-seed=8"), 3)
     assert any(c[k] != a[k] for k in c if k in first)
 
@@ -185,7 +209,8 @@ def test_projector_mode_shows_the_chains_above_the_fold(browser):
             wait_idle(page, timeout=180_000)
             time.sleep(0.5)
             assert_no_exception(page)
-            box = page.locator("[data-testid='stImage'] img").first.bounding_box()
+            page.wait_for_selector(".genlib-live canvas")
+            box = page.locator(".genlib-live canvas").first.bounding_box()
             assert box is not None and box["y"] + box["height"] / 2 < 720, box
             shot(page, "rbm-projector-chains")
         finally:

@@ -1,22 +1,25 @@
 """The RBM page's Gibbs chains tab: block Gibbs chains of the chosen model from noise, digits or the persistent
-chains, at an inverse temperature that acts on running chains."""
+chains, at an inverse temperature that acts on running chains. The chains play as a live view (views.live): each
+frame sends the Gibbs means p(v|h) and the sampled v as grey images and each chain's free energy; the browser draws
+them side by side, at FPS while playing and at the scrubber's frame while paused."""
 from __future__ import annotations
 
+import collections
 import math
 
-import numpy as np
 import streamlit as st
 import torch
 
 from genlib import limits, samplers, viz
 from genlib.data import MNIST, binarize_fixed
 from pages.rbm_tabs import lessons
-from pages.views import chain_player, chrome, url
+from pages.views import chain_player, chrome, live, url
 
 
-FPS = 10  # frames per second while playing (the browser's flipbook): at 1 step per frame a student can follow a chain
+FPS = 10  # frames per second while playing (the browser's timer): at 1 step per frame a student can follow a chain
 BATCH = 10  # frames per round trip: one a second
-WIDTH, GAP, COLS = 940, 16, (2, 2, 3)  # the paused view's row at 1400 px wide: its columns and Streamlit's gap
+WIDTH, GAP, COLS = 940, 16, (2, 2, 3)  # the picture's row at 1400 px wide: p(v|h) | sampled v | free energies
+TRACES_HEIGHT = 330  # pixels: the free-energy traces with their axes
 FE = ("Free energy of each chain", "Gibbs step", "free energy F(v)")  # title, x and y axis of the traces
 
 
@@ -25,17 +28,36 @@ def mean_images(ch: samplers.Recorder, i: int) -> torch.Tensor:
     return ch.mean(i).reshape(-1, 1, 28, 28)
 
 
-def picture(ch: samplers.Recorder, i: int, nrow: int) -> np.ndarray:
-    """Frame i while playing, as one RGB image laid out as the paused view: p(v|h) | sampled v (with their
-    captions) | the free energy traces up to frame i."""
+def widths() -> tuple[int, int, int]:
+    """The three panels' widths in pixels: COLS shares of WIDTH, GAP between them."""
     unit = (WIDTH - GAP * (len(COLS) - 1)) / sum(COLS)
     w1, w2 = round(unit * COLS[0]), round(unit * COLS[1])
-    step = ch.steps[i]
-    return viz.panels([viz.captioned(viz.grid(mean_images(ch, i), nrow=nrow), w1, f"p(v|h) · step {step}"),
-                       viz.captioned(viz.grid(ch.frame(i).reshape(-1, 1, 28, 28), nrow=nrow), w2,
-                                     f"sampled v · step {step}"),
-                       viz.traces_raster(ch.steps[:i + 1], ch.energies[:i + 1], (330, WIDTH - w1 - w2 - 2 * GAP),
-                                         *FE)], None, gap=GAP)
+    return w1, w2, WIDTH - w1 - w2 - GAP * (len(COLS) - 1)
+
+
+def scene(n: int) -> dict:
+    """The still parts of the picture for n chains: two image grids (square, their title and step under them) and
+    the free-energy traces."""
+    nrow = math.ceil(math.sqrt(n))
+    w1, w2, w3 = widths()
+    # the means in grey levels (a byte a pixel), the binary samples packed eight pixels to a byte
+    grids = [{"kind": "images", "part": part, "dtype": dtype, "title": title, "h": 28, "w": 28, "nrow": nrow,
+              "width": w, "height": w + 26}
+             for part, dtype, title, w in (("mean", "u1", "p(v|h)", w1), ("v", "b1", "sampled v", w2))]
+    traces = {"kind": "traces", "part": "fe", "dtype": "f4", "title": FE[0], "xlabel": FE[1], "ylabel": FE[2],
+              "width": w3, "height": TRACES_HEIGHT}
+    return {"id": f"rbm-gibbs|{n}|{WIDTH}", "rows": [[*grids, traces]]}
+
+
+def frame(stt: dict, k: int) -> dict:
+    """Held frame k of the chains: the means and the samples as images, the free energies, the caption (with the β
+    that frame was drawn at)."""
+    ch = stt["chain"]
+    return {"step": int(ch.steps[k]),
+            "caption": f"p(v|h) · step {ch.steps[k]} (left), sampled v (middle), free energy of each chain (right), "
+                       f"β = {stt['betas'][k]:g}" + (f" · the last {len(ch)} frames kept" if ch.dropped else ""),
+            "parts": {"mean": live.images(ch.mean(k)), "v": live.bits(ch.frames[k]),
+                      "fe": live.values(ch.energies[k])}}
 
 
 def render(mn: MNIST, chosen) -> None:
@@ -72,13 +94,17 @@ def render(mn: MNIST, chosen) -> None:
             temperature = {"beta": beta}  # read before every Gibbs step: moving the slider acts on running chains
             gibbs = samplers.gibbs(model, v, g, beta=lambda: temperature["beta"])
             # the chain runs on; the most recent frames are kept, at most limits.MAX_FRAME_DIGITS digits in all
-            return {"chain": samplers.Recorder(gibbs, v, energy=model.free_energy, store=torch.uint8, means=True,
-                                               max_frames=limits.frames_for(n)), "temperature": temperature}
+            rec = samplers.Recorder(gibbs, v, energy=model.free_energy, store=torch.uint8, means=True,
+                                    max_frames=limits.frames_for(n))
+            # the β each kept frame was drawn at: betas[i] goes with the chain's frame i
+            return {"chain": rec, "temperature": temperature, "betas": collections.deque([beta])}
 
         def advance(stt: dict) -> None:
-            stt["chain"].advance(per_frame)
-            if stt["chain"].full:  # the frame limit: stop playing (Play comes back)
-                stt["playing"] = False
+            ch, betas = stt["chain"], stt["betas"]
+            ch.advance(per_frame)
+            betas.append(stt["temperature"]["beta"])
+            while len(betas) > len(ch):  # the chain's window dropped its oldest frame
+                betas.popleft()
 
         ckey = (n, start, int(seed), name, id(model))
         chains = chain_player.chain_state("rbm_chain", ckey, new_chains, autoplay=lessons.go("chains"))
@@ -87,40 +113,18 @@ def render(mn: MNIST, chosen) -> None:
                                             fps=FPS)
         if chains is not None:
             chains["temperature"]["beta"] = beta
-            nrow = math.ceil(math.sqrt(n))
 
-            def explain(stt: dict) -> None:
-                chrome.explain(f"Block Gibbs at β = {stt['temperature']['beta']:g}: $h \\sim p_\\beta(h|v)$, "
+            def after(m: str) -> None:  # under the picture, playing or paused
+                chrome.explain(f"Block Gibbs at β = {chains['temperature']['beta']:g}: $h \\sim p_\\beta(h|v)$, "
                                "$v \\sim p_\\beta(v|h)$. Left the means $p(v{=}1|h)$, middle the sampled $v$, right "
                                "each chain's free energy $F(v)$: low $F$ is where the model puts its mass.")
 
-            def play(stt: dict) -> None:
-                ch = stt["chain"]
-                chain_player.play_batch(
-                    stt, ch, lambda: advance(stt), lambda i: picture(ch, i, nrow),
-                    lambda i: f"p(v|h) · step {ch.steps[i]} (left), sampled v (middle), free energy of each chain "
-                    f"(right), β = {stt['temperature']['beta']:g}", "rbm-chain-flipbook", FPS,
-                    f"Playing at {FPS} frames/s: pause for the interactive free energy chart and the frame slider.",
-                    BATCH)
-                explain(stt)
-
-            def paused(stt: dict) -> None:
-                ch = stt["chain"]
-                i = chain_player.scrub("rbm-chain", len(ch))
-                left, mid, right = st.columns(list(COLS))
-                chain_player.frame(left, viz.grid(mean_images(ch, i), nrow=nrow),
-                                   caption=f"p(v|h) · step {ch.steps[i]}")
-                chain_player.frame(mid, viz.grid(ch.frame(i).reshape(-1, 1, 28, 28), nrow=nrow),
-                                   caption=f"sampled v · step {ch.steps[i]}")
-                with right:
-                    chrome.plot(viz.chain_traces(ch.steps, ch.energies, ch.steps[i], FE[1], FE[2], FE[0]),
-                                key="rbm-chain-fe")
-                explain(stt)
-                if ch.dropped:
-                    st.caption(f"Frame {i} of the last {len(ch)} kept (steps {ch.first_step} to {ch.steps[-1]}): "
-                               "the chain runs on and older frames are dropped.")
-
+            head = (f"Playing at {FPS} frames/s: pause to scrub the frames.",
+                    "Paused: scrub the frames with the slider under the picture, or Play.")
             with view or settings:
-                chain_player.chain_view("rbm_chain", play, paused)
+                live.view(chains, "rbm-chain-live", lambda budget: advance(chains), fps=FPS, batch=BATCH,
+                          scene=lambda: scene(n), frames=lambda: (chains["chain"].dropped, len(chains["chain"])),
+                          frame=lambda k: frame(chains, k),
+                          head=lambda m: "" if chrome.projector() else head[m != "playing"], after=after)
             chain_player.gif_download(chains["chain"], lambda ch, i: viz.grid(mean_images(ch, i)),
                                       "rbm-chain.gif", "An animated GIF of p(v|h) over the frames computed so far.")
