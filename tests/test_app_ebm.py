@@ -1,5 +1,10 @@
 """AppTest for the energy-based model page: each tab renders, training ticks (an iteration spread over ticks),
-chains advance, the energies plot and its lessons."""
+chains advance and, at their last step, replay; the energies plot and its lessons."""
+import base64
+import json
+
+import numpy as np
+
 from conftest import open_page
 
 PAGE = "pages/ebm.py"
@@ -52,6 +57,13 @@ def test_a_live_tick_shorter_than_an_iteration_shows_its_progress():
     assert at.session_state["ebm"]["live"].phase == "idle" and not at.exception
 
 
+def live_data(at) -> dict:
+    """What the chains' live view (pages/views/live.py) sent to the browser in the last run."""
+    views = [e for e in at.get("bidi_component") if e.proto.component_name == "genlib_live"]
+    assert len(views) == 1
+    return json.loads(views[0].proto.json)
+
+
 def test_chain_steps_restarts_and_feeds_the_energy_histogram():
     at = open_page(PAGE)
     open_tab(at, "Langevin chains")
@@ -64,7 +76,13 @@ def test_chain_steps_restarts_and_feeds_the_energy_histogram():
     assert not at.exception
     ch = at.session_state["ebm_chain"]["chain"]
     assert ch.steps == [0, 8, 16] and len(ch.energies) == 3 and ch.energies[-1].shape == (16,)
-    assert next(s for s in at.slider if s.label == "Frame").value == 2
+    data = live_data(at)  # the browser holds every frame for its scrubber; the newest is the chains' state
+    last = data["frames"][-1]
+    assert data["count"] == 3 and last["i"] == 2 and last["caption"].startswith("step 16 of 256")
+    images = np.frombuffer(base64.b64decode(last["parts"]["x"]), np.uint8)
+    assert np.abs(images / 255 - (ch.frame(2).numpy().ravel() + 1) / 2).max() < 0.01
+    energies = np.frombuffer(base64.b64decode(last["parts"]["energy"]), np.float32)
+    assert np.allclose(energies, ch.energies[2].numpy(), rtol=1e-5)
     at.button(key="ebm-chain-restart").click().run()
     assert at.session_state["ebm_chain"]["chain"].steps == [0] and not at.exception
     at.button(key="ebm-chain-step").click().run()
@@ -74,6 +92,27 @@ def test_chain_steps_restarts_and_feeds_the_energy_histogram():
     assert any("of the rotated digits" in m.value for m in at.markdown)
 
 
+def test_a_finished_chain_says_so_and_replays_from_the_same_seed():
+    at = open_page(PAGE)
+    at.session_state["ebm-tab"] = "Langevin chains"
+    at.session_state["ebm-total"], at.session_state["ebm-per"] = 16, 8
+    at.run()
+    for _ in range(3):  # the third Step is past the end: nothing more to compute
+        at.button(key="ebm-chain-step").click().run()
+    assert not at.exception
+    first = at.session_state["ebm_chain"]["chain"]
+    assert first.steps == [0, 8, 16] and first.full
+    data = live_data(at)
+    assert data["mode"] == "finished" and data["status"].startswith("Finished: the chains reached their last step")
+    assert at.button(key="ebm-chain-play").label == "Replay"
+    at.button(key="ebm-chain-play").click().run()  # new chains from the same seed, playing from step 0
+    assert not at.exception
+    again = at.session_state["ebm_chain"]["chain"]
+    assert again is not first and again.steps == [0, 8] and at.session_state["ebm_chain"]["playing"]
+    assert (again.frame(1) == first.frame(1)).all()  # the same seed: the same chains
+    assert at.button(key="ebm-chain-play").label == "Pause" and live_data(at)["frames"][-1]["step"] == 8
+
+
 def test_lessons_set_the_controls_and_start():
     at = open_page(PAGE)
     at.button(key="ebm-lesson-0").click().run()  # short-run chains from noise: the chains tab, playing
@@ -81,10 +120,12 @@ def test_lessons_set_the_controls_and_start():
     assert at.session_state["ebm-tab"] == "Langevin chains"
     assert next(w for w in at.selectbox if w.label == "Start from").value == "uniform noise"
     assert next(s for s in at.slider if s.label == "Total steps").value == 64
-    assert at.session_state["ebm_chain"]["playing"]
+    # playing, and the button drawn in the same run says so
+    assert at.session_state["ebm_chain"]["playing"] and at.button(key="ebm-chain-play").label == "Pause"
     at.button(key="ebm-lesson-1").click().run()  # the replay buffer
     assert next(w for w in at.selectbox if w.label == "Start from").value == "replay buffer"
     assert at.session_state["ebm_chain"]["playing"] and not at.exception
+    assert at.button(key="ebm-chain-play").label == "Pause" and live_data(at)["mode"] == "playing"
     at.button(key="ebm-lesson-2").click().run()  # energies
     assert at.session_state["ebm-tab"] == "Energies" and not at.exception
     assert len(at.get("plotly_chart")) == 1

@@ -1,11 +1,20 @@
-"""End to end: the EBM page in Chromium. A Langevin chain plays; a link with settings reproduces the same chain; the
-Train tab says what a long iteration is doing; projector mode puts the chains above the fold."""
+"""End to end: the EBM page in Chromium. A Langevin chain plays (the live view: the browser draws the frames the
+server sends) and pauses; a link with settings reproduces the same chain; the Train tab says what a long iteration is
+doing; projector mode puts the chains above the fold."""
 import re
 
-from conftest import assert_no_exception, open_tab, play_chain, shot, wait_for_counter, wait_idle, wait_rendered
+from conftest import assert_no_exception, open_tab, shot, wait_for_counter, wait_idle, wait_rendered
 from harness import draw_one
 
 LINK = "/ebm?ebm-tab=Langevin+chains&ebm-seed=7&ebm-total=32&ebm-per=4&ebm-n=9"
+# the step in the chains' caption, and the pixels of the image grid
+STEP = "() => { const m = /step ([0-9]+) of/.exec(document.querySelector('.genlib-live .cap')?.textContent); " \
+       "return m ? +m[1] : -1; }"
+GRID = "() => document.querySelector('.genlib-live canvas').toDataURL()"
+
+
+def visible_button(page, name: str):
+    return page.locator("button:visible").filter(has_text=re.compile(f"{name}$")).first
 
 
 def image_errors(page) -> list[str]:
@@ -20,8 +29,20 @@ def test_ebm_chain_plays_in_the_browser(app_server, page):
     wait_idle(page)
     open_tab(page, "Langevin chains")
     page.wait_for_selector("text=step 0 of 256")
-    chain_img = page.locator("[data-testid='stImage']").filter(has_text="of 256").locator("img")
-    play_chain(page, chain_img.first, r"step ([0-9]+) of 256", 24, "ebm-chain-playing")
+    start = page.evaluate(GRID)
+    visible_button(page, "Play").click()
+    page.wait_for_function(f"() => ({STEP})() >= 8", timeout=60_000)
+    assert visible_button(page, "Pause").is_visible()
+    s = page.evaluate(STEP)
+    page.wait_for_function(f"() => ({STEP})() >= {s + 16}", timeout=60_000)  # frame after frame, by itself
+    assert page.evaluate(GRID) != start  # the chains moved away from their noise
+    assert_no_exception(page)
+    shot(page, "ebm-chain-playing")
+    visible_button(page, "Pause").click()
+    page.wait_for_selector(".genlib-live[data-mode='paused']", timeout=30_000)
+    wait_idle(page)
+    assert visible_button(page, "Play").is_visible() and page.evaluate(STEP) < 256
+    assert "Paused" in page.locator(".genlib-live .status").inner_text()
     open_tab(page, "Energies")
     page.wait_for_selector("text=/uniform noise: median E/")  # zoomed on the digits: noise is named at the edge
     page.wait_for_selector("text=/of the rotated digits/")
@@ -31,7 +52,7 @@ def test_ebm_chain_plays_in_the_browser(app_server, page):
 
 
 def chain_after_two_steps(page, url: str) -> str:
-    """Open `url`, check the settings it carries, press Step twice and return the chain picture (a PNG data URL)."""
+    """Open `url`, check the settings it carries, press Step twice and return the chains' picture (its pixels)."""
     page.goto(url)
     wait_idle(page)
     panel = page.get_by_role("tabpanel", name="Langevin chains", exact=True)
@@ -40,10 +61,8 @@ def chain_after_two_steps(page, url: str) -> str:
     for _ in range(2):
         panel.get_by_role("button", name=re.compile("Step$")).click()
         wait_idle(page)
-    page.wait_for_selector("text=step 8 of 32")
-    wait_rendered(page)
-    return page.locator("[data-testid='stImage']").filter(has_text="step 8 of 32").locator("img").first \
-        .get_attribute("src")
+    page.wait_for_function(f"() => ({STEP})() === 8", timeout=30_000)
+    return page.evaluate(GRID)
 
 
 def test_a_link_with_settings_reproduces_the_chain(app_server, browser):
@@ -86,10 +105,8 @@ def test_projector_mode_puts_the_chains_above_the_fold(app_server, browser):
     page = ctx.new_page()
     page.goto(app_server + LINK + "&projector=true")
     wait_idle(page)
-    img = page.locator("[data-testid='stImage']").filter(has_text="step 0 of 32").locator("img").first
-    img.wait_for()
-    wait_rendered(page)
-    box = img.bounding_box()
+    page.wait_for_selector("text=step 0 of 32")
+    box = page.locator(".genlib-live canvas").first.bounding_box()
     assert box is not None and box["y"] < 720 - 100, box  # at least its top 100 px visible without scrolling
     assert_no_exception(page)
     shot(page, "ebm-projector")

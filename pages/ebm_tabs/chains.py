@@ -1,4 +1,6 @@
-"""The EBM page's Langevin chains tab: chains from noise, digits or the replay buffer, played frame by frame."""
+"""The EBM page's Langevin chains tab: chains from noise, digits or the replay buffer, played as a live view
+(views.live): each frame sends the chains' images and energies, the browser draws them and keeps them for the
+scrubber. The chain has a length: once there, Play reads Replay."""
 from __future__ import annotations
 
 import math
@@ -10,9 +12,36 @@ from genlib import samplers, viz
 from genlib.data import MNIST
 from pages.ebm_tabs import lessons
 from pages.ebm_tabs.common import langevin_step_seconds, pictures, seconds, slots
-from pages.views import chain_player, chrome, url
+from pages.views import chain_player, chrome, live, url
 
 STARTS = ["uniform noise", "validation digits", "replay buffer"]
+# one frame costs a tenth of a second to a second here (16 chains, a few Langevin steps each): one frame per ask,
+# shown as soon as it arrives, the next asked a quarter of a second after it (fps 0: no queue to fall behind)
+FPS, BATCH, EVERY = 0, 1, 0.25
+WIDTH, GAP, COLS = 940, 16, (2, 3)  # the picture's row at 1400 px wide: the images | the energies
+TRACES_HEIGHT = 330  # pixels: the energy traces with their axes
+
+
+def scene(n: int, total: int) -> dict:
+    """The still parts of the picture for n chains of `total` steps: the image grid (square, its step under it) and
+    the energy traces, zoomed on the later steps (the first ones start far higher)."""
+    w1, zoom = round((WIDTH - GAP) * COLS[0] / sum(COLS)), min(16, total // 4)
+    grid = {"kind": "images", "part": "x", "dtype": "u1", "title": "chains", "h": 28, "w": 28,
+            "nrow": math.ceil(math.sqrt(n)), "width": w1, "height": w1 + 26}
+    traces = {"kind": "traces", "part": "energy", "dtype": "f4",
+              "title": f"Energy of each chain (axis fitted to steps ≥ {zoom})", "xlabel": "Langevin step",
+              "ylabel": "energy E(x)", "zoom_from": zoom,
+              "width": WIDTH - GAP - w1, "height": TRACES_HEIGHT}
+    return {"id": f"ebm-langevin|{n}|{total}|{WIDTH}", "rows": [[grid, traces]]}
+
+
+def frame(ch: samplers.Recorder, k: int, total: int) -> dict:
+    """Held frame k: the chains' images (uint8), their energies and the caption."""
+    return {"step": int(ch.steps[k]),
+            "caption": f"step {ch.steps[k]} of {total} · left the chains' images, right the energy E(x) of each "
+                       "chain (the thick line: their mean)",
+            "parts": {"x": live.images(pictures(ch, k).reshape(len(ch.frames[k]), -1)),
+                      "energy": live.values(ch.energies[k])}}
 
 
 def render(state: dict, mn: MNIST, step_size: float, noise: float, seed: int) -> None:
@@ -45,39 +74,34 @@ def render(state: dict, mn: MNIST, step_size: float, noise: float, seed: int) ->
             chain = model.chain(x, g, step_size, noise)
             return {"chain": samplers.Recorder(chain, x, total_steps=total, energy=model.energy)}
 
+        # a lesson's request to play is taken here, before the buttons are drawn: fresh chains with the lesson's
+        # settings, playing, and the button reads Pause in this same run
         chains = chain_player.chain_state("ebm_chain", (n, start, total, int(seed), step_size, noise, model),
-                                          new_chains)
+                                          new_chains, autoplay=lessons.AUTOPLAY)
 
         def advance() -> None:
             chains["chain"].advance(per_frame)
 
         with buttons:
-            chains = chain_player.controls(chains, "ebm-chain", "chains", new_chains, advance)
+            chains = chain_player.controls(chains, "ebm-chain", "chains", new_chains, advance,
+                                           finished=lambda s: s["chain"].full)
         per_step = chrome.memo("ebm-chain-cost", (model, n, torch.get_num_threads()),
                                lambda: langevin_step_seconds(model, n))
         st.caption(f"Time: computing all {total} steps takes about {seconds(total * per_step)} s on this "
                    f"machine (timed now: one Langevin step on {n} images takes {1000 * per_step:.0f} ms); Play "
-                   f"shows {math.ceil(total / per_frame)} frames, one per page update (a few per second).")
+                   f"shows {math.ceil(total / per_frame)} frames, each as soon as it is computed.")
     if chains is not None:
-        if chrome.take_autoplay(lessons.AUTOPLAY) and not chains["chain"].full:
-            chains["playing"] = True
+        ch = chains["chain"]
 
-        def draw_chain(i: int) -> None:
-            ch = chains["chain"]
-            left, right = st.columns([2, 3])
-            chain_player.frame(left, viz.grid(pictures(ch, i), nrow=math.ceil(math.sqrt(n))),
-                               caption=f"step {ch.steps[i]} of {total}")
-            with right:
-                chrome.plot(viz.chain_traces(ch.steps, ch.energies, ch.steps[i], "Langevin step", "energy E(x)",
-                                             "Energy of each chain (grey: mean)", zoom_from=min(16, total // 4)),
-                            key="ebm-chain-energy")
-                chrome.explain("Each step is x ← x − η·∇ₓE(x) + σ·ε: the gradient term walks the image "
-                               "downhill in energy (towards digits), the noise term σ·ε keeps it a sampler of "
-                               "p(x) ∝ e^(−E(x)), not an optimiser.")
+        def after(m: str) -> None:  # under the picture, playing or paused
+            chrome.explain("Each step is x ← x − η·∇ₓE(x) + σ·ε: the gradient term walks the image "
+                           "downhill in energy (towards digits), the noise term σ·ε keeps it a sampler of "
+                           "p(x) ∝ e^(−E(x)), not an optimiser.")
 
         with visual:
-            chain_player.player(chains, "ebm-chain", lambda: len(chains["chain"]), advance, draw_chain,
-                                done=lambda: chains["chain"].full)
+            live.view(chains, "ebm-chain-live", lambda budget: advance(), finished=lambda: ch.full, fps=FPS,
+                      batch=BATCH, every=EVERY, scene=lambda: scene(n, total), frames=lambda: (ch.dropped, len(ch)),
+                      frame=lambda k: frame(ch, k, total), after=after)
         with ctrl:
-            chain_player.gif_download(chains["chain"], lambda ch, i: viz.grid(pictures(ch, i)),
+            chain_player.gif_download(ch, lambda c, i: viz.grid(pictures(c, i)),
                                       "ebm-chain.gif", "An animated GIF of the frames computed so far.")
