@@ -40,7 +40,7 @@ def projector_first():
 
 
 def head_caption(text: str) -> None:
-    """The paused view's head line (the flipbook's head while playing); none in projector mode (the picture first)."""
+    """The paused view's head line (the live view's head while playing); none in projector mode (the picture first)."""
     if not chrome.projector():
         st.caption(text)
 

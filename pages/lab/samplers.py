@@ -40,7 +40,7 @@ def advance_samplers(state: dict, k: int) -> None:
 
 
 def metrics_line(state: dict, fine, i: int) -> str:
-    """Frame i's metrics line, the same while playing (the flipbook's caption) and paused: the step, ULA's dead
+    """Frame i's metrics line, the same while playing and paused (the live view's caption): the step, ULA's dead
     chains, MALA's acceptance and the KL of each to the exact density (live chains only; "—" with none live)."""
     ula, mala = state["ULA"], state["MALA"]
     kl = {name: kl_text(*kl_live(ch.frames[i], fine), len(ch.frames[i])) for name, ch in (("ULA", ula), ("MALA", mala))}

@@ -56,7 +56,7 @@ def mode_share_and_kl(rec: S.Recorder, idx: int, fine) -> tuple[float, float]:
 
 
 def metrics_line(state: dict, fine, i: int) -> str:
-    """Frame i's metrics line, the same while playing (the flipbook's caption) and paused: the step size, the share
+    """Frame i's metrics line, the same while playing and paused (the live view's caption): the step size, the share
     in the mode θ₂ > 0 and the KL to the exact posterior per method ("—" when a method has no live chain)."""
     ref = state["SGLD"]
     stats = [(n, *mode_share_and_kl(state[n], i, fine)) for n in METHODS]

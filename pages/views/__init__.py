@@ -1,6 +1,6 @@
 """Streamlit views shared by the pages (not pages themselves): setup (threads, data, pretrained models, first-visit
-routing), chrome (title and 'What you see'), training controls, digit input, the browser flipbook and the chain
-player. The pages stay thin; the work lives in genlib, the figures in genlib/viz.py.
+routing), chrome (title and 'What you see'), training controls, digit input, the live view (live.py and its browser
+component live.js) and the chain player. The pages stay thin; the work lives in genlib, the figures in genlib/viz.py.
 
 Every page imports this package before its own code runs, and app.py imports it too: so the libraries below are fully
 imported, under Python's import lock, before any session draws anything. Imported lazily instead, they raced: one
