@@ -1,4 +1,4 @@
-"""The checkpoint file format only: one safetensors file per model, JSON metadata under the key `genlib` (DESIGN 4.2).
+"""The checkpoint file format only: one safetensors file per model, JSON metadata under the key `genlib` (ARCHITECTURE.md, Contracts).
 
 Bytes or a file <-> metadata + tensors; atomic writes; the registry of bundled files. No pickle: reading never
 runs code. Every failure to read is one `CheckpointError` naming the file and the problem. Building a model from

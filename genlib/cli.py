@@ -1,4 +1,4 @@
-"""The command line: `python -m genlib train|eval|sample|info` (DESIGN 4.3).
+"""The command line: `python -m genlib train|eval|sample|info` (ARCHITECTURE.md, Contracts).
 
 Progress goes to stderr; the last stdout line is a JSON summary, strict JSON: a metric that is NaN or infinite is
 printed as null, and the key "non_finite" says which and what it was. User mistakes (a bad argument, a bad or

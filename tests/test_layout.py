@@ -1,4 +1,4 @@
-"""Architecture rules of DESIGN.md that code review alone would miss."""
+"""Architecture rules (ARCHITECTURE.md) that code review alone would miss."""
 import ast
 import re
 

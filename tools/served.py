@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-# Playwright cannot download its own browsers here: Debian's Chromium, with what keeps it quiet offline (DESIGN 6)
+# Playwright cannot download its own browsers here: Debian's Chromium, with what keeps it quiet offline
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"

@@ -1,7 +1,7 @@
 """Bernoulli restricted Boltzmann machine: CD-k (Hinton 2002), persistent CD (Tieleman 2008), exact log Z for
 small models, pseudo-likelihood and annealed importance sampling (Salakhutdinov & Murray 2008).
 
-Binary visible units v in {0,1}^V, hidden units h in {0,1}^H, weights W [H, V] (DESIGN 4.2), biases b [V], c [H]:
+Binary visible units v in {0,1}^V, hidden units h in {0,1}^H, weights W [H, V] (ARCHITECTURE.md, Contracts), biases b [V], c [H]:
     E(v, h) = -b.v - c.h - h^T W v,        p(v, h) = exp(-E(v, h)) / Z
     F(v)    = -log sum_h exp(-E(v, h)) = -b.v - sum_j softplus(c_j + W_j.v)          (free energy)
     p(h_j = 1 | v) = sigmoid(c_j + W_j.v),   p(v_i = 1 | h) = sigmoid(b_i + (W^T h)_i)
