@@ -145,10 +145,9 @@ def body_number(pattern: str) -> str:
     return f"() => {{ const m = document.body.innerText.match(/{pattern}/); return m ? +m[1] : -1; }}"
 
 
-# the live views' component keys (views.live); the RBM chains' old flipbook until they run through views.live
+# the live views' component keys (views.live)
 LIVE = {"langevin": "lv-s-live", "gibbs": "rbm-chain-live", "ae": "train-live"}
-FLIPBOOK = {"gibbs": "rbm-chain-flipbook"}
-# frames shown by a chain view's player: data-shown of its .genlib-live (or the old .flipbook), bench_live's counter
+# frames shown by a chain view's player: data-shown of its .genlib-live, bench_live's counter
 SHOWN = {kind: counter_js("shown", LIVE[kind]) for kind in ("langevin", "gibbs")}
 AE_STEP, AE_TICK = body_number(r"step ([0-9]+) ·"), body_number(r"last tick ([0-9]+) ms")
 # count every change of the Autoencoder's step counter in the browser (ticks come faster than we poll)
@@ -251,25 +250,16 @@ async def virtual(kind: str, url: str, seconds: float, r: dict) -> None:
         end = r["t_end"] = start + seconds
         if kind in ("langevin", "gibbs"):  # the chains play; at their end a student replays them
             await s.click("Play$")
-            if LIVE[kind] in s.views:
-                while time.monotonic() < end:
-                    await s.live(LIVE[kind], end)
-                    if time.monotonic() < end:  # it stopped at its last frame: Replay (or Restart, Play)
-                        if s.has_button("Replay$"):
-                            await s.click("Replay$")
-                        else:
-                            await s.click("Restart$")
-                            await s.click("Play$")
-                        r["restarts"] = r.get("restarts", 0) + 1
-                shown = s.views[LIVE[kind]].shown
-            else:  # the old flipbook (until the view runs through views.live)
-                shown = 0
-                while time.monotonic() < end:
-                    shown += await s.flipbook(FLIPBOOK[kind], end)
-                    if time.monotonic() < end and s.has_button("Play$"):
+            while time.monotonic() < end:
+                await s.live(LIVE[kind], end)
+                if time.monotonic() < end:  # it stopped at its last frame: Replay (or Restart, Play)
+                    if s.has_button("Replay$"):
+                        await s.click("Replay$")
+                    else:
                         await s.click("Restart$")
                         await s.click("Play$")
-                        r["restarts"] = r.get("restarts", 0) + 1
+                    r["restarts"] = r.get("restarts", 0) + 1
+            shown = s.views[LIVE[kind]].shown
             r["rate"] = shown / (time.monotonic() - start)
         elif kind == "ae":
             await s.click("Start")

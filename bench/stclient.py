@@ -86,6 +86,8 @@ class LiveView:
             self.seq, self.asked, self.not_before = d.get("seq"), 0.0, now + d.get("gap_ms", 0) / 1000
             self.low = max(1, len(d.get("frames") or []) // 2)
             self.answers, self.answer_run = self.answers + 1, runs
+            if d.get("mode") == "hidden":  # the emulated tab is always visible: say so, as live.js does
+                self.send("visible")
             if d.get("run") and ((d.get("count", 0) > 0 and not self.held) or (d.get("scene_id") and not self.scene)):
                 self.resends += 1
                 self.send("resend")
@@ -304,36 +306,3 @@ class Student:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.updated.wait(), min(v.next_tick, until) - now)
-
-    async def flipbook(self, key: str, until: float) -> int:
-        """The old views.flipbook, for the RBM chains until they run through views.live (then this goes): show one queued frame every 1/fps s, ask for more while a batch is still queued (again
-        after 3 s without an answer), not before the fair share's gap. Returns the frames shown before `until`, or
-        earlier once no frame came for 6 s (the chain reached its end: the caller may restart it)."""
-        shown, queue, last, run, asked, not_before, seen = 0, 0, -1, None, 0.0, 0.0, None
-        pending, fresh = None, time.monotonic()
-        while time.monotonic() < until:
-            if not queue and time.monotonic() - fresh > 6:  # nothing new for 6 s: the chain ended (or a stall)
-                break
-            c = self.components.get(key)
-            data = c["data"] if c else None
-            if data is not None and data is not seen:  # an answer (or a full rerun): take its new frames
-                seen, fresh = data, time.monotonic()
-                if data["run"] != run:
-                    queue, last, run = 0, -1, data["run"]
-                first, frames = data["first"], len(data["frames"])
-                queue += sum(1 for i in range(frames) if first + i > last)
-                last = max(last, first + frames - 1)
-                low, asked, not_before = frames, 0.0, time.monotonic() + data.get("gap_ms", 0) / 1000
-            fps = data["fps"] if data else 12.0
-            await asyncio.sleep(1 / fps)
-            if queue:
-                queue -= 1
-                shown += 1
-            now = time.monotonic()
-            if data is not None and queue <= low and now - asked > 3 and now >= not_before and (
-                    pending is None or pending.done()):
-                asked = now
-                pending = asyncio.create_task(self.event(key, "more", last))
-        if pending is not None and not pending.done():
-            pending.cancel()
-        return shown
