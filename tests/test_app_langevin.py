@@ -1,14 +1,18 @@
 """AppTest for the Langevin & SGLD lab: each tab renders, steps advance the chains / training, bad settings show
-a message instead of a traceback, and exploding chains are stopped with a warning while the others go on."""
+a message instead of a traceback, and exploding chains are stopped with a warning while the others go on.
+
+The Samplers and SGLD tabs play through one live view (pages/views/live.py): the browser component draws the
+picture, so an AppTest reads what the server sent it (`live`: the still parts once in a scene, per frame the chains'
+positions as float32 and the caption) and sends the browser's events itself (`send_event`)."""
 import base64
-import io
+import json
 import math
 
+import numpy as np
 import torch
-from PIL import Image
+from streamlit.runtime.state.session_state import STREAMLIT_INTERNAL_KEY_PREFIX
 
 import conftest
-from conftest import flipbook_data
 
 
 def open_page(tab: str | None = None):
@@ -23,6 +27,40 @@ def open_page(tab: str | None = None):
 
 def widget(at, kind, key):
     return next(w for w in getattr(at, kind) if w.key == key)
+
+
+def _live_element(at):
+    views = [e for e in at.get("bidi_component") if e.proto.component_name == "genlib_live"]
+    assert len(views) <= 1
+    return views[0] if views else None
+
+
+def live(at) -> dict | None:
+    """The data the page's live view (views.live) sent the browser in the last run: mode, status, head, fps, the
+    scene (the still parts, once per run), the new frames [{i, step, caption, parts}], count (frames held); None if
+    the page shows no live view."""
+    e = _live_element(at)
+    return json.loads(e.proto.json) if e is not None else None
+
+
+def send_event(at, what: str):
+    """Run the app as after the live view's browser side sent the event `what` ("more": the next batch, "idle",
+    "hidden", "visible", "resend"), the way the browser sends it: the component's trigger value {"what", "n"}."""
+    e = _live_element(at)
+    states = at._tree.get_widget_states()  # the widgets' values as the next at.run() sends them
+    ws = states.widgets.add()
+    ws.id = f"{STREAMLIT_INTERNAL_KEY_PREFIX}_{e.proto.id}__events"  # CCv2's trigger aggregator of the component
+    ws.json_trigger_value = json.dumps([{"event": "event", "value": {"what": what, "n": 1}}])
+    return at._run(states)
+
+
+def positions(b64: str) -> np.ndarray:
+    """A "points" part of a frame: the chains' positions [n, 2] (float32, dead chains NaN)."""
+    return np.frombuffer(base64.b64decode(b64), dtype=np.float32).reshape(-1, 2)
+
+
+def captions(at) -> list[str]:
+    return [f["caption"] for f in live(at)["frames"]]
 
 
 def test_page_has_three_tabs_and_the_math():
@@ -52,11 +90,13 @@ def test_samplers_tab_steps_ula_and_mala_from_the_same_start():
     s = at.session_state["lv_samplers"]
     assert s["ULA"].steps == [0, 5, 10, 15] and s["MALA"].steps == [0, 5, 10, 15]
     assert 0 < s["MALA"].acceptance[-1] <= 1 and s["ULA"].dead == 0
-    assert any("step 15" in c.value for c in at.caption)
+    data = live(at)  # a Step sends its new frame to the browser, which shows it: the caption says its step
+    assert data["mode"] == "paused" and data["count"] == 4 and [f["i"] for f in data["frames"]] == [3]
+    assert data["frames"][-1]["caption"].startswith("step 15 · frame 3 ") and data["frames"][-1]["step"] == 15
     metrics = {m.label: m.value for m in at.metric}
     assert "acceptance" in metrics and metrics["acceptance"].endswith("%")
     assert "ESS (x₁)" in metrics and "KL to exact" in metrics
-    assert len(at.get("plotly_chart")) == 3  # ULA, MALA, marginals (the other tabs do not run)
+    assert not at.get("plotly_chart")  # the picture is the browser's: ULA, MALA and the marginals on its canvases
     # the effective temperature of the textbook noise is 1, of the course's noise 1/2
     assert any("T = σ²/(2η) = **1**" in m.value for m in at.markdown)
     widget(at, "selectbox", "lv-noise-mode").set_value("σ = √η  (course, T = ½)").run()
@@ -111,8 +151,10 @@ def test_sgld_tab_runs_sgd_sgld_and_full_batch_langevin():
     assert math.isclose(g["SGLD"].step_sizes[1], 0.02 * (1 + 9) ** -0.1)
     # SGD moves without noise: same start, its chains differ from SGLD's
     assert not torch.equal(g["SGD"].frames[-1], g["SGLD"].frames[-1])
-    assert len(at.get("plotly_chart")) == 5  # three chain views, the schedule, the traces
-    assert any("step 30" in c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) == 2  # the schedule and the traces; the three chain panels are the browser's
+    frame = live(at)["frames"][-1]
+    assert frame["caption"].startswith("step 30 · frame 3 ") and set(frame["parts"]) == {"SGD", "SGLD", "full-batch Langevin"}
+    assert np.array_equal(positions(frame["parts"]["SGD"]), g["SGD"].frames[-1].numpy().astype(np.float32))
 
 
 def test_sgld_tab_refuses_a_bad_schedule_and_warns_about_exploding_chains():
@@ -167,57 +209,137 @@ def test_ebm_tab_rolls_back_a_diverging_step_and_keeps_working():
     assert trainer.step_count >= 1 and trainer.config.lr == 1e-3 and trainer.message is None
 
 
-def test_playing_sends_a_batch_of_frames_to_the_flipbook_and_pause_brings_back_the_charts():
-    from pages.lab.common import BATCH, FRAME_WIDTH
+def test_playing_sends_a_batch_of_frames_as_data_and_pause_brings_back_the_metrics():
+    from pages.lab import samplers
+    from pages.lab.common import BATCH, FPS, FRAME_WIDTH, GAP, target_and_grids
 
     at = open_page()
+    scene = live(at)["scene"]  # the still parts, sent once per run: ULA and MALA side by side, the marginals under them
+    (ula_panel, mala_panel), (marginals,) = scene["rows"]
+    assert [p["kind"] for p in (ula_panel, mala_panel, marginals)] == ["points", "points", "marginals"]
+    assert ula_panel["width"] + GAP + mala_panel["width"] <= FRAME_WIDTH == marginals["width"]
+    assert ula_panel["height"] == 380 and marginals["height"] == 260 and marginals["of"] == ["ULA", "MALA"]
+    assert ula_panel["bg"].startswith("data:image/png;base64,")  # the exact density, once
+
     at.button(key="lv-s-play").click().run()  # one run computes a batch; the browser asks for the next ones
     assert not at.exception
     s = at.session_state["lv_samplers"]
     assert s["playing"] and s["ULA"].steps == list(range(0, 5 * BATCH + 1, 5)) and s["MALA"].steps == s["ULA"].steps
-    data = flipbook_data(at)
-    assert data["first"] == 1 and len(data["frames"]) == len(data["captions"]) == BATCH and data["fps"] >= 24
-    assert not at.get("plotly_chart") and not at.get("metric")  # one element per batch while playing
-    last = data["captions"][-1]
-    assert last.startswith(f"step {5 * BATCH} · frame {BATCH} of") and "MALA acceptance" in last
+    data = live(at)
+    assert data["mode"] == "playing" and data["play"] and data["fps"] == FPS >= 24 and data["count"] == BATCH + 1
+    assert [f["i"] for f in data["frames"]] == list(range(1, BATCH + 1))  # the new frames only, numbered
+    assert "scene" not in data  # the still parts went with the first run
+    assert [f["step"] for f in data["frames"]] == s["ULA"].steps[1:]
+    # each frame is the chains' positions (float32), exactly the recorded ones
+    for f in (data["frames"][0], data["frames"][-1]):
+        for name in ("ULA", "MALA"):
+            assert np.array_equal(positions(f["parts"][name]), s[name].frames[f["i"]].numpy().astype(np.float32))
+    assert not at.get("plotly_chart") and not at.get("metric")  # playing: the picture only
+    last = data["frames"][-1]["caption"]
+    assert last.startswith(f"step {5 * BATCH} · frame {BATCH} (the last") and "MALA acceptance" in last
     assert "KL to exact" in last and "ESS (x₁)" in data["head"] and "Pause for" in data["head"]
-    # each frame is one JPEG laid out as the paused view: ULA and MALA side by side with their axes, the marginals under
-    img = Image.open(io.BytesIO(base64.b64decode(data["frames"][0].split(",", 1)[1])))
-    assert img.format == "JPEG" and img.width == data["width"] == FRAME_WIDTH
-    assert img.height == 380 + 16 + 260
+    assert data["status"].startswith("Playing")
+    send_event(at, "more")  # the browser asks for the next batch while it plays this one
+    data = live(at)
+    assert [f["i"] for f in data["frames"]] == list(range(BATCH + 1, 2 * BATCH + 1)) and data["play"]
+
     at.button(key="lv-s-play").click().run()  # pause
     assert not at.exception and not at.session_state["lv_samplers"]["playing"]
-    assert flipbook_data(at) is None and len(at.get("plotly_chart")) == 3
-    # the same metrics line as the last frame played, and the same head line but for its last sentence
-    assert any(c.value == last for c in at.caption)
-    assert at.slider(key=f"lv-s-scrub-{BATCH}").value == BATCH
+    paused = live(at)
+    assert paused["mode"] == "paused" and paused["frames"] == [] and paused["count"] == 2 * BATCH + 1
+    assert paused["status"].startswith("Paused: press Play or Step") and "scrub" in paused["status"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert {"dead chains", "acceptance", "ESS (x₁)", "KL to exact"} <= set(metrics)
+    # the same metrics line as the frame played (the browser keeps it for the scrubber), and the same head line
+    # but for its last sentence
+    fine = target_and_grids(s["key"][0])[1]
+    assert samplers.metrics_line(s, fine, BATCH) == last
+    assert paused["head"].split(". Paused")[0] == data["head"].split(". Pause for")[0]
 
 
-def test_playing_stops_at_the_frame_limit():
+def test_playing_runs_on_past_the_frame_window():
+    """The chains run on past the frame window (MAX_FRAMES, here 20): the oldest frames go and the frames keep their
+    numbers, so the browser, which keeps the same window (`keep`), plays the new frames after the ones it has."""
+    from genlib.limits import MAX_FRAMES
+    from pages.lab.common import BATCH
+
     at = open_page()
     for name in ("ULA", "MALA"):
-        at.session_state["lv_samplers"][name].max_frames = 4
+        at.session_state["lv_samplers"][name].max_frames = 20
     at.button(key="lv-s-play").click().run()
+    assert live(at)["keep"] == MAX_FRAMES and live(at)["count"] == BATCH + 1
+    send_event(at, "more")
     assert not at.exception
     s = at.session_state["lv_samplers"]
-    assert not s["playing"] and len(s["ULA"].frames) == 4 and flipbook_data(at) is None
-    assert any("reached the frame limit" in c.value for c in at.caption)
+    assert s["playing"] and len(s["ULA"].frames) == 20 and s["ULA"].dropped == 2 * BATCH + 1 - 20
+    data = live(at)
+    assert data["count"] == 20 and data["play"] and data["mode"] == "playing"
+    assert [f["i"] for f in data["frames"]] == list(range(BATCH + 1, 2 * BATCH + 1))  # after the first batch's
+    assert [f["step"] for f in data["frames"]] == s["ULA"].steps[-BATCH:]
 
 
-def test_sgld_tab_plays_three_samplers_in_one_flipbook():
+def test_sgld_tab_plays_three_samplers_in_one_view():
     at = open_page("SGLD")
     widget(at, "number_input", "lv-g-chains").set_value(20).run()
+    assert [p["title"] for p in live(at)["scene"]["rows"][0]] == ["SGD", "SGLD", "full-batch Langevin"]
+    assert len(live(at)["scene"]["rows"]) == 1 and live(at)["scene"]["rows"][0][0]["labels"] == ["θ₁", "θ₂"]
     at.button(key="lv-g-play").click().run()
     assert not at.exception
     from pages.lab.common import BATCH
 
-    data = flipbook_data(at)
+    data = live(at)
     assert at.session_state["lv_sgld"]["SGLD"].steps == list(range(0, 10 * BATCH + 1, 10))
-    assert len(data["frames"]) == BATCH
-    assert data["captions"][0].startswith("step 10 · frame 1 of") and "share in mode θ₂ > 0" in data["captions"][0]
+    assert len(data["frames"]) == BATCH and data["mode"] == "playing"
+    first = data["frames"][0]["caption"]
+    assert first.startswith("step 10 · frame 1 (the last") and "share in mode θ₂ > 0" in first
     assert not at.get("plotly_chart")
-    at.button(key="lv-g-play").click().run()  # pause: charts, schedule and traces again
-    assert not at.exception and flipbook_data(at) is None and len(at.get("plotly_chart")) == 5
+    at.button(key="lv-g-play").click().run()  # pause: metrics, schedule and traces again
+    assert not at.exception and live(at)["mode"] == "paused" and len(at.get("plotly_chart")) == 2
+    assert any(m.label == "share in mode θ₂ > 0" for m in at.metric)
+
+
+def test_idle_or_hidden_browser_pauses_with_resume_and_says_why():
+    """The browser stops asking when nobody interacted for GENLIB_IDLE_S seconds ("idle") or the tab is hidden
+    ("hidden") and tells the server: the Play button reads Resume and the status line says why, in the same run;
+    Resume plays again; a hidden tab that is visible again goes on by itself."""
+    at = open_page()
+    at.button(key="lv-s-play").click().run()
+    steps = at.session_state["lv_samplers"]["ULA"].steps[-1]
+    send_event(at, "idle")
+    assert not at.exception
+    data = live(at)
+    assert data["mode"] == "idle" and data["frames"] == []
+    assert data["status"] == "Paused after 3 minutes without interaction: press Resume to go on."
+    assert at.button(key="lv-s-play").label == "Resume"
+    assert at.session_state["lv_samplers"]["ULA"].steps[-1] == steps  # nothing computed for nobody
+    at.run()  # a rerun (another widget) keeps it
+    assert live(at)["mode"] == "idle" and at.button(key="lv-s-play").label == "Resume"
+    at.button(key="lv-s-play").click().run()  # Resume: the user is here
+    assert live(at)["mode"] == "playing" and at.button(key="lv-s-play").label == "Pause"
+    assert at.session_state["lv_samplers"]["ULA"].steps[-1] > steps and len(live(at)["frames"]) > 0
+
+    send_event(at, "hidden")
+    assert live(at)["mode"] == "hidden" and at.button(key="lv-s-play").label == "Resume"
+    assert live(at)["status"] == "Paused: this tab was hidden. It goes on when the tab is visible again."
+    steps = at.session_state["lv_samplers"]["ULA"].steps[-1]
+    send_event(at, "visible")
+    assert live(at)["mode"] == "playing" and at.button(key="lv-s-play").label == "Pause"
+    assert at.session_state["lv_samplers"]["ULA"].steps[-1] > steps
+    at.button(key="lv-s-play").click().run()  # Pause: an idle report that comes late changes nothing
+    send_event(at, "idle")
+    assert live(at)["mode"] == "paused" and at.button(key="lv-s-play").label == "Play"
+
+
+def test_a_browser_that_lost_its_frames_gets_them_again():
+    """A remounted component (a tab switched back, a reconnect) has no frames: it asks ("resend") and gets the scene
+    and the last frames again, as stills (not played again)."""
+    at = open_page()
+    for _ in range(3):
+        at.button(key="lv-s-step").click().run()
+    assert "scene" not in live(at)
+    send_event(at, "resend")
+    data = live(at)
+    assert "scene" in data and [f["i"] for f in data["frames"]] == [0, 1, 2, 3] and not data["play"]
 
 
 def test_no_live_chains_shows_a_dash_and_why_never_a_perfect_kl():
@@ -233,11 +355,12 @@ def test_no_live_chains_shows_a_dash_and_why_never_a_perfect_kl():
     kls = [m.value for m in at.metric if m.label == "KL to exact"]
     assert kls[0] == "—" and kls[1] != "—" and float(kls[1]) > 0  # ULA: undefined; MALA: a number
     assert any("no live chains: all 300 ULA chains were sent to infinity" in c.value for c in at.caption)
-    assert any("KL to exact: ULA — (no live chains), MALA 0." in c.value for c in at.caption)
-    # while playing, the flipbook's metrics line says the same
+    assert "KL to exact: ULA — (no live chains), MALA 0." in captions(at)[-1]
+    assert np.isnan(positions(live(at)["frames"][-1]["parts"]["ULA"])).all()  # dead chains go to the browser as NaN
+    # while playing, each frame's metrics line says the same, and the warning stays above the picture
     at.button(key="lv-s-play").click().run()
-    data = flipbook_data(at)
-    assert all("ULA — (no live chains)" in c and "ULA dead chains 300" in c for c in data["captions"])
+    assert all("ULA — (no live chains)" in c and "ULA dead chains 300" in c for c in captions(at))
+    assert any("sent to infinity" in w.value for w in at.warning)
 
 
 def test_kl_counts_only_the_live_chains_and_says_how_many():
@@ -255,11 +378,13 @@ def test_kl_counts_only_the_live_chains_and_says_how_many():
     kls = [m.value for m in at.metric if m.label == "KL to exact"]
     assert kls[0] == f"{expected:.3f}"
     assert any("KL over the 200 live chains of 300 (the 100 dead ones are left out)" in c.value for c in at.caption)
-    assert any(f"KL to exact: ULA {expected:.3f} (200 of 300 chains live)" in c.value for c in at.caption)
+    send_event(at, "resend")  # the frames' captions are made as they are sent: ask for them again
+    assert f"KL to exact: ULA {expected:.3f} (200 of 300 chains live)" in captions(at)[-1]
 
 
 def test_lessons_set_their_controls_and_start():
     from pages.lab import ebm2d, samplers, sgld
+    from pages.lab.common import BATCH
 
     at = open_page()
     for i, lesson in enumerate(samplers.LESSONS):
@@ -270,14 +395,15 @@ def test_lessons_set_their_controls_and_start():
         s = at.session_state["lv_samplers"]
         assert s["playing"] and s["key"][0] == lesson.settings["lv-target"] and s["key"][3] == lesson.settings["lv-eta"]
         assert any(lesson.watch in i.value for i in at.info)
-        assert flipbook_data(at) is not None  # playing: the first batch went to the browser
+        data = live(at)  # playing: the new chains' first batch went to the browser, to be played from the start
+        assert data["mode"] == "playing" and data["play"] and [f["i"] for f in data["frames"]] == list(range(BATCH + 1))
         at.button(key="lv-s-play").click().run()  # pause before the next lesson
     blow_up = samplers.LESSONS[1]
     assert blow_up.settings["lv-eta"] == 0.5 and "MALA does not blow up" in blow_up.watch
     at = open_page("SGLD")
     for i, lesson in enumerate(sgld.LESSONS):
         at.button(key=f"lv-g-lesson-{i}").click().run()
-        assert not at.exception and at.session_state["lv_sgld"]["playing"]
+        assert not at.exception and at.session_state["lv_sgld"]["playing"] and live(at)["mode"] == "playing"
         assert at.session_state["lv_sgld"]["key"][:4] == tuple(lesson.settings[k] for k in
                                                                ("lv-g-a", "lv-g-b", "lv-g-gamma", "lv-g-batch"))
         at.button(key="lv-g-play").click().run()
@@ -311,8 +437,7 @@ def test_a_link_with_parameters_reproduces_the_view():
             x.button(key="lv-s-step").click().run()
     fa, fb = a.session_state["lv_samplers"]["ULA"].frames[-1], b.session_state["lv_samplers"]["ULA"].frames[-1]
     assert fa.shape == (100, 2) and torch.equal(fa, fb)
-    assert [c.value for c in a.caption if c.value.startswith("step 10")] == \
-        [c.value for c in b.caption if c.value.startswith("step 10")]
+    assert captions(a)[-1].startswith("step 10 · frame 2 ") and captions(a) == captions(b)
     c = AppTest.from_file(str(conftest.ROOT / "pages/langevin.py"), default_timeout=120)
     c.query_params["lv-tab"] = "SGLD"
     c.run()

@@ -1,6 +1,8 @@
 """The Langevin lab's library parts against ground truth: the KL over live chains only (dead chains never make it
-0), the 2-D EBM's colour range and mode count (eight modes within a minute of training), and the raster frames' axes
-(the paused charts' axes)."""
+0), the 2-D EBM's colour range and mode count (eight modes within a minute of training), and what the live view's
+browser draws the chains from (pages/lab/scene.py: the still parts once, each frame's positions as float32)."""
+import base64
+import io
 import math
 
 import numpy as np
@@ -11,6 +13,8 @@ from genlib import densities as D
 from genlib import samplers as S
 from genlib import viz
 from genlib.models.ebm2d import EBM2D, EBM2DConfig, eight_centres, mode_report
+
+from conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -36,20 +40,56 @@ def test_kl_uses_live_chains_only_and_is_undefined_with_none(gauss):
     assert live0 == 0 and math.isnan(kl0) and kl_text(kl0, live0, 300) == "— (no live chains)"
 
 
-def test_raster_axes_keep_the_plot_box_and_frames_draw_inside_it(gauss):
+def test_scene_draws_the_exact_density_in_the_plot_box_and_the_exact_marginals(gauss):
+    """The still parts of the Samplers tab's picture: ULA and MALA side by side in the frame's width, the marginals
+    under them; each panel's background is the exact density at the size of the plot box live.js draws it in
+    (no rescaling), darkest at the mode; the exact marginals are densities."""
+    from PIL import Image
+
+    from pages.lab import scene
+    from pages.lab.common import COLORS, FRAME_WIDTH, GAP
+
+    t, fine = gauss
+    sc = scene.scene(t, fine, ("ULA", "MALA"), ("ULA on it", "MALA on it"), COLORS, FRAME_WIDTH, GAP, marginals=True)
+    (ula, mala), (marg,) = sc["rows"]
+    assert ula["width"] == mala["width"] == (FRAME_WIDTH - GAP) // 2 and marg["width"] == FRAME_WIDTH
+    assert (ula["title"], ula["color"], ula["dtype"], ula["extent"]) == ("ULA on it", COLORS["ULA"], "f4", list(t.extent))
+    left, right, top, bottom = scene.BOX
+    js = (ROOT / "pages/views/live.js").read_text()
+    assert f"box = [{left}, {top}, w - {left} - {right}, h - {top} - {bottom}]" in js  # the points panel's plot box
+    img = Image.open(io.BytesIO(base64.b64decode(ula["bg"].split(",", 1)[1])))
+    assert img.size == (ula["width"] - left - right, ula["height"] - top - bottom)
+    a = np.asarray(img.convert("L"), dtype=float)
+    y, x = np.unravel_index(a.argmin(), a.shape)  # the correlated Gaussian's mode is the origin: the centre
+    assert abs(y - a.shape[0] / 2) < 0.05 * a.shape[0] and abs(x - a.shape[1] / 2) < 0.05 * a.shape[1]
+    assert a[0, 0] > 250 and a[-1, -1] > 250  # white far from it
+    assert marg["of"] == ["ULA", "MALA"] and marg["colors"] == {"ULA": COLORS["ULA"], "MALA": COLORS["MALA"]}
+    for j, ex in enumerate(marg["exact"]):
+        x, p = np.array(ex["x"]), np.array(ex["p"])
+        assert np.trapezoid(p, x) == pytest.approx(1.0, abs=0.02) and marg["ymax"][j] == pytest.approx(1.8 * p.max(), rel=1e-3)
+    # the browser rebuilds its canvases when the id changes: another target, other titles, no marginals
+    assert scene.scene(t, fine, ("ULA", "MALA"), ("ULA on it", "MALA on it"), COLORS, FRAME_WIDTH, GAP)["id"] != sc["id"]
+    assert len(scene.scene(t, fine, ("ULA",), ("ULA",), COLORS, FRAME_WIDTH, GAP)["rows"]) == 1
+
+
+def test_frame_sends_each_chain_set_as_float32_with_dead_chains_nan(gauss):
     t, _ = gauss
-    canvas, (top, left, h, w) = viz.raster_axes(t, "ULA", size=(380, 480))
-    assert canvas.shape == (380, 480, 3) and h == w  # a square extent stays square
-    assert top > 0 and left > 0 and top + h < 380 and left + w < 480
-    # tick labels and titles are drawn outside the plot box (dark pixels in the margins)
-    margin = canvas.copy()
-    margin[top:top + h, left:left + w] = 255
-    assert (margin.min(-1) < 120).sum() > 200
-    frames = [torch.tensor([[0.0, 0.0], [4.5, 0.0]])]  # the origin, and a point outside the extent
-    out = viz.raster_frame(canvas, t.extent, frames, 0, "#D55E00", (top, left, h, w))
-    diff = np.abs(out.astype(int) - canvas.astype(int)).sum(-1) > 0
-    ys, xs = np.nonzero(diff)
-    assert len(ys) and abs(ys.mean() - (top + h / 2)) < 3 and abs(xs.mean() - (left + w / 2)) < 3  # only the origin
+    from pages.lab import scene
+
+    x0 = S.init_chains(50, 2, torch.Generator().manual_seed(0))
+    recs = {"ULA": S.Recorder(S.ula(t.grad, x0, 1.0, math.sqrt(2.0), torch.Generator().manual_seed(1)), x0),
+            "MALA": S.Recorder(S.mala(t.log_prob, t.grad, x0, 1.0, torch.Generator().manual_seed(1)), x0)}
+    for _ in range(4):  # η = 1 sends ULA's chains to infinity within a few steps; MALA rejects those moves
+        for r in recs.values():
+            r.advance(5)
+    f = scene.frame(recs, 4, "the caption")
+    assert (f["step"], f["caption"], set(f["parts"])) == (20, "the caption", {"ULA", "MALA"})
+    for name, r in recs.items():
+        got = np.frombuffer(base64.b64decode(f["parts"][name]), dtype="<f4").reshape(-1, 2)
+        assert np.array_equal(got, r.frames[4].numpy().astype(np.float32), equal_nan=True)
+    assert np.isnan(np.frombuffer(base64.b64decode(f["parts"]["ULA"]), dtype="<f4")).all()  # dead: NaN, not 0
+    assert np.isfinite(np.frombuffer(base64.b64decode(f["parts"]["MALA"]), dtype="<f4")).all()
+    assert scene.frame(recs, 0, "")["step"] == 0
 
 
 def test_energy_colours_span_the_data_region_not_the_far_corners():
