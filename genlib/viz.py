@@ -1,7 +1,6 @@
 """Tensors -> images (numpy, PNG/GIF bytes) and plotly figures. No Streamlit here."""
 from __future__ import annotations
 
-import functools
 import io
 import math
 
@@ -85,34 +84,6 @@ def code_scatter(codes: torch.Tensor, labels: torch.Tensor, title: str = "", axi
     return fig
 
 
-def chain_traces(steps: list[int], values: list[torch.Tensor], at_step: int, xaxis: str, yaxis: str,
-                 title: str, zoom_from: int | None = None) -> go.Figure:
-    """One line per chain of a per-chain quantity (energy, free energy) over the steps, and a marker at `at_step`.
-    `zoom_from`: the y axis spans the values from that step on (plus a margin), so that the slow later change is not
-    flattened by the first steps' large values (which then leave the plot at the top, said in a note)."""
-    v = torch.stack(values).numpy()  # [frames, chains]
-    fig = go.Figure([go.Scatter(x=steps, y=v[:, i], mode="lines" if len(steps) > 1 else "markers", line=dict(width=1),
-                                showlegend=False) for i in range(v.shape[1])])
-    if len(steps) > 1:
-        mean = np.nanmean(v, axis=1)
-        fig.add_trace(go.Scatter(x=steps, y=mean, mode="lines", name="mean over chains",
-                                 line=dict(width=4, color="#808080"), showlegend=False,
-                                 hovertemplate="step %{x}<br>mean %{y:.3f}<extra></extra>"))
-    fig.add_vline(x=at_step, line_dash="dot")
-    later = [i for i, s in enumerate(steps) if zoom_from is not None and s >= zoom_from]
-    if later and len(later) < len(steps):
-        lo, hi = float(np.nanmin(v[later])), float(np.nanmax(v[later]))
-        top = float(np.nanmax(v))
-        if np.isfinite(lo) and np.isfinite(hi) and top > hi + 2 * max(hi - lo, 1e-6):  # zooming in shows more
-            pad = 0.08 * max(hi - lo, 1e-3)
-            fig.update_yaxes(range=[lo - pad, hi + pad])
-            fig.add_annotation(x=0, y=1, xref="paper", yref="paper", xanchor="left", yanchor="top", showarrow=False,
-                               text=f"zoomed on steps ≥ {zoom_from}: the chains start higher, up to {top:.3g} ↑",
-                               bgcolor="rgba(255,255,255,0.75)", font=dict(color="#333333"))
-    fig.update_layout(height=330, xaxis_title=xaxis, yaxis_title=yaxis, title=title, margin=dict(l=10, r=10, t=40, b=10))
-    return fig
-
-
 # ---- latent maps, filters and energies (VAE, RBM and EBM pages) ----
 
 def latent_map(codes: torch.Tensor, labels: torch.Tensor, dims: tuple[int, int], title: str = "") -> go.Figure:
@@ -181,6 +152,24 @@ def compare_curves(history: list[dict], keys: dict[str, str], title: str, yaxis:
     return fig
 
 
+def panels(images: list[np.ndarray], names: list[str], gap: int = 12) -> np.ndarray:
+    """RGB images side by side (a white gap between), each outlined and named in its top left corner."""
+    from PIL import ImageDraw, ImageFont
+
+    h = max(im.shape[0] for im in images)
+    gap = np.full((h, gap, 3), 255, np.uint8)
+    row = []
+    for im in images:
+        row += [np.pad(im, ((0, h - im.shape[0]), (0, 0), (0, 0)), constant_values=255), gap]
+    out = Image.fromarray(np.concatenate(row[:-1], 1))
+    draw, font, x = ImageDraw.Draw(out), ImageFont.load_default(size=14), 0
+    for im, name in zip(images, names):
+        draw.rectangle((x, 0, x + im.shape[1] - 1, im.shape[0] - 1), outline=(200, 200, 200))
+        draw.text((x + 6, 4), name, fill=(0, 0, 0), font=font)
+        x += im.shape[1] + gap.shape[1]
+    return np.asarray(out)
+
+
 def lecture_picture(real: torch.Tensor, recon: torch.Tensor, samples: torch.Tensor, nrow: int = 4,
                     scale: int = 3) -> np.ndarray:
     """The lecture's RBM figure as one RGB image: real digits | their one-step Gibbs reconstructions | free-running
@@ -239,61 +228,20 @@ def energy_histogram(energies: dict[str, np.ndarray], marks: tuple[str, ...] = (
 
 
 # ---- 2-D chains (Langevin lab) ----
-# Chains of 2-D samplers over a density with a known answer, and the 2-D EBM. `frames` is a list of recorded chain
-# states [C, 2] (rows of dead chains NaN); `gr` a genlib.densities.Grid of the exact density on `extent`
-# (x0, x1, y0, y1); colors are "#rrggbb".
+# Chains of 2-D samplers over a density with a known answer, and the 2-D EBM: the browser draws them (pages/views/
+# live.js) over `density_image`. `frames` is a list of recorded chain states [C, 2] (rows of dead chains NaN); `gr` a
+# genlib.densities.Grid of the exact density; colors are "#rrggbb".
 
 CHAIN_POINTS = 300  # chains drawn as points (all chains count in a page's statistics)
 CHAIN_TRAILS = 5  # chains drawn with their trail
 TRAIL_FRAMES = 40  # frames of trail behind each of them
-RASTER_WIDTH = 360  # width in pixels of a raster frame (drawn while an animation plays)
-RASTER_PANEL = (380, 480)  # (height, width) of one chain panel with its axes: the paused plotly chart is 380 px high
-RASTER_MARGINS = (30, 12, 44, 56)  # top, right, bottom, left pixels around a panel's plot area (title, ticks, labels)
-MARGINALS_HEIGHT = 260  # the marginals strip under the panels, as high as the paused marginals chart
-_INK, _GRID = (68, 68, 68), (200, 200, 200)
 
 
-def density_trace(gr) -> go.Heatmap:
-    """The exact density as a light heat map (a canvas image: much cheaper to redraw every frame than contours)."""
-    z = np.round(gr.density / gr.density.max(), 3)  # 3 decimals: a third of the bytes sent every frame
-    return go.Heatmap(x=np.round(gr.xs, 4), y=np.round(gr.ys, 4), z=z, showscale=False, hoverinfo="skip",
-                      colorscale=[[0, "#ffffff"], [0.5, "#9ecae1"], [1, "#2166ac"]])
-
-
-def chain_figure(gr, frames: list[torch.Tensor], idx: int, color: str, title: str, extent,
-                 labels: tuple[str, str] = ("x₁", "x₂")) -> go.Figure:
-    """Exact density, the chains at frame idx (at most CHAIN_POINTS) and trails of the first CHAIN_TRAILS chains.
-
-    Three SVG traces in all (the trails in one trace, broken by NaN gaps): cheap to build and to redraw."""
-    x = frames[idx][:CHAIN_POINTS].numpy()
-    lo = max(0, idx - TRAIL_FRAMES)
-    trail = torch.stack(frames[lo:idx + 1])[:, :CHAIN_TRAILS].transpose(0, 1).numpy()  # [TRAILS, F, 2]
-    gap = np.full((trail.shape[0], 1, 2), np.nan)
-    trail = np.concatenate([trail, gap], 1).reshape(-1, 2)
-    x0, x1, y0, y1 = extent
-    return go.Figure(
-        [density_trace(gr),
-         go.Scatter(x=trail[:, 0], y=trail[:, 1], mode="lines", hoverinfo="skip",
-                    line=dict(width=1, color="rgba(60, 60, 60, 0.55)"), showlegend=False),  # as the raster frames
-         go.Scatter(x=x[:, 0], y=x[:, 1], mode="markers", showlegend=False, hoverinfo="skip",
-                    marker=dict(size=4, color=color, opacity=0.75))],
-        layout=dict(title=dict(text=title, x=0.02, y=0.98, font=dict(size=14)), height=380,
-                    margin=dict(l=10, r=10, t=32, b=10), xaxis=dict(range=[x0, x1], title=labels[0], showgrid=False),
-                    yaxis=dict(range=[y0, y1], title=labels[1], scaleanchor="x", scaleratio=1, showgrid=False),
-                    plot_bgcolor="white"))
-
-
-def raster_shape(extent, width: int = RASTER_WIDTH) -> tuple[int, int]:
-    """(height, width) in pixels of a raster frame: `width` wide, the height keeping x1 and x2 on the same scale."""
-    x0, x1, y0, y1 = extent
-    return int(round(width * min(max((y1 - y0) / (x1 - x0), 0.5), 1.6))), width
-
-
-def density_image(target, shape: tuple[int, int] | None = None) -> np.ndarray:
+def density_image(target, shape: tuple[int, int]) -> np.ndarray:
     """A target's exact density (its log_prob on its extent) as an RGB image [H, W, 3] uint8, white to blue, row 0
-    at the top (largest x2): the background of `raster_frame`. `shape` (h, w): default raster_shape(extent)."""
+    at the top (largest x2): the background the browser draws the chains over (pages/lab/scene.py). `shape`: (h, w)."""
     x0, x1, y0, y1 = target.extent
-    h, w = shape or raster_shape(target.extent)
+    h, w = shape
     xs = x0 + (np.arange(w) + 0.5) * (x1 - x0) / w
     ys = y1 - (np.arange(h) + 0.5) * (y1 - y0) / h
     gx, gy = np.meshgrid(xs, ys)
@@ -304,235 +252,11 @@ def density_image(target, shape: tuple[int, int] | None = None) -> np.ndarray:
     return np.round(255 * (1 - a) + np.array([61, 127, 191]) * a).astype(np.uint8)
 
 
-def nice_ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
-    """About n round tick values (steps of 1, 2 or 5 times a power of ten) inside [lo, hi]."""
-    raw = (hi - lo) / max(n, 1)
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
-    ticks = np.arange(math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9) + 1) * step
-    return np.round(ticks, 10) + 0.0  # + 0.0: no "-0"
-
-
-_FONT_FILES = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "DejaVuSans.ttf")  # has − and the subscripts ₁ ₂
-
-
-@functools.lru_cache(maxsize=8)
-def _font(size: int = 13):
-    """A TrueType font with the minus sign and subscript digits (DejaVu Sans, Debian's fonts-dejavu-core or
-    matplotlib's copy); Pillow's built-in font otherwise (then _text writes them in ASCII)."""
-    from PIL import ImageFont
-
-    for f in _FONT_FILES:
-        try:
-            return ImageFont.truetype(f, size)
-        except OSError:
-            continue
-    try:
-        import matplotlib
-
-        return ImageFont.truetype(f"{matplotlib.get_data_path()}/fonts/ttf/DejaVuSans.ttf", size)
-    except (ImportError, OSError):
-        font = ImageFont.load_default(size=size)
-        font.ascii_only = True
-        return font
-
-
-def _text(draw, xy, text: str, font, **kw) -> None:
-    """draw.text, with − ₁ ₂ θ written as - 1 2 th when the font lacks them."""
-    if getattr(font, "ascii_only", False):
-        text = text.replace("−", "-").translate(str.maketrans("₀₁₂₃", "0123")).replace("θ", "th")
-    draw.text(xy, text, font=font, **kw)
-
-
-def _num(v: float) -> str:
-    return f"{v:g}".replace("-", "−")
-
-
-def raster_axes(target, title: str, labels: tuple[str, str] = ("x₁", "x₂"),
-                size: tuple[int, int] = RASTER_PANEL) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """A chain panel's still part, drawn once: the exact density of `target` in a plot area that keeps x1 and x2 on
-    one scale, with a frame, ticks, tick labels, axis titles and a title, on a white canvas of `size` (h, w).
-    Returns (canvas [h, w, 3] uint8, plot box (top, left, height, width)): `raster_frame` draws the chains into the
-    box, so a playing frame keeps the axes of the paused chart (nothing jumps on Play or Pause)."""
-    from PIL import ImageDraw
-
-    x0, x1, y0, y1 = target.extent
-    H, W = size
-    mt, mr, mb, ml = RASTER_MARGINS
-    ah, aw = H - mt - mb, W - ml - mr
-    scale = min(ah / (y1 - y0), aw / (x1 - x0))
-    ph, pw = int(round((y1 - y0) * scale)), int(round((x1 - x0) * scale))
-    top, left = mt + (ah - ph) // 2, ml + (aw - pw) // 2
-    canvas = np.full((H, W, 3), 255, np.uint8)
-    canvas[top:top + ph, left:left + pw] = density_image(target, (ph, pw))
-    img = Image.fromarray(canvas)
-    d, f = ImageDraw.Draw(img), _font(13)
-    d.rectangle((left - 1, top - 1, left + pw, top + ph), outline=_INK)
-    for t in nice_ticks(x0, x1):
-        px = left + (t - x0) / (x1 - x0) * pw
-        d.line((px, top + ph, px, top + ph + 4), fill=_INK)
-        _text(d, (px, top + ph + 6), _num(t), fill=_INK, font=f, anchor="mt")
-    for t in nice_ticks(y0, y1):
-        py = top + (y1 - t) / (y1 - y0) * ph
-        d.line((left - 5, py, left - 1, py), fill=_INK)
-        _text(d, (left - 8, py), _num(t), fill=_INK, font=f, anchor="rm")
-    _text(d, (left + pw / 2, H - 6), labels[0], fill=(0, 0, 0), font=_font(14), anchor="mb")
-    _text(d, (6, top + ph / 2), labels[1], fill=(0, 0, 0), font=_font(14), anchor="lm")
-    _text(d, (left, 6), title, fill=(0, 0, 0), font=_font(15), anchor="lt")
-    return np.asarray(img).copy(), (top, left, ph, pw)
-
-
-def raster_frame(bg: np.ndarray, extent, frames: list[torch.Tensor], idx: int, color: str,
-                 box: tuple[int, int, int, int] | None = None) -> np.ndarray:
-    """The chain picture of `chain_figure` drawn straight into pixels with numpy over the background `bg` (a few ms,
-    and the browser only swaps an image): for animations, where a plotly redraw per frame would be too slow.
-    `box` (top, left, height, width): the plot area inside `bg` (from `raster_axes`); default the whole image."""
-    x0, x1, y0, y1 = extent
-    out = bg.copy()
-    top, left, h, w = box or (0, 0, *bg.shape[:2])
-    img = out[top:top + h, left:left + w]  # a view: drawing into it draws into `out`
-
-    def put(p: np.ndarray, rgb, r: int) -> None:
-        p = p[np.isfinite(p).all(1)]
-        ix = ((p[:, 0] - x0) / (x1 - x0) * w).astype(int)
-        iy = ((y1 - p[:, 1]) / (y1 - y0) * h).astype(int)
-        for dy in range(-r, r + 1):
-            for dx in range(-r, r + 1):
-                jx, jy = ix + dx, iy + dy
-                ok = (jx >= 0) & (jx < w) & (jy >= 0) & (jy < h)
-                img[jy[ok], jx[ok]] = rgb
-
-    lo = max(0, idx - TRAIL_FRAMES)
-    trail = torch.stack(frames[lo:idx + 1])[:, :CHAIN_TRAILS].numpy()  # [F, TRAILS, 2]
-    if len(trail) > 1:
-        s = np.linspace(0, 1, 16)[None, :, None, None]
-        seg = trail[:-1, None] + s * (trail[1:, None] - trail[:-1, None])  # points along each segment
-        put(seg.reshape(-1, 2), (60, 60, 60), 0)
-    put(frames[idx][:CHAIN_POINTS].numpy(), tuple(int(color[i:i + 2], 16) for i in (1, 3, 5)), 1)
-    return out
-
-
-def panels(images: list[np.ndarray], names: list[str] | None, gap: int = 12) -> np.ndarray:
-    """RGB images side by side (a white gap between), each named in its top left corner (names None: no names, no
-    outline; the panels of `raster_axes` carry their titles): one image per frame."""
-    from PIL import ImageDraw, ImageFont
-
-    h = max(im.shape[0] for im in images)
-    gap = np.full((h, gap, 3), 255, np.uint8)
-    row = []
-    for im in images:
-        row += [np.pad(im, ((0, h - im.shape[0]), (0, 0), (0, 0)), constant_values=255), gap]
-    if names is None:
-        return np.concatenate(row[:-1], 1)
-    out = Image.fromarray(np.concatenate(row[:-1], 1))
-    draw, font, x = ImageDraw.Draw(out), ImageFont.load_default(size=14), 0
-    for im, name in zip(images, names):
-        draw.rectangle((x, 0, x + im.shape[1] - 1, im.shape[0] - 1), outline=(200, 200, 200))
-        draw.text((x + 6, 4), name, fill=(0, 0, 0), font=font)
-        x += im.shape[1] + gap.shape[1]
-    return np.asarray(out)
-
-
 def marginal_ranges(gr) -> tuple[float, float]:
     """Fixed density axes of the two marginal panels (1.8 times the exact marginal's peak: room for the sharper
     p^(1/T) of T < 1), the same while playing and paused, so frames compare."""
     px, py = gr.marginals()
     return 1.8 * float(px.max()), 1.8 * float(py.max())
-
-
-def _hist(v: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    v = v[np.isfinite(v)]
-    h, _ = np.histogram(v, edges)
-    return h / max(len(v), 1) / (edges[1] - edges[0])
-
-
-def marginals_raster(gr, samples: dict[str, torch.Tensor], extent, colors: dict[str, str], width: int,
-                     height: int = MARGINALS_HEIGHT, labels: tuple[str, str] = ("x₁", "x₂"),
-                     background: np.ndarray | None = None) -> np.ndarray:
-    """`marginals_figure` drawn into pixels (RGB [height, width, 3] uint8): the x1 and x2 histograms of each sampler
-    (live chains) as step lines over the exact marginals (dotted), on the fixed axes of `marginal_ranges`, with a
-    legend: what a playing frame shows under the chain panels. `background`: the still part (axes, ticks, legend)
-    from an earlier call with samples' names only (drawing the text is most of the cost); drawn here if None."""
-    from PIL import ImageDraw
-
-    mt, mr, mb, ml, gap = 30, 12, 40, 56, 24
-    pw, ph = (width - gap - 2 * (ml + mr)) // 2, height - mt - mb
-    img = Image.fromarray(background) if background is not None else Image.new("RGB", (width, height), (255,) * 3)
-    d, f = ImageDraw.Draw(img), _font(13)
-    px, py = gr.marginals()
-    still = background is None
-    if still:
-        x = 8
-        for name in samples:
-            d.line((x, 12, x + 18, 12), fill=colors[name], width=3)
-            _text(d, (x + 22, 12), name, fill=(0, 0, 0), font=f, anchor="lm")
-            x += 36 + int(d.textlength(name, font=f))
-        for k in range(0, 18, 6):
-            d.line((x + k, 12, x + k + 3, 12), fill=(0, 0, 0), width=2)
-        _text(d, (x + 22, 12), "exact", fill=(0, 0, 0), font=f, anchor="lm")
-    for j, (grid_pts, exact, lo, hi, ymax) in enumerate(
-            [(gr.xs, px, extent[0], extent[1], marginal_ranges(gr)[0]),
-             (gr.ys, py, extent[2], extent[3], marginal_ranges(gr)[1])]):
-        left = ml + j * (pw + ml + mr + gap)
-
-        def at(v, y):
-            return (left + (np.asarray(v) - lo) / (hi - lo) * pw,
-                    mt + ph - np.clip(np.asarray(y) / ymax, 0, 1) * ph)
-
-        if still:
-            d.rectangle((left - 1, mt - 1, left + pw, mt + ph), outline=_INK)
-            for t in nice_ticks(lo, hi):
-                X = at(t, 0)[0]
-                d.line((X, mt + ph, X, mt + ph + 4), fill=_INK)
-                _text(d, (X, mt + ph + 6), _num(t), fill=_INK, font=f, anchor="mt")
-            for t in nice_ticks(0, ymax, 3):
-                Y = at(lo, t)[1]
-                d.line((left - 5, Y, left - 1, Y), fill=_INK)
-                _text(d, (left - 8, Y), _num(t), fill=_INK, font=f, anchor="rm")
-            _text(d, (left + pw / 2, height - 4), labels[j], fill=(0, 0, 0), font=_font(14), anchor="mb")
-            if j == 0:
-                _text(d, (4, mt + ph / 2), "density", fill=(0, 0, 0), font=f, anchor="lm")
-        edges = np.linspace(lo, hi, 41)
-        for name, smp in samples.items():
-            v = np.asarray(smp)[:, j]
-            if not np.isfinite(v).any():  # no live chain (or the still part only): no histogram
-                continue
-            h = _hist(v, edges)
-            xs, ys = np.repeat(edges, 2)[1:-1], np.repeat(h, 2)  # the step line
-            X, Y = at(xs, ys)
-            d.line(list(zip(X.tolist(), Y.tolist())), fill=colors[name], width=2)
-        if still:  # the exact marginal, dotted: every other short run of segments
-            X, Y = at(grid_pts, exact)
-            pts = list(zip(X.tolist(), Y.tolist()))
-            for a in range(0, len(pts) - 1, 4):
-                d.line(pts[a:a + 3], fill=(0, 0, 0), width=2)
-    return np.asarray(img)
-
-
-def marginals_figure(gr, samples: dict[str, torch.Tensor], extent, colors: dict[str, str]) -> go.Figure:
-    """Histograms (as step lines) of each sampler's x1 and x2 against the exact marginal densities (two panels)."""
-    px, py = gr.marginals()
-    traces = []
-    for j, (grid_pts, exact, lo, hi) in enumerate([(gr.xs, px, extent[0], extent[1]), (gr.ys, py, extent[2], extent[3])]):
-        axes = dict(xaxis="x" if j == 0 else "x2", yaxis="y" if j == 0 else "y2")
-        edges = np.linspace(lo, hi, 41)
-        for name, s in samples.items():
-            v = s[:, j].numpy()
-            v = v[np.isfinite(v)]
-            if not len(v):  # no live chain: no histogram (a flat 0 would read as a density)
-                continue
-            h, _ = np.histogram(v, edges)
-            h = h / max(len(v), 1) / (edges[1] - edges[0])
-            traces.append(go.Scatter(x=edges, y=np.append(h, h[-1]), mode="lines", name=name, showlegend=j == 0,
-                                     line=dict(shape="hv", color=colors[name]), legendgroup=name, **axes))
-        traces.append(go.Scatter(x=grid_pts, y=exact, mode="lines", line=dict(color="black", dash="dot"), name="exact",
-                                 showlegend=j == 0, legendgroup="exact", **axes))
-    return go.Figure(traces, layout=dict(
-        height=260, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.12, x=0.35),
-        xaxis=dict(domain=[0, 0.47], title="x₁", range=list(extent[:2])),
-        xaxis2=dict(domain=[0.53, 1], title="x₂", range=list(extent[2:])),
-        yaxis=dict(title="density", range=[0, marginal_ranges(gr)[0]]),
-        yaxis2=dict(anchor="x2", range=[0, marginal_ranges(gr)[1]])))
 
 
 def schedule_figure(schedule, last_step: int, now: int, color: str) -> go.Figure:
@@ -619,105 +343,3 @@ def energy_loss_figure(steps: list[int], cd: list[float], e_data: list[float], e
                       margin=dict(l=10, r=10, t=70, b=10),
                       legend=dict(orientation="h", x=0, y=1.01, xanchor="left", yanchor="bottom"))
     return fig
-
-
-# ---- playing frames of the RBM's Gibbs chains ----
-
-TRACES_MARGINS = (30, 12, 44, 64)  # top, right, bottom, left pixels around traces_raster's plot area
-_CAPTION_INK = (128, 130, 138)  # Streamlit's caption grey on white
-
-
-def _rgb(color: str) -> tuple[int, int, int]:
-    return tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))
-
-
-@functools.lru_cache(maxsize=8)
-def _upright(text: str, size: int = 14) -> np.ndarray:
-    """`text` turned to read upwards, as an ink mask [h, w] uint8 (255 = ink): a vertical axis title."""
-    from PIL import ImageDraw
-
-    f = _font(size)
-    im = Image.new("L", (int(math.ceil(f.getlength(text))) + 4, size + 8), 0)
-    _text(ImageDraw.Draw(im), (2, 2), text, f, fill=255)
-    return np.asarray(im.rotate(90, expand=True))
-
-
-def traces_raster(steps: list[int], values: list, size: tuple[int, int] = (330, 390), title: str = "",
-                  xlabel: str = "", ylabel: str = "", colors: list[str] = PALETTE) -> np.ndarray:
-    """`chain_traces` drawn into pixels (RGB [h, w, 3] uint8 of `size`) for an animation: one line per chain
-    (values[k][c] is chain c at steps[k]; colours cycle through `colors`) and their mean in thick grey, on axes
-    fitted to the data as plotly does: x over [steps[0], steps[-1]], y over the finite values' range plus 5 % on
-    each side, mapped onto the plot area (`size` less TRACES_MARGINS) from its first to its last pixel."""
-    from PIL import ImageDraw
-
-    H, W = size
-    mt, mr, mb, ml = TRACES_MARGINS
-    ph, pw = H - mt - mb, W - ml - mr
-    v = np.stack([np.asarray(x, dtype=np.float64).reshape(-1) for x in values])  # [frames, chains]
-    s = np.asarray(steps, dtype=np.float64)
-    x0, x1 = (s[0], s[-1]) if s[-1] > s[0] else (s[0] - 1, s[0] + 1)
-    fin = v[np.isfinite(v)]
-    lo, hi = (float(fin.min()), float(fin.max())) if fin.size else (0.0, 1.0)
-    pad = 0.05 * (hi - lo) if hi > lo else 1.0
-    lo, hi = lo - pad, hi + pad
-    X = ml + (s - x0) / (x1 - x0) * (pw - 1)
-    Y = mt + (hi - v) / (hi - lo) * (ph - 1)
-    img = Image.new("RGB", (W, H), (255, 255, 255))
-    d, f = ImageDraw.Draw(img), _font(13)
-    xt, yt = nice_ticks(x0, x1), nice_ticks(lo, hi)
-    for t in xt:  # light grid lines, then the ticks and their labels
-        px = ml + (t - x0) / (x1 - x0) * (pw - 1)
-        d.line((px, mt, px, mt + ph - 1), fill=(235, 235, 235))
-        d.line((px, mt + ph, px, mt + ph + 4), fill=_INK)
-        _text(d, (px, mt + ph + 6), _num(t), fill=_INK, font=f, anchor="mt")
-    for t in yt:
-        py = mt + (hi - t) / (hi - lo) * (ph - 1)
-        d.line((ml, py, ml + pw - 1, py), fill=(235, 235, 235))
-        d.line((ml - 5, py, ml - 1, py), fill=_INK)
-        _text(d, (ml - 8, py), _num(t), fill=_INK, font=f, anchor="rm")
-
-    def line(y: np.ndarray, color, width: int) -> None:
-        ok = np.isfinite(y)
-        if len(y) == 1 or ok.sum() == 1:  # one point: a dot
-            k = int(np.flatnonzero(ok)[0]) if ok.any() else None
-            if k is not None:
-                d.ellipse((X[k] - 2, y[k] - 2, X[k] + 2, y[k] + 2), fill=color)
-            return
-        for run in np.split(np.arange(len(y)), np.flatnonzero(np.diff(ok)) + 1):  # finite runs only
-            if ok[run[0]] and len(run) > 1:
-                d.line(list(zip(X[run].tolist(), y[run].tolist())), fill=color, width=width)
-
-    for c in range(v.shape[1]):
-        line(Y[:, c], _rgb(colors[c % len(colors)]), 1)
-    if v.shape[0] > 1:
-        ok = np.isfinite(v)
-        with np.errstate(invalid="ignore"):
-            mean = np.where(ok, v, 0).sum(1) / ok.sum(1)  # over the finite values; NaN where none is
-        line(mt + (hi - mean) / (hi - lo) * (ph - 1), (128, 128, 128), 4)
-    d.rectangle((ml - 1, mt - 1, ml + pw, mt + ph), outline=_INK)
-    _text(d, (ml, 6), title, fill=(0, 0, 0), font=_font(15), anchor="lt")
-    _text(d, (ml + pw / 2, H - 4), xlabel, fill=(0, 0, 0), font=_font(14), anchor="mb")
-    out = np.asarray(img).copy()
-    if ylabel:
-        m = _upright(ylabel)[:ph]
-        top = mt + (ph - m.shape[0]) // 2
-        a = (m[..., None] / 255.0)
-        area = out[top:top + m.shape[0], 2:2 + m.shape[1]]
-        area[:] = np.round(area * (1 - a)).astype(np.uint8)  # black ink over white
-    return out
-
-
-def captioned(img: np.ndarray, width: int, caption: str, height: int = 24) -> np.ndarray:
-    """A grey image in [0, 1] (or uint8, grey or RGB) scaled to `width` pixels wide (bilinear, as a browser scales
-    st.image), with `caption` centred under it in Streamlit's caption grey: st.image(..., caption) as pixels."""
-    from PIL import ImageDraw
-
-    a = np.asarray(img)
-    a = to_uint8(a) if a.dtype != np.uint8 else a
-    pic = Image.fromarray(a).convert("RGB")
-    pic = pic.resize((width, max(1, round(pic.height * width / pic.width))), Image.BILINEAR)
-    out = Image.new("RGB", (width, pic.height + height), (255, 255, 255))
-    out.paste(pic)
-    _text(ImageDraw.Draw(out), (width / 2, pic.height + height / 2), caption, fill=_CAPTION_INK, font=_font(13),
-          anchor="mm")
-    return np.asarray(out)

@@ -1,63 +1,51 @@
-"""The raster parts of a playing RBM frame against ground truth: known free-energy traces land on the pixel rows and
-columns that the axes put them at, in their Okabe-Ito colours, with the mean in grey; a captioned grid keeps its
-width and aspect."""
+"""The image helpers against ground truth: a grid puts each image at its cell with white gaps, an animated GIF holds
+every frame with its pixels (what the chain tabs' "Export chain as GIF" and `sample --out x.gif` write), and a
+density image is darkest at the density's mode and white far from it."""
+import io
+
 import numpy as np
+import pytest
 import torch
+from PIL import Image, ImageSequence
 
-from genlib import viz
-
-
-def rgb(color: str) -> np.ndarray:
-    return np.array([int(color[i:i + 2], 16) for i in (1, 3, 5)])
+from genlib import densities, viz
 
 
-def test_traces_raster_puts_known_traces_on_their_pixel_rows():
-    H, W = 330, 390
-    mt, mr, mb, ml = viz.TRACES_MARGINS
-    ph, pw = H - mt - mb, W - ml - mr
-    steps = list(range(0, 41))
-    values = [torch.tensor([0.0, 10.0, 10.0 * k / 40]) for k in steps]  # flat at 0, flat at 10, a ramp 0 -> 10
-    img = viz.traces_raster(steps, values, (H, W), "Free energy", "Gibbs step", "F(v)")
-    assert img.shape == (H, W, 3) and img.dtype == np.uint8
-    lo, hi = -0.5, 10.5  # the data's range plus 5 % each side
-
-    def row(y: float) -> int:
-        return round(mt + (hi - y) / (hi - lo) * (ph - 1))
-
-    def col(step: float) -> int:
-        return round(ml + step / 40 * (pw - 1))
-
-    x = col(10)  # a quarter of the way: the ramp is at 2.5 there, the mean at (0 + 10 + 2.5) / 3
-    column = img[mt:mt + ph, x].astype(int)
-
-    def rows_of(color) -> np.ndarray:
-        return mt + np.flatnonzero(np.abs(column - color).sum(1) < 40)
-
-    for y, color in [(0.0, rgb(viz.PALETTE[0])), (10.0, rgb(viz.PALETTE[1])), (2.5, rgb(viz.PALETTE[2])),
-                     (12.5 / 3, np.array([128, 128, 128]))]:
-        found = rows_of(color)
-        assert len(found) and abs(found.mean() - row(y)) <= 1.5, (y, found, row(y))
-    # the ramp runs from the bottom left to the top right of the data (not at step 20: the mean covers it there)
-    ramp = [mt + np.flatnonzero(np.abs(img[mt:mt + ph, col(s)].astype(int) - rgb(viz.PALETTE[2])).sum(1) < 40).mean()
-            for s in (5, 30, 35)]
-    assert [abs(r - row(10.0 * s / 40)) <= 2 for r, s in zip(ramp, (5, 30, 35))] == [True] * 3
-    # nothing drawn right of the last step, inside the plot area; the axes' text lies outside it
-    assert (img[mt + 2:mt + ph - 2, col(40) + 3:ml + pw - 1] >= 235).all()
-    margin = img.copy()
-    margin[mt:mt + ph, ml:ml + pw] = 255
-    assert (margin.min(-1) < 120).sum() > 300
+def test_grid_places_each_image_in_its_cell_with_white_gaps():
+    images = torch.stack([torch.full((1, 3, 3), v / 10) for v in range(5)])  # five flat 3 x 3 images, 0.0 .. 0.4
+    g = viz.grid(images, nrow=2, pad=1)
+    assert g.shape == (3 * 4 + 1, 2 * 4 + 1)  # 3 rows of 2 cells: 3 pixels + a 1-pixel gap each, one more gap
+    for i in range(5):
+        r, c = divmod(i, 2)
+        assert g[1 + 4 * r:4 + 4 * r, 1 + 4 * c:4 + 4 * c] == pytest.approx(np.full((3, 3), i / 10))
+    assert (g[0] == 1).all() and (g[:, 0] == 1).all() and (g[9:, 5:] == 1).all()  # the gaps and the empty sixth cell
+    flat = viz.grid(images.reshape(5, 9))  # flat rows of a square side are images too, 3 to a row by default
+    assert flat.shape == (2 * 5 + 2, 3 * 5 + 2) and flat[2, 2] == 0.0 and flat[2, 7] == pytest.approx(0.1)
 
 
-def test_traces_raster_skips_non_finite_values_and_draws_one_frame_as_dots():
-    one = viz.traces_raster([0], [torch.tensor([1.0, 2.0])], (200, 300))
-    assert ((one.astype(int) - rgb(viz.PALETTE[0])) ** 2).sum(-1).min() < 100  # a dot per chain
-    nan = viz.traces_raster([0, 1, 2], [torch.tensor([1.0]), torch.tensor([float("nan")]), torch.tensor([3.0])],
-                            (200, 300))
-    assert nan.shape == (200, 300, 3)
+def test_to_uint8_clips_and_scales():
+    a = viz.to_uint8(np.array([[-1.0, 0.5], [1.0, 2.0]]), scale=2)
+    assert a.dtype == np.uint8 and a.shape == (4, 4)
+    assert a[0, 0] == 0 and a[0, 2] == 128 and a[2, 0] == 255 and a[3, 3] == 255
 
 
-def test_captioned_scales_to_the_width_and_writes_the_caption_under_the_picture():
-    grey = np.zeros((92, 62), np.float32)  # black, 92 x 62
-    out = viz.captioned(grey, 124, "p(v|h) · step 3")
-    assert out.shape == (184 + 24, 124, 3)
-    assert (out[:184] < 5).all() and (out[184:] < 200).any() and (out[184:] > 250).any()
+def test_gif_holds_every_frame_and_its_pixels():
+    frames = [np.full((4, 6), k / 3, np.float32) for k in range(4)]
+    frames[2][0, 0] = 1.0
+    gif = Image.open(io.BytesIO(viz.gif_bytes(frames, ms_per_frame=50, scale=2)))
+    got = [np.asarray(f.convert("L")) for f in ImageSequence.Iterator(gif)]
+    assert len(got) == 4 and got[0].shape == (8, 12)
+    assert [int(f[7, 11]) for f in got] == [0, 85, 170, 255]
+    assert (got[2][:2, :2] == 255).all() and gif.info["duration"] == 50
+
+
+def test_density_image_is_darkest_at_the_mode_and_white_far_away():
+    t = densities.make_target("correlated Gaussian")
+    img = viz.density_image(t, (60, 80))
+    assert img.shape == (60, 80, 3) and img.dtype == np.uint8
+    x0, x1, y0, y1 = t.extent
+    darkness = 255 * 3 - img.astype(int).sum(-1)
+    r, c = np.argwhere(darkness >= darkness.max() - 2).mean(0)  # the darkest pixels, around the mode
+    mode_r, mode_c = (y1 - 0) / (y1 - y0) * 60, (0 - x0) / (x1 - x0) * 80  # the target's mode is at the origin
+    assert abs(r - mode_r) < 3 and abs(c - mode_c) < 3
+    assert (img[0, 0] > 250).all() and (img[-1, -1] > 250).all()  # the corners: no density there
