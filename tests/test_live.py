@@ -190,7 +190,7 @@ def test_shared_pretrained_models_are_never_mutated(mnist, one_torch_thread):
 
 
 def _slow_live_app():
-    """A page with live training and a chain player whose every step takes 0.6 s (a slow machine)."""
+    """A page with live training and a live chain view whose every step takes 0.6 s (a slow machine)."""
     import time
 
     import numpy as np
@@ -199,7 +199,7 @@ def _slow_live_app():
 
     from genlib.models.autoencoder import AEConfig, Autoencoder
     from genlib.train import TrainConfig, Trainer
-    from pages.views import chain_player, training
+    from pages.views import chain_player, live, training
 
     if "tr" not in st.session_state:
         data = torch.rand(200, 1, 28, 28)
@@ -215,12 +215,11 @@ def _slow_live_app():
     chains = chain_player.chain_state("slow", (1,), lambda: {"frames": [np.zeros((4, 4))]})
     chains["playing"] = True
 
-    def advance():
+    def advance(budget):
         time.sleep(0.6)
         chains["frames"].append(np.ones((4, 4)))
 
-    chain_player.player(chains, "slow", lambda: len(chains["frames"]), advance,
-                        lambda i: chain_player.frame(st, chains["frames"][i], caption=f"frame {i}"))
+    live.view(chains, "slow", advance)
 
 
 def test_slow_steps_say_what_the_server_is_doing_without_an_error():
@@ -234,7 +233,7 @@ def test_slow_steps_say_what_the_server_is_doing_without_an_error():
         assert not at.exception, at.exception
     assert at.session_state.tr["trainer"].step_count == 4
     assert len(at.session_state["slow"]["frames"]) == 5
-    assert at.session_state.tr["_step_s"] > 0.5 and at.session_state["slow"]["_frame_s"] > 0.5
+    assert at.session_state.tr["_step_s"] > 0.5 and at.session_state["slow"]["_unit_s"] > 0.5
 
 
 def test_the_share_limits_only_while_the_process_is_busy():
