@@ -487,7 +487,13 @@ def _options_max(label):
     return lambda at: max(float(o) for o in next(s for s in at.select_slider if s.label == label).options)
 
 
-RBM_FRAMES = int(re.search(r"^MAX_FRAMES = (\d+)", (ROOT / "pages" / "rbm.py").read_text(), re.M).group(1))
+def _rbm_digits_kept(at) -> int:
+    """Digits the RBM chains keep over their frames at the largest chain count: the chain runs on and keeps a window
+    of limits.frames_for(chains) frames (pages/rbm_tabs/chains.py)."""
+    n = int(_options_max("Chains")(at))
+    return n * limits.frames_for(n)
+
+
 def _tabs(page: str) -> list[str]:
     """The tab labels of a page: its TABS = [...] line (the Langevin lab's are written in its url.bound(st.tabs, ...) call)."""
     src = (ROOT / page).read_text()
@@ -500,8 +506,7 @@ BOUNDED = {  # (page, tab) -> (what, its largest setting, the genlib.limits boun
     ("pages/ebm.py", "Langevin chains"): [("chains", _options_max("Chains"), limits.MAX_SAMPLES),
                                           ("chain steps", _slider_max("Total steps"), limits.MAX_CHAIN_STEPS)],
     ("pages/rbm.py", "Gibbs chains"): [("chains", _options_max("Chains"), limits.MAX_SAMPLES),
-                                       ("chain steps", lambda at: _slider_max("Steps per frame")(at) * RBM_FRAMES,
-                                        limits.MAX_CHAIN_STEPS)],
+                                       ("digits kept over the frames", _rbm_digits_kept, limits.MAX_FRAME_DIGITS)],
     ("pages/rbm.py", "Likelihood"): [("AIS runs x temperatures", lambda at: 100 * 14_500, limits.MAX_AIS_WORK)],
 }
 

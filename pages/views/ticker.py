@@ -61,5 +61,5 @@ def space(key: str) -> bool:
 
 
 def live_id() -> str:
-    """This session's id for the fair share (genlib.share): a random token kept in its session state."""
+    """This session's id for the fair share (views.share): a random token kept in its session state."""
     return st.session_state.setdefault("_live_id", uuid.uuid4().hex)
