@@ -45,7 +45,7 @@ def metrics_line(state: dict, fine, i: int) -> str:
     ula, mala = state["ULA"], state["MALA"]
     kl = {name: kl_text(*kl_live(ch.frames[i], fine), len(ch.frames[i])) for name, ch in (("ULA", ula), ("MALA", mala))}
     dead = int((~torch.isfinite(ula.frames[i]).all(1)).sum())
-    return (f"step {ula.steps[i]} · frame {i} (the last {MAX_FRAMES} kept) · ULA dead chains {dead} · MALA acceptance "
+    return (f"step {ula.steps[i]} · frame {ula.dropped + i} (the last {MAX_FRAMES} kept) · ULA dead chains {dead} · MALA acceptance "
             f"{fmt(mala.acceptance[i], '.1%')} · KL to exact: ULA {kl['ULA']}, MALA {kl['MALA']} "
             f"(noise floor {state['kl_exact']:.3f})")
 

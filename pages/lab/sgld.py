@@ -60,7 +60,7 @@ def metrics_line(state: dict, fine, i: int) -> str:
     in the mode θ₂ > 0 and the KL to the exact posterior per method ("—" when a method has no live chain)."""
     ref = state["SGLD"]
     stats = [(n, *mode_share_and_kl(state[n], i, fine)) for n in METHODS]
-    return (f"step {ref.steps[i]} · frame {i} (the last {MAX_FRAMES} kept) · ε = {fmt(ref.step_sizes[i], '.2e')} · "
+    return (f"step {ref.steps[i]} · frame {ref.dropped + i} (the last {MAX_FRAMES} kept) · ε = {fmt(ref.step_sizes[i], '.2e')} · "
             "share in mode θ₂ > 0 / KL to exact: " + ", ".join(f"{n} {fmt(up, '.0%')} / {fmt(kl, '.2f')}"
                                                               for n, up, kl in stats))
 
