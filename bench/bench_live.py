@@ -150,11 +150,12 @@ VIEWS = {"langevin": ("Langevin lab, Samplers tab, 300 chains (ULA + MALA, 5 ste
 
 # --profile: where the server's busy samples go, first match in the stack (py-spy's raw format: "a;b;c N"), inclusive
 PROFILE = (
-    # (py-spy names files by their last two parts: "lab/samplers.py"; training's own advance is not a chain's)
+    # py-spy names a function by its qualified name ("Recorder.advance", "render.<locals>.advance") and its file by the
+    # last two parts ("genlib/samplers.py"); training's own advance (views/training.py) is not a chain's
     ("chain computation (the sampler's advance: ULA/MALA steps, Gibbs steps)",
-     r";advance(_samplers|_sgld)? \((?!views/training\.py)"),
+     r"[;.]advance(_samplers|_sgld)? \((?!views/training\.py)"),
     ("frame data (caption metrics, encoding the frame for the browser)",
-     r";(frame|metrics_line|points|images|values|mean_images|scene) \(|/scene\.py:"),
+     r"[;.](frame|metrics_line|points|images|values|bits|mean_images|scene) \(|/scene\.py:"),
     ("Streamlit messages: protobuf, forward queue, websocket", r"protobuf|forward_msg|_enqueue|websocket|tornado"),
     ("Streamlit script run: page code, widgets, elements", r"scriptrunner|exec_code"),
 )
