@@ -50,8 +50,24 @@ function fmtNum(v) {
 }
 
 function colors(el) {  // the theme's text colour and a faint grid colour, read from the page (light and dark themes)
-  const cs = getComputedStyle(el);
-  return { ink: cs.color || "#333", faint: "rgba(128,128,128,0.35)", font: cs.fontFamily || "sans-serif" };
+  const cs = getComputedStyle(el), [r, g, b] = (cs.color.match(/[\d.]+/g) || [0, 0, 0]).map(Number);
+  return { ink: cs.color || "#333", faint: "rgba(128,128,128,0.35)", font: cs.fontFamily || "sans-serif",
+           dark: 0.299 * r + 0.587 * g + 0.114 * b > 128 };  // light text: a dark page
+}
+
+// a density picture for a dark page: its lightness turned over, its hue and colourfulness kept (white -> black,
+// pale blue -> dark blue, deep blue -> light blue), so that it is not a white box there; made once per picture
+function darkened(img) {
+  const c = document.createElement("canvas"), g = c.getContext("2d");
+  c.width = img.naturalWidth; c.height = img.naturalHeight;
+  g.drawImage(img, 0, 0);
+  const d = g.getImageData(0, 0, c.width, c.height), px = d.data;
+  for (let o = 0; o < px.length; o += 4) {
+    const s = 255 - Math.max(px[o], px[o + 1], px[o + 2]) - Math.min(px[o], px[o + 1], px[o + 2]);
+    px[o] += s; px[o + 1] += s; px[o + 2] += s;
+  }
+  g.putImageData(d, 0, 0);
+  return c;
 }
 
 // a canvas sized `w` x `h` CSS pixels, drawn at the screen's pixel density; in a narrower row the panels shrink in
@@ -93,7 +109,7 @@ function axes(g, t, box, xr, yr, labels, title) {  // frame, ticks, labels and t
 
 // ---- the panels: each draws frame k of the frames held (v.frames), the same while playing and paused ----
 const DRAW = {
-  images(p, v, k, cv) {  // a grid of grey images (uint8, 0 black .. 255 white), white gaps between them
+  images(p, v, k, cv) {  // a grid of grey images (uint8, 0 black .. 255 white), white gaps (dark grey on a dark page)
     const f = v.frames[k], data = f && f.parts[p.part];
     const { g, w, h } = cv, t = colors(v.root);
     g.clearRect(0, 0, w, h);
@@ -105,7 +121,8 @@ const DRAW = {
       cv.img = cv.off.getContext("2d").createImageData(gw, gh);
     }
     const px = cv.img.data;
-    px.fill(255);
+    const gap = t.dark ? 80 : 255;
+    for (let o = 0; o < px.length; o += 4) { px[o] = px[o + 1] = px[o + 2] = gap; px[o + 3] = 255; }
     for (let m = 0; m < n; m++) {
       const ox = pad + (m % cols) * (p.w + pad), oy = pad + Math.floor(m / cols) * (p.h + pad);
       for (let y = 0; y < p.h; y++) for (let x = 0; x < p.w; x++) {
@@ -126,11 +143,11 @@ const DRAW = {
     const [x0, x1, y0, y1] = p.extent, [L, T, W, H] = box;
     g.clearRect(0, 0, w, h);
     if (p.bg && !cv.bg) { cv.bg = new Image(); cv.bg.onload = () => v.draw(); cv.bg.src = p.bg; }
-    if (cv.bg && cv.bg.complete) g.drawImage(cv.bg, L, T, W, H);
+    if (cv.bg && cv.bg.complete) g.drawImage(t.dark ? (cv.bgDark ||= darkened(cv.bg)) : cv.bg, L, T, W, H);
     axes(g, t, box, [x0, x1], [y0, y1], p.labels, p.title);
     const X = (a) => L + (a - x0) / (x1 - x0) * W, Y = (b) => T + H - (b - y0) / (y1 - y0) * H;
     g.save(); g.beginPath(); g.rect(L, T, W, H); g.clip();
-    g.strokeStyle = "rgba(60, 60, 60, 0.55)"; g.lineWidth = 1;
+    g.strokeStyle = t.dark ? "rgba(210, 210, 210, 0.5)" : "rgba(60, 60, 60, 0.55)"; g.lineWidth = 1;
     for (let c = 0; c < p.trails; c++) {  // the trail of chain c over the last trail_frames frames
       g.beginPath();
       let on = false;
