@@ -343,7 +343,11 @@ export default function ({ data, parentElement, setTriggerValue }) {
     const parts = {};
     for (const [name, b64] of Object.entries(f.parts)) parts[name] = decode(b64, types[name] || "f4");
     v.frames.push({ step: f.step, caption: f.caption, parts });
-    if (data.play) v.queue.push(f.i); else v.shown = f.i;
+    if (data.play) v.queue.push(f.i);
+    else {  // shown at once (no fps: one frame per answer; or stills)
+      v.shown = f.i;
+      if (data.mode === "playing") v.root.dataset.shown = String(+v.root.dataset.shown + 1);
+    }
   }
   const over = v.frames.length - (data.keep || 1000);  // the server's window: the oldest frames go
   if (over > 0) {

@@ -209,7 +209,8 @@ def view(state: dict, key: str, advance: Callable[[float | None], object], *, fl
             sent = state.get("_sent", -1) if ev != "resend" else -1
             start = max(sent + 1, first, first + held - (RESEND if sent < first else held))
             # played when they go on from the last frame sent (a new run's first batch too), else shown as stills
-            data.update(run=run_id, count=held, scene_id=0, play=fps > 0 and ev != "resend" and start == sent + 1)
+            data.update(run=run_id, count=held, scene_id=0, play=fps > 0 and ev != "resend" and start == sent + 1,
+                        keep=held if first > 0 else limits.MAX_FRAMES)  # the browser keeps the server's window
             if sent < first:  # a browser that holds nothing of this run: the newest frames, within RESEND_BYTES
                 out, size = [], 0
                 for k in range(held - 1, start - first - 1, -1):
