@@ -135,13 +135,6 @@ def shown_text(markdown: str) -> str:
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
 
 
-def flipbook_data(at) -> dict | None:
-    """The data of the page's flipbook (the browser-side player of the animation), or None if none is shown."""
-    books = [e for e in at.get("bidi_component") if e.proto.component_name == "genlib_flipbook"]
-    assert len(books) <= 1
-    return json.loads(books[0].proto.json) if books else None
-
-
 def button(at, label: str):
     """The button with this label (the first, if several)."""
     return next(b for b in at.button if b.label == label)
@@ -152,24 +145,6 @@ def wait_for_counter(page, pattern: str, at_least: int, timeout: float = 60_000)
     e.g. a chain's step counter climbing while the fragment's browser timer plays it."""
     page.wait_for_function("([p, n]) => { const m = document.body.innerText.match(new RegExp(p)); "
                            "return m !== null && +m[1] >= n; }", arg=[pattern, at_least], timeout=timeout)
-
-
-def play_chain(page, image, pattern: str, frames: int, name: str) -> None:
-    """Click Play on a chain page, wait until its step counter (`pattern`, see wait_for_counter) reaches
-    `frames` and the chain's picture (`image`, a locator of an img) has changed, take screenshot `name`,
-    then Pause and wait until the page is idle."""
-    import re
-
-    first = image.get_attribute("src")
-    page.get_by_role("button", name=re.compile("^.*Play$")).click()
-    # frames arrive from the fragment's browser timer, one every tick
-    wait_for_counter(page, pattern, 1, timeout=30_000)
-    wait_for_counter(page, pattern, frames)
-    assert image.get_attribute("src") != first
-    assert_no_exception(page)
-    shot(page, name)
-    page.get_by_role("button", name=re.compile("Pause")).click()
-    wait_idle(page)
 
 
 def open_tab(page, name: str):

@@ -371,19 +371,20 @@ def test_the_server_runs_one_script_thread_per_session(monkeypatch):
 
 @pytest.mark.parametrize("tab", ["samplers", "sgld"])
 def test_restart_while_a_batch_of_frames_is_drawn_does_not_index_the_new_chains(tab, monkeypatch):
-    """The IndexError under load: a run drawing a batch of frames (the flipbook's fragment run, which a click
+    """The IndexError under load: a run computing a batch of frames (the live view's fragment run, which a click
     interrupts only at its next Streamlit call, or the thread Streamlit's fast reruns leave running) while the
-    click's run restarts the chains. Called here in that racing order: two frames drawn, Restart, the batch goes on.
-    Restart used to replace the chains inside the same dict, and the drawing run then indexed frame 4 of the new,
-    one-frame chains."""
+    click's run restarts the chains. Called here in that racing order: two frames computed, Restart, the batch goes
+    on. Restart used to replace the chains inside the same dict, and the running batch then indexed frame 4 of the
+    new, one-frame chains."""
     import streamlit as st
 
     from pages.lab import common, samplers, sgld
-    from pages.views import chain_player
+    from pages.views import chain_player, live
 
     monkeypatch.setattr(st, "session_state", {})  # one session's state, without a Streamlit runtime
-    books = []
-    monkeypatch.setattr(chain_player, "flipbook", lambda frames, *a, **k: books.append(len(frames)))
+    monkeypatch.setattr(st, "fragment", lambda f: f)  # (a fragment does not run without one)
+    books = []  # the frames each answer to the browser carried
+    monkeypatch.setattr(live, "_component", lambda key, data, **k: books.append(len(data["frames"])))
     if tab == "samplers":
         mod, name, ref, key = samplers, "lv_samplers", "ULA", "lv-s"
         build = lambda: samplers.new_samplers("correlated Gaussian", 40, 0, 0.05, math.sqrt(0.1))  # noqa: E731
@@ -393,7 +394,7 @@ def test_restart_while_a_batch_of_frames_is_drawn_does_not_index_the_new_chains(
 
         mod, name, ref, key = sgld, "lv_sgld", "SGLD", "lv-g"
         build = lambda: sgld.new_sgld(20, 0, S.StepSchedule(0.02, 1.0, 0.1), 10)  # noqa: E731
-        advance_name, play = "advance_sgld", lambda s: sgld.play_sgld(s, 10)
+        advance_name, play = "advance_sgld", lambda s: sgld.play_sgld(s, 10, S.StepSchedule(0.02, 1.0, 0.1))
     advance = getattr(mod, advance_name)
     state = chain_player.chain_state(name, ("settings",), build)
     for _ in range(3):  # the chains have played a while
@@ -406,13 +407,14 @@ def test_restart_while_a_batch_of_frames_is_drawn_does_not_index_the_new_chains(
         advance(s, k)
         calls.append(k)
         if len(calls) == 2:  # the click's run: the Restart button of chain_player.controls
-            monkeypatch.setattr(chain_player, "run_buttons", lambda *a, **kw: (False, True))
+            monkeypatch.setattr(live, "buttons", lambda *a, **kw: (False, True, False))
             chain_player.controls(st.session_state[name], key, "chains", build, lambda: None)
 
     monkeypatch.setattr(mod, advance_name, advance_then_restart)
     play(state)  # the playing run, which started before the click
-    # the playing run finished its batch on the chains it started with; the page now holds the new chains
-    assert books == [common.BATCH]
+    # the playing run finished its batch on the chains it started with and sent it (with the frames before it: a
+    # browser new to this run gets the frames held); the page now holds the new chains
+    assert books == [4 + common.BATCH]
     lengths = {len(state[n].frames) for n in state if hasattr(state[n], "frames")}
     assert lengths == {4 + common.BATCH}
     new = st.session_state[name]
