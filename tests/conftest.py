@@ -5,7 +5,6 @@ waits: shared with the bench scripts); they are re-exported here under their old
 """
 from __future__ import annotations
 
-import json
 import re
 import os
 from pathlib import Path
