@@ -98,7 +98,7 @@ def assert_stays(page, seconds: float = 3.0) -> int:
 
 def assert_asks_nothing(page, seconds: float = 3.0) -> int:
     """Once the frames held are played out, the view shows no new frame and asks nothing for `seconds`."""
-    time.sleep(2.0)  # the queued frames play out (24 frames/s, at most a batch and a half) and an answer may come
+    time.sleep(2.0)  # the queued frames play out (30 frames/s, at most a batch and a half) and an answer may come
     shown, asks = page.evaluate(SHOWN), page.evaluate(ASKS)
     time.sleep(seconds)
     assert (page.evaluate(SHOWN), page.evaluate(ASKS)) == (shown, asks), "the view went on while it should be paused"

@@ -14,8 +14,8 @@ from genlib import viz
 from pages.lab import scene
 from pages.views import chrome, live
 
-FPS = 24  # frames per second the browser shows while the chains play (its own timer, see views.live)
-BATCH = 12  # frames computed per ask: the browser asks for the next batch while it plays this one
+FPS = 30  # frames per second the browser shows while the chains play (its own timer, see views.live)
+BATCH = 15  # frames computed per ask (half a second): the browser asks for the next batch while it plays this one
 FRAME_WIDTH = 940  # pixels: the width of the paused charts' row at 1400 px wide (the image shows 1:1 there, scaled
 # to fit elsewhere): the panels side by side, the marginals strip under them
 GAP = 16  # between two panels, and between the panels and the marginals: Streamlit's gap between columns and elements
