@@ -23,6 +23,7 @@ st.set_page_config(page_title="Generative models explorer", page_icon="🧠", la
                    initial_sidebar_state="collapsed" if _projector else "auto")
 page = st.navigation([
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/lecture.py", title="Lecture", icon=":material/co_present:", url_path="lecture"),
     st.Page("pages/autoencoder.py", title="Autoencoder", icon=":material/compress:", url_path="autoencoder"),
     st.Page("pages/vae.py", title="Variational autoencoder", icon=":material/scatter_plot:", url_path="vae"),
     st.Page("pages/ebm.py", title="Energy-based model", icon=":material/landscape:", url_path="ebm"),
