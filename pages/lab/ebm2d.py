@@ -85,9 +85,10 @@ def _autostart() -> None:
 _D = DEFAULT_CONFIG
 LESSONS = [
     chrome.Lesson("Eight Gaussians separate",
-                  "Within a minute (about 1000 iterations) the bright ring of −E breaks into eight separate spots, one "
-                  "per Gaussian: the negatives (×), fresh from noise, cross the gaps between the modes and push the "
-                  "energy there up.",
+                  "Within 30 s (about 200 iterations) a bright ring of low energy forms through the eight Gaussians, "
+                  "still joined; the negatives (×), fresh from noise, cross the gaps between the modes and push the "
+                  "energy there up, so the ring breaks into eight separate spots (about 1000 iterations: a few "
+                  "minutes here).",
                   {"lv-e-data": "eight_gaussians", "lv-e-neg": "short-run from noise", "lv-e-steps": _D.steps,
                    "lv-e-eta": _D.step_size, "lv-e-sigma": _D.noise, "lv-e-lr": DEFAULT_LR}, _autostart),
     chrome.Lesson("Persistent negatives (replay buffer)",
@@ -102,8 +103,9 @@ LESSONS = [
                    "lv-e-eta": _D.step_size, "lv-e-sigma": round((_D.step_size / 2) ** 0.5, 3),
                    "lv-e-lr": DEFAULT_LR}, _autostart),
     chrome.Lesson("Two moons",
-                  "Curved, thin data: watch the low energy (bright) follow each moon, and the loss E_data − E_neg hover "
-                  "near 0 once the negatives look like the data.",
+                  "Curved, thin data: watch the low energy (bright) gather on the moons, and the loss E_data − E_neg "
+                  "fall below 0 (about −1 after 30 s, −3 later): the data sit lower than the negatives, which short "
+                  "runs from noise never bring all the way onto the thin moons.",
                   {"lv-e-data": "two_moons", "lv-e-neg": "short-run from noise", "lv-e-steps": _D.steps,
                    "lv-e-eta": _D.step_size, "lv-e-sigma": _D.noise, "lv-e-lr": DEFAULT_LR}, _autostart),
 ]

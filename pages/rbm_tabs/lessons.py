@@ -24,15 +24,17 @@ LESSONS = [
     lesson("CD-1 vs PCD (1/2)", "16 hidden units, so the exact log-likelihood is plotted: it climbs, then stalls "
            "near −175 nats (about 30 s); then take step 2.", {**SMALL_RUN, "rbm-method": "CD-k"}, "train"),
     lesson("CD-1 vs PCD (2/2)", "The same model trained with persistent chains, the CD-1 run faded behind it: "
-           "PCD's exact log-likelihood climbs past CD-1's (about −160 nats after 30 s).",
+           "PCD's exact log-likelihood climbs past CD-1's (about −170 nats after 30 s, still rising).",
            {**SMALL_RUN, "rbm-method": "PCD"}, "train"),
     lesson("β < 1 and β > 1", "At β = 0.5 the flattened distribution lets the digits melt into noise; "
            "now move β to 1.5: the chains freeze, each on one crisp digit.",
            {**CHAINS, "rbm-model": "rbm-500", "rbm-start": "validation digits", "rbm-beta": 0.5}, "chains"),
     lesson("CD-1 from noise", "CD-1 never ran its chains for long: from noise they fall into blotches whose "
-           "free energy sinks far below that of digits; pick rbm-500 (PCD) in the sidebar to compare.",
+           "free energy (right) sinks within seconds to about −300 (some chains −370), far below the −265 of "
+           "real digits under this model (Likelihood tab: mean free energy, validation digits).",
            {**CHAINS, "rbm-model": "rbm-500-cd1", "rbm-start": "uniform noise", "rbm-beta": 1.0}, "chains"),
     lesson("AIS, 100 steps", "With 100 temperatures AIS misses mass and overstates the likelihood "
-           "(AIS − exact > 0) behind a narrow band; set 14 500 and compare again.",
+           "(AIS − exact > 0, 1 to 3 nats) and its band is no guide: about 50 nats wide, almost all of it above "
+           "the estimate; set 14 500 and compare again.",
            {"rbm-tab": "Likelihood", "rbm-compare-betas": 100}, "compare"),
 ]
