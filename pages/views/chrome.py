@@ -117,8 +117,7 @@ class Lesson:
 
 def _choose(key: str, lesson: Lesson, items: list[Lesson]) -> None:
     """on_click of a lesson button (runs before the script): set the controls, raise its autoplay flag, then start."""
-    for k, v in lesson.settings.items():
-        st.session_state[k] = v
+    url.put(lesson.settings)  # in the address too, once each control is drawn (whichever tab is open now)
     st.session_state[f"{key}-lesson"] = lesson.title
     for flag in {x.autoplay for x in items} - {""}:  # one request pending per row: the last lesson clicked wins
         st.session_state.pop(flag, None)

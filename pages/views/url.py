@@ -23,6 +23,7 @@ NUMERIC = {"number_input", "slider"}
 CHOICES = {"selectbox", "radio", "select_slider", "segmented_control", "pills"}
 SWITCHES = {"toggle", "checkbox"}
 NOTICES = "url-notices"  # session state: the notices not shown yet
+PENDING = "url-pending"  # session state: keys set by the page (a lesson) whose value the address does not hold yet
 
 
 def bound(widget, *args, key: str, **kw):
@@ -43,7 +44,37 @@ def bound(widget, *args, key: str, **kw):
             _replace(key, raw[-1])
     if key in st.session_state and not fits(widget, st.session_state[key], spec):
         return _read_only(widget, st.session_state[key], key, spec)
-    return widget(*args, key=key, bind="query-params", **kw)
+    value = widget(*args, key=key, bind="query-params", **kw)
+    if key in st.session_state.get(PENDING, ()):
+        _write_back(key, st.session_state.get(key))  # the widget's value (st.tabs returns its tabs)
+    return value
+
+
+def put(settings: dict) -> None:
+    """Set widgets' values from the page (a lesson's settings: widget key -> value), in its session state and, once
+    each widget is drawn, in the address. Streamlit writes a value set this way into the address only for a widget
+    that was already drawn in an earlier run: a widget drawn for the first time (a lazy tab's, opened by this very
+    setting, or a tab opened later) would keep its value out of the link, and a link copied then opens at the
+    defaults. So the keys wait in PENDING until `bound` draws them, which writes their values itself."""
+    for k, v in settings.items():
+        st.session_state[k] = v
+    st.session_state[PENDING] = set(st.session_state.get(PENDING, ())) | set(settings)
+
+
+def _write_back(key: str, value) -> None:
+    """Write the value a widget drawn in this run shows into the address, as Streamlit itself writes a bound widget's
+    value (its serializer and value type; a default value leaves the address), and stop waiting for it."""
+    st.session_state[PENDING] = set(st.session_state[PENDING]) - {key}
+    state = get_session_state()._state
+    wid = state._key_id_mapper.get_id_from_key(key, None)
+    meta = state._new_widget_state.widget_metadata.get(wid) if wid is not None else None
+    if meta is None:
+        return
+    with get_session_state().query_params() as qp:
+        if value == meta.deserializer(None):
+            qp.remove_param(key)
+        elif not qp.stored_param_matches_corrected_value(key, meta.serializer(value), meta.value_type):
+            qp.set_corrected_value(key, meta.serializer(value), meta.value_type)
 
 
 def fits(widget, value, spec: dict) -> bool:
