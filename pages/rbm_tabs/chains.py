@@ -20,6 +20,8 @@ FPS = 10  # frames per second while playing (the browser's timer): at 1 step per
 BATCH = 10  # frames per round trip: one a second
 WIDTH, GAP, COLS = 940, 16, (2, 2, 3)  # the picture's row at 1400 px wide: p(v|h) | sampled v | free energies
 TRACES_HEIGHT = 330  # pixels: the free-energy traces with their axes
+# projector mode: the row fits a 1280 x 720 window under the header and the Play row (and its scrubber under it)
+PROJECTOR_WIDTH, PROJECTOR_TRACES_HEIGHT = 720, 250
 FE = ("Free energy of each chain", "Gibbs step", "free energy F(v)")  # title, x and y axis of the traces
 
 
@@ -28,25 +30,26 @@ def mean_images(ch: samplers.Recorder, i: int) -> torch.Tensor:
     return ch.mean(i).reshape(-1, 1, 28, 28)
 
 
-def widths() -> tuple[int, int, int]:
-    """The three panels' widths in pixels: COLS shares of WIDTH, GAP between them."""
-    unit = (WIDTH - GAP * (len(COLS) - 1)) / sum(COLS)
+def widths(width: int = WIDTH) -> tuple[int, int, int]:
+    """The three panels' widths in pixels: COLS shares of `width`, GAP between them."""
+    unit = (width - GAP * (len(COLS) - 1)) / sum(COLS)
     w1, w2 = round(unit * COLS[0]), round(unit * COLS[1])
-    return w1, w2, WIDTH - w1 - w2 - GAP * (len(COLS) - 1)
+    return w1, w2, width - w1 - w2 - GAP * (len(COLS) - 1)
 
 
 def scene(n: int) -> dict:
     """The still parts of the picture for n chains: two image grids (square, their title and step under them) and
     the free-energy traces."""
     nrow = math.ceil(math.sqrt(n))
-    w1, w2, w3 = widths()
+    width, traces_height = (PROJECTOR_WIDTH, PROJECTOR_TRACES_HEIGHT) if chrome.projector() else (WIDTH, TRACES_HEIGHT)
+    w1, w2, w3 = widths(width)
     # the means in grey levels (a byte a pixel), the binary samples packed eight pixels to a byte
     grids = [{"kind": "images", "part": part, "dtype": dtype, "title": title, "h": 28, "w": 28, "nrow": nrow,
               "width": w, "height": w + 26}
              for part, dtype, title, w in (("mean", "u1", "p(v|h)", w1), ("v", "b1", "sampled v", w2))]
     traces = {"kind": "traces", "part": "fe", "dtype": "f4", "title": FE[0], "xlabel": FE[1], "ylabel": FE[2],
-              "width": w3, "height": TRACES_HEIGHT}
-    return {"id": f"rbm-gibbs|{n}|{WIDTH}", "rows": [[*grids, traces]]}
+              "width": w3, "height": traces_height}
+    return {"id": f"rbm-gibbs|{n}|{width}", "rows": [[*grids, traces]]}
 
 
 def frame(stt: dict, k: int) -> dict:
@@ -65,7 +68,7 @@ def render(mn: MNIST, chosen) -> None:
     name, model, said = chosen()
     if model is not None:
         st.caption(said)
-        # projector mode: the chains' picture above the fold, their settings below it
+        # projector mode: the Play row and the chains' picture above the fold, their settings below it
         view, settings = (st.container(), st.container()) if chrome.projector() else (None, st.container())
         c1, c2, c3, c4, c5 = settings.columns([3, 3, 3, 3, 2])
         n = url.bound(c1.select_slider, "Chains", [16, 25, 36, 49, 64, 81, 100], value=36, key="rbm-n",
@@ -108,7 +111,7 @@ def render(mn: MNIST, chosen) -> None:
 
         ckey = (n, start, int(seed), name, id(model))
         chains = chain_player.chain_state("rbm_chain", ckey, new_chains, autoplay=lessons.go("chains"))
-        with settings:
+        with view or settings:
             chains = chain_player.controls(chains, "rbm-chain", "chains", new_chains, lambda: advance(chains),
                                             fps=FPS)
         if chains is not None:

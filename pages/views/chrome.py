@@ -20,6 +20,10 @@ html { font-size: 20px; }
 [data-testid="stCaptionContainer"], .stCaption { font-size: 1rem !important; }
 [data-testid="stExpander"] summary p { font-size: 1rem; }
 .genlib-boiler { display: none; }
+/* a compact header, so that the main visual and its Play row sit above the fold of a 1280 x 720 window */
+.stMainBlockContainer { padding-top: 3.2rem; padding-bottom: 2rem; }
+.stMainBlockContainer h1 { font-size: 1.9rem; padding: 0 0 0.2rem 0; }
+.stMainBlockContainer [data-testid="stVerticalBlock"] { gap: 0.6rem; }
 </style>"""
 
 
