@@ -104,7 +104,7 @@ LESSONS = [
                    "lv-e-lr": DEFAULT_LR}, _autostart),
     chrome.Lesson("Two moons",
                   "Curved, thin data: watch the low energy (bright) gather on the moons, and the loss E_data − E_neg "
-                  "fall below 0 (about −1 after 30 s, −3 later): the data sit lower than the negatives, which short "
+                  "fall below 0 (about −1 after 200 iterations, 30 s here; −3 later): the data sit lower than the negatives, which short "
                   "runs from noise never bring all the way onto the thin moons.",
                   {"lv-e-data": "two_moons", "lv-e-neg": "short-run from noise", "lv-e-steps": _D.steps,
                    "lv-e-eta": _D.step_size, "lv-e-sigma": _D.noise, "lv-e-lr": DEFAULT_LR}, _autostart),

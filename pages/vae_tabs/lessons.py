@@ -24,10 +24,10 @@ def lessons(fresh: Callable[[], dict], load: Callable[[str], dict | None]) -> li
         return start
 
     return [
-        Lesson("β = 4: posterior collapse", "Watch the KL bars: at β = 4 all 8 dimensions stay squeezed near 0 "
-               "nats (q(z_j|x) ≈ prior: collapse; each under 0.3, about 1 nat in all after 30 s or about 100 steps, "
-               "where β = 1 holds about 3 by then and 14 after 300 steps) and the reconstructions stay blurred "
-               "blobs. Then set β = 1 and Reset to compare.",
+        Lesson("β = 4: posterior collapse", "Watch the KL bars: at β = 4 all 8 dimensions stay squeezed towards 0 "
+               "nats, under about 1 nat each (q(z_j|x) ≈ prior: collapse; about 3 nats in all even after 300 steps, "
+               "where β = 1 holds about 14), and the reconstructions stay blurred blobs. Then set β = 1 and Reset "
+               "to compare.",
                {"vae-arch": "MLP (784-512-512)", "vae-latent": 8, "vae-lik": "bernoulli", "vae-warmup": 0,
                 "vae-beta": 4.0, "vae-lr": 1e-3, "vae-tab": "Train"}, lesson_fresh),
         Lesson("Latent 2 vs 16", "The 16-D model's reconstructions (rows 2, 4) keep the strokes the 2-D model blurs: "
