@@ -61,7 +61,7 @@ def elbo(mn: MNIST) -> None:
         rec = model(fixed)
     chain_player.frame(st, viz.grid(torch.cat([fixed[:8], rec[:8], fixed[8:], rec[8:]]), nrow=8),
                        f"{VAE16}, per validation digit. Rows 1, 3: validation digits · rows 2, 4: reconstructions "
-                       "(decoder mean at z = μ), as the VAE page's Train tab shows them", width=chrome.image_width(520))
+                       "(decoder mean at z = μ), as the VAE page's Train tab shows them", width=chrome.image_width(440))
 
 
 def gaussian_kl(mn: MNIST) -> None:
