@@ -118,7 +118,7 @@ def view(trainer: Trainer, dataset: str, neg_mode: str) -> None:
     left, right = st.columns([3, 2])
     grid = trainer.model.energy_grid(BOX, 70)
     chrome.plot(viz.energy_map_figure(grid, trainer.data, trainer.model.negatives, BOX), key="lv-e-heat",
-                container=left)
+                container=left, max_height=270)  # projector mode: the map above the fold of 1280 x 720
     chrome.explain("Bright is low energy $E_\\theta(x)$, i.e. high $p_\\theta(x) \\propto e^{-E_\\theta(x)}$; the "
                    "colours span the data region. Training lowers $E$ at the data and raises it at the Langevin "
                    "negatives.", container=left)

@@ -21,7 +21,7 @@ BATCH = 10  # frames per round trip: one a second
 WIDTH, GAP, COLS = 940, 16, (2, 2, 3)  # the picture's row at 1400 px wide: p(v|h) | sampled v | free energies
 TRACES_HEIGHT = 330  # pixels: the free-energy traces with their axes
 # projector mode: the row fits a 1280 x 720 window under the header and the Play row (and its scrubber under it)
-PROJECTOR_WIDTH, PROJECTOR_TRACES_HEIGHT = 720, 250
+PROJECTOR_WIDTH, PROJECTOR_TRACES_HEIGHT = 720, 226
 FE = ("Free energy of each chain", "Gibbs step", "free energy F(v)")  # title, x and y axis of the traces
 
 

@@ -102,7 +102,8 @@ def render(state: dict, mn: MNIST) -> None:
     trainer.set_hparams(lr=lr, batch_size=batch, momentum=momentum, weight_decay=wd)
     if k != cfg.k:
         trainer.model.config = dataclasses.replace(cfg, k=k)
-    step, reset = training.train_buttons("rbm", state)
+    with view if view is not None else st.container():  # projector mode: Start above the curves, above the fold
+        step, reset = training.train_buttons("rbm", state)
     if chrome.take_autoplay(lessons.go("train")):  # a lesson: a new run with its settings, started
         replace_run(state, trainer_from_controls(mn), "new")
         state["running"] = True
@@ -144,7 +145,8 @@ def render(state: dict, mn: MNIST) -> None:
                     ll_keys["val_exact_ll"] = "exact log-likelihood (validation)"
                 chrome.plot(viz.compare_curves(
                     h, ll_keys, "Pseudo-log-likelihood per digit" + (" and exact log-likelihood" if exact else "")
-                    + " (nats)", "nats per digit", old, old_label), key="rbm-ll")
+                    + " (nats)", "nats per digit", old, old_label), key="rbm-ll",
+                    max_height=230)  # projector mode: the first curve above the fold of 1280 x 720
                 chrome.explain("Pseudo-log-likelihood $\\sum_i \\log p(v_i\\mid v_{-i})$ (one random pixel per "
                                "digit, times 784): it needs no $Z$ and is not $\\log p(v)$. "
                                + ("The exact $\\log p(v) = -F(v) - \\log Z$ (16-20 hidden units: $Z$ summed "

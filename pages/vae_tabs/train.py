@@ -24,16 +24,18 @@ def render(run: Run, fresh: Callable[[], dict]) -> None:
 
     def draw(tr) -> None:
         st.caption(run.caption(tr))  # inside the fragment: the step count stays live while training
-        st.caption(f"step {tr.step_count} · epoch {tr.epoch + tr.pos / len(tr.data):.2f} · lr {tr.config.lr:g} · "
-                   f"batch {tr.config.batch_size} · KL weight now {tr.model.kl_weight():.2f}"
-                   + (f" · last tick {tr.history[-1]['tick_ms']:.0f} ms"
-                      if tr.history and "tick_ms" in tr.history[-1] else ""))
+        if not run.proj:  # projector mode: one line less, the curves above the fold
+            st.caption(f"step {tr.step_count} · epoch {tr.epoch + tr.pos / len(tr.data):.2f} · lr {tr.config.lr:g} · "
+                       f"batch {tr.config.batch_size} · KL weight now {tr.model.kl_weight():.2f}"
+                       + (f" · last tick {tr.history[-1]['tick_ms']:.0f} ms"
+                          if tr.history and "tick_ms" in tr.history[-1] else ""))
         if tr.history:
             cols = st.columns(3)
             for col, (key, name) in zip(cols, [("nelbo", "−ELBO (nats)"), ("rec", "reconstruction −log p(x|z)"),
                                                  ("kl", "KL(q(z|x) ‖ p(z))")]):
                 chrome.plot(viz.curves(tr.history, {f"train_{key}": "train", f"val_{key}": "validation"},
-                                       yaxis="nats per digit", title=name), key=f"vae-curve-{key}", container=col)
+                                       yaxis="nats per digit", title=name), key=f"vae-curve-{key}", container=col,
+                           max_height=180)  # projector mode: the three curves above the fold of 1280 x 720
             chrome.explain("−ELBO = reconstruction + KL: the first term is −E_q[log p(x|z)], the second the price "
                            "of the code, KL(q(z|x) ‖ p(z)).")
         else:

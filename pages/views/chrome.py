@@ -81,13 +81,17 @@ def copy_link(slot) -> None:
                    "seed).")
 
 
-def plot(fig, key: str | None = None, container=st, **kw):
+PROJECTOR_PLOT_HEIGHT = 330  # pixels: the tallest plot in projector mode, so that a tab's first plot fits 1280 x 720
+
+
+def plot(fig, key: str | None = None, container=st, max_height: int = PROJECTOR_PLOT_HEIGHT, **kw):
     """st.plotly_chart for every figure of the app: full width, a colour-blind-safe colour cycle, and in projector
-    mode 18 px text with plots 1.3 times as tall. Returns what st.plotly_chart returns (the selection event)."""
+    mode 18 px text with plots 1.3 times as tall, at most `max_height` pixels (the fold of a 1280 x 720 window).
+    Returns what st.plotly_chart returns (the selection event)."""
     fig.update_layout(colorway=viz.PALETTE)
     if projector():
         height = fig.layout.height or 450
-        fig.update_layout(font=dict(size=18), height=int(height * 1.3))
+        fig.update_layout(font=dict(size=18), height=min(int(height * 1.3), max_height))
         fig.update_xaxes(tickfont=dict(size=16), title_font=dict(size=18))
         fig.update_yaxes(tickfont=dict(size=16), title_font=dict(size=18))
     kw.setdefault("width", "stretch")
