@@ -79,3 +79,107 @@ def test_a_lesson_clicked_from_the_train_tab_puts_its_settings_in_the_link(app_s
     assert_no_exception(page)
     other.close()
     assert got == shown, f"the link {link} opens at {got}, the lesson showed {shown}"
+
+
+# ---- projector mode: the visual and its Play/Start button above the fold --------------------------------------
+
+PLAY = re.compile(r"(Play|Start)$")
+RUNNING = re.compile(r"(Pause)$")
+# every canvas of the page's main area at least 20 px square (the live view's, the latent map's), or the first
+# `charts` plotly charts: their boxes in window coordinates
+BOXES = """(charts) => {
+  const seen = (e) => { const r = e.getBoundingClientRect(); return r.width > 20 && r.height > 20; };
+  const box = (e) => { const r = e.getBoundingClientRect(); return {top: r.top, bottom: r.bottom, left: r.left,
+                                                                    right: r.right}; };
+  const main = document.querySelector("[data-testid='stMain']") || document.body;
+  const out = charts ? [...main.querySelectorAll("[data-testid='stPlotlyChart']")].filter(seen).slice(0, charts)
+                     : [...main.querySelectorAll("canvas")].filter(seen);
+  return out.map(box);
+}"""
+# (name, address, what the visual is: 0 = the canvases, n = the first n plotly charts, the lesson to click)
+VIEWS = [
+    ("rbm-chains", "/rbm?rbm-tab=Gibbs+chains", 0),
+    ("rbm-train", "/rbm", 1),
+    ("ebm-chains", "/ebm?ebm-tab=Langevin+chains", 0),
+    ("vae-map", "/vae?vae-tab=Latent+grid", 0),
+    ("vae-train", "/vae", 3),
+    ("langevin-2d-ebm", "/langevin?lv-tab=2-D+EBM", 1),
+]
+
+
+def assert_in_view(page, charts: int, button, what: str, width: int, height: int) -> None:
+    """The visual (see BOXES) and `button` lie inside the width x height window, nothing scrolled."""
+    boxes = page.evaluate(BOXES, charts)
+    assert boxes, f"{what}: no visual drawn"
+    b = button.bounding_box()
+    assert b is not None, f"{what}: the button is not drawn"
+    for r in [*boxes, {"top": b["y"], "bottom": b["y"] + b["height"], "left": b["x"], "right": b["x"] + b["width"]}]:
+        assert r["top"] >= 0 and r["bottom"] <= height + 1 and r["left"] >= 0 and r["right"] <= width + 1, (
+            f"{what}: {r} is not inside the {width} x {height} window (visual {boxes}, button {b})")
+
+
+def wait_visual(page, charts: int, timeout: float = 90_000) -> None:
+    page.wait_for_function(f"() => ({BOXES})({charts}).length > 0", timeout=timeout, polling=250)
+
+
+@pytest.mark.parametrize("name,path,charts", VIEWS, ids=[v[0] for v in VIEWS])
+def test_projector_mode_keeps_the_visual_and_its_button_above_the_fold(app_server, browser, name, path, charts):
+    if name.startswith("rbm") and not checkpoints.resolve("rbm-500").exists():
+        pytest.skip("needs rbm-500")
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = ctx.new_page()
+    page.goto(app_server + path + ("&" if "?" in path else "?") + "projector=true")
+    wait_idle(page)
+    play = page.get_by_role("button", name=PLAY).first
+    if name != "vae-map":  # the latent map has no Play: it is drawn at once
+        play.wait_for(timeout=60_000)
+        if charts == 0:
+            wait_visual(page, charts)
+            assert_in_view(page, charts, play, f"{name}, paused", 1280, 720)
+        b = play.bounding_box()
+        assert b is not None and b["y"] + b["height"] <= 720, f"{name}: Play/Start at {b}, below the fold"
+        page.mouse.click(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2)  # as a student does: no scrolling
+        pause = page.get_by_role("button", name=RUNNING).first
+        pause.wait_for(timeout=30_000)
+        wait_visual(page, charts)
+        page.wait_for_timeout(4_000)  # a few frames or ticks
+        shot(page, name)
+        assert_in_view(page, charts, pause, f"{name}, playing", 1280, 720)
+    else:
+        wait_visual(page, charts)
+        page.wait_for_timeout(1_000)
+        shot(page, name)
+        assert_in_view(page, charts, page.get_by_role("tab", name="Latent grid", exact=True), name, 1280, 720)
+    assert_no_exception(page)
+    ctx.close()
+
+
+LESSON_VIEWS = [("rbm-chains-lesson", "/rbm", "β < 1 and β > 1"),
+                ("ebm-chains-lesson", "/ebm?ebm-tab=Langevin+chains", "Short-run chains from noise")]
+
+
+@pytest.mark.parametrize("name,path,lesson", LESSON_VIEWS, ids=[v[0] for v in LESSON_VIEWS])
+def test_projector_mode_with_a_lesson_note_keeps_the_chains_above_the_fold(app_server, browser, name, path, lesson):
+    if name.startswith("rbm") and not checkpoints.resolve("rbm-500").exists():
+        pytest.skip("needs rbm-500")
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = ctx.new_page()
+    page.goto(app_server + path + ("&" if "?" in path else "?") + "projector=true")
+    wait_idle(page)
+    button = page.get_by_role("button", name=lesson, exact=True)
+    if not button.is_visible():  # projector mode folds the lessons away
+        page.get_by_text("Try this", exact=True).first.click()
+    button.click()
+    pause = page.get_by_role("button", name=RUNNING).first
+    pause.wait_for(timeout=60_000)
+    wait_visual(page, 0)
+    page.wait_for_timeout(3_000)
+    page.evaluate("() => { const m = document.querySelector(\"[data-testid='stMain']\"); if (m) m.scrollTop = 0; "
+                  "window.scrollTo(0, 0); }")  # the fold is what the page shows unscrolled
+    page.wait_for_timeout(300)
+    shot(page, name)
+    assert page.get_by_role("alert").filter(has_text=lesson).count() + page.locator(
+        "[data-testid='stAlert']").filter(has_text=lesson).count() > 0, "the lesson's note is not open"
+    assert_in_view(page, 0, pause, name, 1400, 900)
+    assert_no_exception(page)
+    ctx.close()
