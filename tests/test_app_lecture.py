@@ -108,7 +108,7 @@ def test_slow_motion_gibbs_parts_are_the_conditionals_and_the_samplers_next_stat
     assert torch.allclose(p.p_v, torch.sigmoid(W.t() @ p.h + b), atol=1e-5)  # p(v_i=1|h) = sigma(b_i + W_:,i.h)
     # v' is the chain engine's next state for the same generator (seed 0: the start, then the step's coins)
     g = torch.Generator().manual_seed(0)
-    v0 = slowmo._first_v(setup.mnist(), slowmo.STARTS[0], g)
+    v0 = slowmo.gibbs_start(setup.mnist(), slowmo.STARTS[0], g)
     assert torch.equal(v0, p.v)
     state = next(S.gibbs(model, v0[None], g))
     assert torch.equal(state.x[0], p.v_next) and torch.equal(state.mean[0], p.p_v)

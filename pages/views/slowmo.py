@@ -18,11 +18,11 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
+from genlib import densities as D
 from genlib import viz
 from genlib.data import MNIST
 from genlib.models.rbm import bernoulli
 from genlib.stepparts import GibbsParts, LangevinParts, gibbs_parts, langevin_parts
-from pages.lab.common import target_and_grids
 from pages.views import chrome, url
 
 KEEP = 100  # steps kept for stepping back; older ones are dropped
@@ -108,7 +108,7 @@ def unit_grid(x: torch.Tensor) -> np.ndarray:
     return a.reshape(rows, cols)
 
 
-def _first_v(mn: MNIST, start: str, gen: torch.Generator) -> torch.Tensor:
+def gibbs_start(mn: MNIST, start: str, gen: torch.Generator) -> torch.Tensor:
     """The chain's start from the generator: a validation digit with its pixels binarized (coins with the grey levels
     as probabilities), or uniform noise (coins of probability 1/2, as RBM.sample_chain starts)."""
     if start == STARTS[0]:
@@ -126,7 +126,7 @@ def gibbs(key: str, model, mn: MNIST, name: str = "") -> GibbsParts:
                       help="The chain's first state v: a validation digit (its pixels binarized) or uniform noise.")
     seed = url.bound(c2.number_input, "Seed", 0, 10_000, 0, key=f"{key}-seed",
                      help="Seed of the chain's start and of every coin it flips: the same seed, the same chain.")
-    ch = _chain(key, (name, id(model), start, int(seed)), lambda g: gibbs_parts(model, _first_v(mn, start, g), g))
+    ch = _chain(key, (name, id(model), start, int(seed)), lambda g: gibbs_parts(model, gibbs_start(mn, start, g), g))
     step = lambda parts, g: gibbs_parts(model, parts.v_next, g)  # noqa: E731 - the chain goes on from v'
     p = ch["steps"][ch["t"]]
     with top:
@@ -151,6 +151,13 @@ def gibbs(key: str, model, mn: MNIST, name: str = "") -> GibbsParts:
 
 
 # ---- Langevin ---------------------------------------------------------------------------------------------------------
+@st.cache_resource
+def density(name: str):
+    """(a genlib.densities target, its density on a 60 x 60 grid for the shading), once per server; read-only."""
+    t = D.make_target(name)
+    return t, t.grid(60)
+
+
 def _langevin_parts(mala: bool) -> list[tuple[str, str]]:
     """(label, what it is) of each part of a ULA or MALA step."""
     parts = [("x", "The chain's position; the shading is the density p."),
@@ -195,7 +202,7 @@ def _arrow(fig: go.Figure, a: torch.Tensor, b: torch.Tensor, color: str, text: s
 def langevin_figure(target_name: str, steps: list[LangevinParts], t: int, part: int) -> go.Figure:
     """The density, the chain's earlier positions, and step t's parts up to `part`: x, the drift and noise arrows,
     the proposal y, MALA's verdict, the new position."""
-    target, _, coarse = target_and_grids(target_name)
+    tg, coarse = density(target_name)
     p = steps[t]
     fig = go.Figure(go.Heatmap(x=coarse.xs, y=coarse.ys, z=coarse.density, zsmooth="best", showscale=False,
                                colorscale=[[0, "#ffffff"], [1, "#3d7fbf"]], hoverinfo="skip"))
@@ -222,7 +229,7 @@ def langevin_figure(target_name: str, steps: list[LangevinParts], t: int, part: 
         fig.add_trace(go.Scatter(x=[float(p.x_next[0])], y=[float(p.x_next[1])], mode="markers+text", name="x′",
                                  text=["x′"], textposition="top right", textfont=dict(size=16),
                                  marker=dict(size=15, symbol="star", color=viz.PALETTE[0])))
-    x0, x1, y0, y1 = target.extent
+    x0, x1, y0, y1 = tg.extent
     fig.update_xaxes(range=[x0, x1], title="x₁", constrain="domain")
     fig.update_yaxes(range=[y0, y1], title="x₂", scaleanchor="x", scaleratio=1, constrain="domain")
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=10, b=10), showlegend=False, plot_bgcolor="white")
@@ -243,7 +250,7 @@ def langevin(key: str, mala: bool = False, target: str = "correlated Gaussian", 
                         + (" Large η: MALA's proposals overshoot and are rejected." if mala else ""))
         seed = url.bound(st.number_input, "Seed", 0, 10_000, 0, key=f"{key}-seed",
                          help="Seed of the noise ξ (and of MALA's uniform draws u): the same seed, the same chain.")
-    t = target_and_grids(target_name)[0]
+    t = density(target_name)[0]
     x0 = torch.tensor(START_AT[target_name], dtype=torch.float32)
     ch = _chain(key, (target_name, float(eta), mala, int(seed)), lambda g: langevin_parts(t, x0, eta, g, mala))
     names = _langevin_parts(mala)
