@@ -28,7 +28,6 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -204,7 +203,8 @@ def measure(view: str, seconds: float, idle_s: float, profile: bool = False) -> 
             load0, m0 = os.getloadavg()[0], machine_busy()
             frames, restarts, server_ms = 0, 0, []
             total = {"t": 0.0, "server": 0.0, "chromium": 0.0, "driver": 0.0, "waits": 0, "asks": 0}
-            spy, prof = None, Path(tempfile.mkdtemp()) / f"profile-{view}.txt"
+            spy, prof = None, ROOT / "test-artifacts" / f"live-profile-{view}.txt"  # git-ignored: stays here
+            prof.parent.mkdir(exist_ok=True)
 
             def add(c0: dict, c1: dict) -> None:
                 for k in total:
