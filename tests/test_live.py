@@ -238,15 +238,16 @@ def test_slow_steps_say_what_the_server_is_doing_without_an_error():
 
 def test_the_share_limits_only_while_the_process_is_busy():
     """Work-conserving: with the core idle nobody waits for a slice (the page just runs at its own pace); once the
-    process uses `total` of a core, the slices apply."""
-    fs = FairShare(total=0.5, busy_at=0.5, machine=None)  # this process's real CPU time
-    time.sleep(1.1)
+    process uses `total` of a core, the slices apply. The process's clock and CPU time are given (a loaded test
+    machine must not decide the outcome)."""
+    now, cpu = [100.0], [5.0]
+    fs = FairShare(total=0.5, busy_at=0.5, machine=None, clock=lambda: now[0], cpu=lambda: cpu[0])
+    now[0] += 1.1  # a second with the process idle
     assert not fs.busy()
     assert fs.delay(0.2, 0.25, n=10) == pytest.approx(0.05)  # only the rest of the period
     assert fs.budget("me", own=1.0, period=0.4)[0] == 1.0
-    end = time.monotonic() + 1.2
-    while time.monotonic() < end:  # one core busy in this process
-        pass
+    now[0] += 1.2
+    cpu[0] += 1.2  # one core busy in this process
     assert fs.busy()
     assert fs.delay(0.2, 0.25, n=10) > 1.0  # 0.2 / (0.2 + d) = 0.05
     assert fs.budget("me", own=1.0, period=0.4)[0] == pytest.approx(0.5 * 0.4)  # alone: its slice of a busy core
