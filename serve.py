@@ -6,6 +6,13 @@ A page opened by its own address (/ebm) does not tell Streamlit's browser code w
 probes the page's path first: /ebm/_stcore/health and /ebm/_stcore/host-config answer 404 (on purpose, so that the
 probe moves on to /), two failed requests per page load. The browser code takes the root from
 `window.__streamlit.BACKEND_BASE_URL` when the page defines it; `BackendBaseUrl` writes that into every HTML page.
+
+The same script keeps the theme chosen in the menu (Settings: Light, Dark, System) for the whole app. Streamlit's
+browser code stores that choice in localStorage under `stActiveTheme-<path>-v2`, the path being the one the page was
+loaded at (frontend/lib/src/util/storageUtils.ts, read once per load), so each page of a multipage app has its own: a
+choice made on / was lost on a reload at /vae after moving there in the app, and on any link to another page. The
+script copies the choice to one key for the app (`genlib-theme`) when Streamlit stores it, and from there to this
+page's own key before Streamlit's code reads it.
 """
 from __future__ import annotations
 
@@ -13,6 +20,19 @@ import streamlit as st
 from streamlit import config
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
+
+
+# One theme for every page (see above). Runs before Streamlit's code, which reads the key of the page's own path once.
+THEME = """(() => { try {
+  const ls = window.localStorage, own = "stActiveTheme-" + location.pathname + "-v2", app = "genlib-theme";
+  const chosen = ls.getItem(app);
+  if (chosen !== null) ls.setItem(own, chosen);
+  const setItem = Storage.prototype.setItem;
+  Storage.prototype.setItem = function (key, value) {
+    setItem.call(this, key, value);
+    if (this === ls && key === own) setItem.call(this, app, value);
+  };
+} catch (e) {} })();"""
 
 
 class BackendBaseUrl:
@@ -30,7 +50,7 @@ class BackendBaseUrl:
         base = config.get_option("server.baseUrlPath").strip("/")  # a server under a path prefix names that path
         root = (scope.get("root_path") or "").rstrip("/") + ("/" + base if base else "") + "/"
         script = (f'<script>window.__streamlit = {{BACKEND_BASE_URL: new URL("{root}", location.href).href}};'
-                  "</script>").encode()
+                  f"{THEME}</script>").encode()
         start, parts = None, []
 
         async def wrapped(message):
