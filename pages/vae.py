@@ -33,9 +33,10 @@ chrome.header(
     "from 0 over the first steps. On the Draw tab the IWAE bound $\\mathcal{L}_K$ of your digit stands beside its "
     "ELBO: their difference is (a lower bound on) $\\mathrm{KL}(q(z|x)\\,\\|\\,p(z|x))$, the price of the "
     "Gaussian $q$.",
+    # one equation per line that fits the column at 1400 px (with the ELBO, the definitions were cut at "N(0, I")
     [r"\log p(x) \ \ge\ \mathcal{L}(x) = \mathbb{E}_{q(z|x)}[\log p(x|z)] - \beta\,"
-     r"\mathrm{KL}\big(q(z|x)\,\|\,p(z)\big), \qquad q(z|x) = \mathcal{N}(\mu(x), \mathrm{diag}\,\sigma^2(x)),"
-     r"\ p(z) = \mathcal{N}(0, I)",
+     r"\mathrm{KL}\big(q(z|x)\,\|\,p(z)\big)",
+     r"q(z|x) = \mathcal{N}\big(\mu(x), \mathrm{diag}\,\sigma^2(x)\big), \qquad p(z) = \mathcal{N}(0, I)",
      r"\mathrm{KL} = \tfrac12 \sum_j \left(\mu_j^2 + \sigma_j^2 - 1 - \log \sigma_j^2\right), \qquad "
      r"z = \mu + \sigma \odot \varepsilon,\ \varepsilon \sim \mathcal{N}(0, I)",
      r"\mathcal{L}_K(x) = \mathbb{E}\Big[\log \tfrac1K \textstyle\sum_{i=1}^K \tfrac{p(x, z_i)}{q(z_i|x)}\Big]"

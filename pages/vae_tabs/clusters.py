@@ -42,7 +42,7 @@ def render(run: Run) -> None:
             title=f"Encoder means μ(x) of {n_pts} {split} digits", points=(mu_c[:, list(cdims)].numpy(),
                                                                           d.labels[:n_pts].numpy()),
             atlas=run.hover_atlas("clusters", (-R, R, -R, R), cdims, torch.zeros(D)), marks=marks,
-            hint="Move the mouse over the map: the digit decoded there shows above. Click to decode a point.")
+            hint="Click the map to decode that point.")
         chrome.explain("Dots: the encoder means μ(x) of real digits, coloured by their label; dotted circles: the "
                        "prior p(z) = N(0, I) at 1, 2, 3 σ. Regions of one colour are where the decoder draws that "
                        "digit." + (" Other dimensions at 0 for the decodings." if D > 2 else ""))

@@ -89,8 +89,7 @@ def render(run: Run) -> None:
                      "halo": "#ffffff"},
                     {"type": "dots", "pts": zs[:, [a, b]].tolist(), "color": "#ffffff", "halo": "#000000",
                      "numbered": True, "size": 5}, *cross],
-                hint="Move the mouse over the map: the digit decoded there shows above. Click to decode a point "
-                "(below).")
+                hint="Click the map to decode that point (below).")
             chrome.explain("Star: μ(x); black ellipse: its 1σ contour of q(z|x) = N(μ, σ²); white numbered dots: "
                            "z = μ + σ ⊙ ε, decoded in the row below." + top2_note.replace(":", " (map:", 1)
                            + (")" if top2_note else ""))

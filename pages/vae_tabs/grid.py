@@ -68,7 +68,7 @@ def render(run: Run) -> None:
             background=latent_map.background(img, axis.numpy(), axis.numpy()),
             atlas=run.hover_atlas("grid", (e0, e1, e0, e1), dims, base),
             marks=[{"type": "cross", "x": px_, "y": py_, "color": viz.PALETTE[3]}],
-            hint="Move the mouse over the map: the digit decoded there shows above. Click to move the pointer.",
+            hint="Click the map to move the pointer (the cross) there.",
             max_size=260 if run.proj else 560)  # projector mode (x 1.5): the map above the fold of 1280 x 720
         chrome.explain(f"Each cell is the decoder's mean E[x|z] at one z of the {n} × {n} grid: the map p(x|z) "
                        "draws over the latent plane. Hovering decodes under the mouse in your browser (a "

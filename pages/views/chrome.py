@@ -140,14 +140,36 @@ def take_autoplay(flag: str) -> bool:
     return bool(st.session_state.pop(flag, False))
 
 
+# The "Try this" row (the container keyed KEY). Where it is wide (over 760 px: a laptop's window with the sidebar open)
+# a title too long for its button wraps onto a second line instead of being cut ("Reparameterisation an...") and the
+# buttons share the height of the tallest. Where it is narrower (a phone, where Streamlit stacks the columns, one
+# full-width button per line: five lessons filled the screen before the page's picture; or a narrow window, where the
+# titles would wrap onto many lines) the buttons stay in one compact row that scrolls sideways, as the tab bar does.
+_LESSONS_CSS = """<style>
+.st-key-KEY { container: genlib-lessons / inline-size; }
+.st-key-KEY button p, .st-key-KEY button .stMarkdownEllipsis { white-space: normal; overflow: visible; }
+.st-key-KEY [data-testid="stColumn"] :is(.stVerticalBlock, .stElementContainer, .stButton, .stButton > div,
+  .stTooltipIcon, .stTooltipHoverTarget, button) { height: 100%; }
+@container genlib-lessons (max-width: 760px) {
+  .st-key-KEY [data-testid="stHorizontalBlock"] { flex-wrap: nowrap; overflow-x: auto; gap: 0.5rem; }
+  .st-key-KEY [data-testid="stColumn"] { flex: 0 0 auto; width: auto; min-width: 0; }
+  .st-key-KEY button { min-height: 2rem; padding: 0.125rem 0.75rem; }
+  .st-key-KEY button p, .st-key-KEY button .stMarkdownEllipsis { white-space: nowrap; }
+}
+</style>"""
+
+
 def lessons(key: str, items: list[Lesson]) -> Lesson | None:
     """A "Try this" row of one button per lesson; the chosen lesson's sentence stays in an info box until another is
     chosen or it is dismissed. Returns the active lesson (None when none)."""
-    st.markdown("**Try this:**")
-    cols = st.columns(len(items))
-    for i, (col, lesson) in enumerate(zip(cols, items)):
-        col.button(lesson.title, key=f"{key}-lesson-{i}", width="stretch", on_click=_choose, args=(key, lesson, items),
-                   help=lesson.help or f"Set the controls for this experiment. {lesson.watch}")
+    with st.container(key=f"{key}-lessons"):
+        st.html(_LESSONS_CSS.replace("KEY", f"{key}-lessons"))
+        st.markdown("**Try this:**")
+        cols = st.columns(len(items))
+        for i, (col, lesson) in enumerate(zip(cols, items)):
+            col.button(lesson.title, key=f"{key}-lesson-{i}", width="stretch", on_click=_choose,
+                       args=(key, lesson, items),
+                       help=lesson.help or f"Set the controls for this experiment. {lesson.watch}")
     active = next((x for x in items if x.title == st.session_state.get(f"{key}-lesson")), None)
     if active is not None:
         box, close = st.columns([12, 1], vertical_alignment="center")

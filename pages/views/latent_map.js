@@ -128,27 +128,41 @@ function drawBase(m) {
   g.restore();
 }
 
-function render(m) {  // the base layer, then the hover crosshair; the hover cell in the side panel
+function showCell(m, zx, zy) {  // the atlas cell nearest to z in the side panel; false while the atlas loads
+  const a = m.data.atlas;
+  if (!a || !m.atlas.complete || !m.atlas.naturalWidth) return false;
+  const [ax0, ax1, ay0, ay1] = a.extent, n = a.n;
+  const i = Math.min(n - 1, Math.max(0, Math.round((zx - ax0) / (ax1 - ax0) * (n - 1))));
+  const j = Math.min(n - 1, Math.max(0, Math.round((ay1 - zy) / (ay1 - ay0) * (n - 1))));
+  const c = m.cell.getContext("2d");
+  c.imageSmoothingEnabled = true;
+  c.drawImage(m.atlas, i * 28, j * 28, 28, 28, 0, 0, m.cell.width, m.cell.height);
+  m.root.dataset.hoverCell = i + "," + j;
+  return true;
+}
+
+// the base layer, then the hover crosshair. The side panel (root's data-cell) shows the cell under the mouse
+// ("hover"); with the mouse off the map, the cell at the pinned point, the cross mark ("pinned"), else a hint ("hint")
+function render(m) {
   m.frame = 0;
-  const g = m.ctx, h = m.hover;
+  const g = m.ctx, h = m.hover, d = m.data;
+  const xy = (x, y) => `${d.xlabel} = ${x.toFixed(2)}, ${d.ylabel} = ${y.toFixed(2)}`;
   g.clearRect(0, 0, m.W, m.H);
   g.drawImage(m.base, 0, 0, m.W, m.H);
-  if (!h) { m.zText.textContent = m.data.hint; return; }
+  if (!h) {
+    const pin = d.marks.find((k) => k.type === "cross");
+    const shown = pin ? showCell(m, pin.x, pin.y) : false;
+    m.root.dataset.cell = shown ? "pinned" : "hint";
+    m.zText.textContent = shown ? `at the cross: ${xy(pin.x, pin.y)}. ${d.hint}` : d.hint;
+    return;
+  }
   const fg = css(m.root, "--st-text-color", "#31333F");
   g.save(); g.strokeStyle = fg; g.globalAlpha = 0.5; g.setLineDash([4, 4]); g.beginPath();
   g.moveTo(h.px, PAD.t); g.lineTo(h.px, m.H - PAD.b); g.moveTo(PAD.l, h.py); g.lineTo(m.W - PAD.r, h.py); g.stroke();
   g.restore();
-  const zx = m.zx(h.px), zy = m.zy(h.py), a = m.data.atlas;
-  if (a && m.atlas.complete && m.atlas.naturalWidth) {  // the decoded cell nearest to the cursor
-    const [ax0, ax1, ay0, ay1] = a.extent, n = a.n;
-    const i = Math.min(n - 1, Math.max(0, Math.round((zx - ax0) / (ax1 - ax0) * (n - 1))));
-    const j = Math.min(n - 1, Math.max(0, Math.round((ay1 - zy) / (ay1 - ay0) * (n - 1))));
-    const c = m.cell.getContext("2d");
-    c.imageSmoothingEnabled = true;
-    c.drawImage(m.atlas, i * 28, j * 28, 28, 28, 0, 0, m.cell.width, m.cell.height);
-    m.root.dataset.hoverCell = i + "," + j;
-  }
-  m.zText.textContent = `${m.data.xlabel} = ${zx.toFixed(2)}, ${m.data.ylabel} = ${zy.toFixed(2)}`;
+  const zx = m.zx(h.px), zy = m.zy(h.py);
+  m.root.dataset.cell = showCell(m, zx, zy) ? "hover" : "hint";
+  m.zText.textContent = xy(zx, zy);
   m.root.dataset.hoverFrames = String(+m.root.dataset.hoverFrames + 1);
 }
 
@@ -161,9 +175,10 @@ export default function ({ data, parentElement, setTriggerValue }) {
     root.className = "latentmap";
     root.dataset.hoverFrames = "0";
     root.dataset.clicks = "0";
+    root.dataset.cell = "hint";
     root.innerHTML = '<div class="wrap"><canvas class="map" role="img"></canvas></div>' +
-      '<div class="side"><div class="ttl"></div><canvas class="cell" width="168" height="168"></canvas>' +
-      '<div class="z"></div><div class="legend"></div></div>';
+      '<div class="side"><div class="ttl"></div><div class="cellbox"><canvas class="cell" width="168" height="168">' +
+      '</canvas><div class="cellhint"></div></div><div class="z"></div><div class="legend"></div></div>';
     parentElement.appendChild(root);
     m = parentElement.latentMap = {
       root, wrap: root.querySelector(".wrap"), map: root.querySelector(".map"), base: document.createElement("canvas"),
@@ -197,6 +212,7 @@ export default function ({ data, parentElement, setTriggerValue }) {
   m.data = data;
   m.send = setTriggerValue;
   m.root.querySelector(".ttl").textContent = data.side_title;
+  m.root.querySelector(".cellhint").textContent = data.cell_hint;
   m.map.setAttribute("aria-label", data.title);
   m.cell.style.width = m.cell.style.height = data.cell_px + "px";
   m.root.querySelector(".side").style.width = data.cell_px + "px";

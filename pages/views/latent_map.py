@@ -65,10 +65,12 @@ def latent_map(key: str, *, extent: tuple[float, float, float, float], dims: tup
                atlas: dict | None = None, background: dict | None = None, points: tuple | None = None,
                marks: list[dict] = (), rings: bool = True, on_click: Callable[[], None] | None = None,
                max_size: int = 560, cell_px: int = 168, projector: bool = False,
-               hint: str = "Move the mouse over the map: the digit decoded there shows above.") -> None:
+               hint: str = "") -> None:
     """Draw the map. `extent` = (x0, x1, y0, y1) in z; `points` = (codes [N, 2] array, labels [N]) drawn as dots
     coloured by digit; `marks`: dicts of type rect | line | path | cross | star | dots (see the JS); `on_click`
-    (optional) makes a click report its z (read it in the callback with clicked(key))."""
+    (optional) makes a click report its z (read it in the callback with clicked(key)). With an atlas, the side panel
+    shows the digit under the mouse; with the mouse off the map, the digit at the cross mark (the pinned point) if
+    there is one, else a hint to hover in its place. `hint`: a line under it then (what a click does)."""
     pts = None
     if points is not None:
         codes, labels = np.asarray(points[0], dtype=float), np.asarray(points[1]).astype(int)
@@ -79,4 +81,5 @@ def latent_map(key: str, *, extent: tuple[float, float, float, float], dims: tup
         "colors": viz.DIGIT_COLORS, "marks": list(marks), "rings": [1, 2, 3] if rings else None,
         "xlabel": f"z[{dims[0]}]", "ylabel": f"z[{dims[1]}]", "title": title, "clickable": on_click is not None,
         "side_title": "under the mouse (decoded in your browser)" if atlas else "", "hint": hint,
+        "cell_hint": "Move the mouse over the map: the digit decoded there shows here.",
         "max_size": int(max_size * scale), "cell_px": int(cell_px * scale), "font": 16 if projector else 12})
