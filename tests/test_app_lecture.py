@@ -146,6 +146,21 @@ def test_slow_motion_langevin_parts_are_the_update_and_the_samplers_next_state()
     state = next(S.ula(t.grad, x0[None], eta / 2, math.sqrt(eta), torch.Generator().manual_seed(0)))
     assert torch.equal(state.x[0], p.x_next)
     assert "x′" in " ".join(c.value for c in at.caption)
+    # the picture frames the step (zoom, the default), or the whole density
+    x0, x1, y0, y1 = figure_ranges(at)
+    for pt in (p.x, p.x + p.drift, p.proposal):
+        assert x0 <= float(pt[0]) <= x1 and y0 <= float(pt[1]) <= y1
+    assert x1 - x0 < 4
+    at.toggle(key="lecture-ula-zoom").set_value(False).run()
+    assert figure_ranges(at) == list(t.extent)
+    assert at.session_state["lecture-ula"]["part"] == 3  # the same chain, still at its last part
+
+
+def figure_ranges(at) -> list[float]:
+    import json
+
+    layout = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
+    return [*layout["xaxis"]["range"], *layout["yaxis"]["range"]]
 
 
 def test_slow_motion_mala_shows_the_accept_test_and_matches_the_sampler():

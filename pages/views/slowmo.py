@@ -153,9 +153,36 @@ def gibbs(key: str, model, mn: MNIST, name: str = "") -> GibbsParts:
 # ---- Langevin ---------------------------------------------------------------------------------------------------------
 @st.cache_resource
 def density(name: str):
-    """(a genlib.densities target, its density on a 60 x 60 grid for the shading), once per server; read-only."""
+    """(a genlib.densities target, the largest log p over its extent on a 120 x 120 grid), once per server: the
+    shading is p / max p, the same in every window."""
     t = D.make_target(name)
-    return t, t.grid(60)
+    _, _, pts = t.grid_points(120)
+    with torch.no_grad():
+        return t, float(t.log_prob(pts).max())
+
+
+def window(target, p: LangevinParts, zoom: bool) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1) shown: the target's extent, or (zoom) a box around the step's points, twice as wide as high
+    (the figure's shape), so that short arrows (small eta) are seen; the same for every part of one step."""
+    if not zoom:
+        return tuple(target.extent)
+    pts = torch.stack([p.x, p.x + p.drift, p.proposal, p.x_next])
+    lo, hi = pts.min(0).values, pts.max(0).values
+    c, h = (lo + hi) / 2, max(0.6, 0.7 * float((hi - lo).max()))
+    return float(c[0]) - 2 * h, float(c[0]) + 2 * h, float(c[1]) - h, float(c[1]) + h
+
+
+def shading(target, lp_max: float, box: tuple[float, float, float, float], n: int = 64) -> go.Heatmap:
+    """p(x) / max p, white to blue, over `box` widened to twice its size each way (2n x 2n points): the equal axis
+    scales widen one of the box's ranges to the figure's shape, and the shading must still cover it."""
+    x0, x1, y0, y1 = box
+    w, h = (x1 - x0) / 2, (y1 - y0) / 2
+    xs, ys = np.linspace(x0 - w, x1 + w, 2 * n), np.linspace(y0 - h, y1 + h, 2 * n)
+    gx, gy = np.meshgrid(xs, ys)
+    with torch.no_grad():
+        lp = target.log_prob(torch.tensor(np.stack([gx.ravel(), gy.ravel()], 1))).reshape(2 * n, 2 * n).numpy()
+    return go.Heatmap(x=xs, y=ys, z=np.exp(lp - lp_max), zmin=0, zmax=1, zsmooth="best", showscale=False,
+                      colorscale=[[0, "#ffffff"], [1, "#3d7fbf"]], hoverinfo="skip")
 
 
 def _langevin_parts(mala: bool) -> list[tuple[str, str]]:
@@ -199,26 +226,27 @@ def _arrow(fig: go.Figure, a: torch.Tensor, b: torch.Tensor, color: str, text: s
                        yshift=10 if float(d[1]) >= 0 else -10, bgcolor="rgba(255,255,255,0.7)")
 
 
-def langevin_figure(target_name: str, steps: list[LangevinParts], t: int, part: int) -> go.Figure:
+def langevin_figure(target_name: str, steps: list[LangevinParts], t: int, part: int, zoom: bool = True
+                    ) -> go.Figure:
     """The density, the chain's earlier positions, and step t's parts up to `part`: x, the drift and noise arrows,
-    the proposal y, MALA's verdict, the new position."""
-    tg, coarse = density(target_name)
+    the proposal y, MALA's verdict, the new position; `zoom`: around the step, else the whole target."""
+    tg, lp_max = density(target_name)
     p = steps[t]
-    fig = go.Figure(go.Heatmap(x=coarse.xs, y=coarse.ys, z=coarse.density, zsmooth="best", showscale=False,
-                               colorscale=[[0, "#ffffff"], [1, "#3d7fbf"]], hoverinfo="skip"))
+    box = window(tg, p, zoom)
+    fig = go.Figure(shading(tg, lp_max, box))
     trail = torch.stack([s.x for s in steps[: t + 1]]).numpy()
     fig.add_trace(go.Scatter(x=trail[:, 0], y=trail[:, 1], mode="lines+markers", name="earlier positions",
                              line=dict(color="#888888", width=1.5), marker=dict(size=5, color="#888888")))
     fig.add_trace(go.Scatter(x=[float(p.x[0])], y=[float(p.x[1])], mode="markers+text", name="x", text=["x"],
                              textposition="top left", textfont=dict(size=16),
-                             marker=dict(size=13, color=viz.PALETTE[7])))
+                             marker=dict(size=11, color=viz.PALETTE[7])))
     if part >= 1:
         _arrow(fig, p.x, p.x + p.drift, viz.PALETTE[3], "drift")
     if part >= 2:
         _arrow(fig, p.x + p.drift, p.proposal, viz.PALETTE[4], "noise")
         fig.add_trace(go.Scatter(x=[float(p.proposal[0])], y=[float(p.proposal[1])], mode="markers+text", name="y",
                                  text=["y"], textposition="bottom center", textfont=dict(size=16),
-                                 marker=dict(size=14, color="rgba(0,0,0,0)", line=dict(color=viz.PALETTE[4], width=3))))
+                                 marker=dict(size=12, color="rgba(0,0,0,0)", line=dict(color=viz.PALETTE[4], width=3))))
     last = len(_langevin_parts(p.mala)) - 1
     if p.mala and part >= 3:
         fig.add_annotation(x=0.02, y=0.98, xref="paper", yref="paper", xanchor="left", yanchor="top", showarrow=False,
@@ -228,10 +256,10 @@ def langevin_figure(target_name: str, steps: list[LangevinParts], t: int, part: 
     if part >= last:
         fig.add_trace(go.Scatter(x=[float(p.x_next[0])], y=[float(p.x_next[1])], mode="markers+text", name="x′",
                                  text=["x′"], textposition="top right", textfont=dict(size=16),
-                                 marker=dict(size=15, symbol="star", color=viz.PALETTE[0])))
-    x0, x1, y0, y1 = tg.extent
-    fig.update_xaxes(range=[x0, x1], title="x₁", constrain="domain")
-    fig.update_yaxes(range=[y0, y1], title="x₂", scaleanchor="x", scaleratio=1, constrain="domain")
+                                 marker=dict(size=14, symbol="star", color=viz.PALETTE[0])))
+    x0, x1, y0, y1 = box
+    fig.update_xaxes(range=[x0, x1], title="x₁")
+    fig.update_yaxes(range=[y0, y1], title="x₂", scaleanchor="x", scaleratio=1)  # equal scales: arrows at true angles
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=10, b=10), showlegend=False, plot_bgcolor="white")
     return fig
 
@@ -250,6 +278,9 @@ def langevin(key: str, mala: bool = False, target: str = "correlated Gaussian", 
                         + (" Large η: MALA's proposals overshoot and are rejected." if mala else ""))
         seed = url.bound(st.number_input, "Seed", 0, 10_000, 0, key=f"{key}-seed",
                          help="Seed of the noise ξ (and of MALA's uniform draws u): the same seed, the same chain.")
+        zoom = url.bound(st.toggle, "Zoom on the step", True, key=f"{key}-zoom",
+                         help="On: the picture frames this step's points, so short arrows show. Off: the whole "
+                         "density, with the chain's path so far.")
     t = density(target_name)[0]
     x0 = torch.tensor(START_AT[target_name], dtype=torch.float32)
     ch = _chain(key, (target_name, float(eta), mala, int(seed)), lambda g: langevin_parts(t, x0, eta, g, mala))
@@ -259,7 +290,8 @@ def langevin(key: str, mala: bool = False, target: str = "correlated Gaussian", 
         buttons(key, ch, len(names), step, f"{'MALA' if mala else 'Langevin'} step {ch['t'] + 1}", stacked=True)
     p = ch["steps"][ch["t"]]
     with fig_col:
-        chrome.plot(langevin_figure(target_name, ch["steps"], ch["t"], ch["part"]), key=f"{key}-fig")
+        chrome.plot(langevin_figure(target_name, ch["steps"], ch["t"], ch["part"], zoom), key=f"{key}-fig",
+                    max_height=380)
         label, what = names[ch["part"]]
         st.latex(_formula(p, ch["part"]))
         st.caption(f"**{label}**: {what}")
