@@ -172,7 +172,7 @@ def window(target, p: LangevinParts, zoom: bool) -> tuple[float, float, float, f
     return float(c[0]) - 2 * h, float(c[0]) + 2 * h, float(c[1]) - h, float(c[1]) + h
 
 
-def shading(target, lp_max: float, box: tuple[float, float, float, float], n: int = 64) -> go.Heatmap:
+def shading(target, lp_max: float, box: tuple[float, float, float, float], n: int = 48) -> go.Heatmap:
     """p(x) / max p, white to blue, over `box` widened to twice its size each way (2n x 2n points): the equal axis
     scales widen one of the box's ranges to the figure's shape, and the shading must still cover it."""
     x0, x1, y0, y1 = box
