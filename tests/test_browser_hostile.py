@@ -70,7 +70,7 @@ def test_a_decompression_bomb_and_an_absurd_sigma_give_messages_and_the_page_wor
     wait_idle(page)
     assert "σ = 0.3," in page.locator("body").inner_text()
     visible_button(page, "Step").click()
-    page.wait_for_selector("text=/step [0-9]+ · frame 1 of/", timeout=30_000)
+    page.wait_for_selector("text=/step [0-9]+ · frame 1 \\(/", timeout=30_000)
     assert_no_exception(page)
 
 
