@@ -111,7 +111,7 @@ def test_home_links_lead_into_the_pages(app_server, page):
     panel = page.get_by_role("tabpanel", name="Langevin chains", exact=True)
     panel.wait_for(state="visible", timeout=30_000)
     page.wait_for_selector("h1:has-text('Energy-based model')")
-    page.wait_for_selector("text=step 0 of 256")  # the chains tab itself ran (only the open tab runs)
+    page.wait_for_selector("text=step 0 of 256", timeout=60_000)  # the chains tab itself ran (only the open tab runs)
     assert "ebm-tab=Langevin" in page.url
     assert_no_exception(page)
 
