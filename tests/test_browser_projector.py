@@ -122,14 +122,21 @@ def wait_visual(page, charts: int, timeout: float = 90_000) -> None:
     page.wait_for_function(f"() => ({BOXES})({charts}).length > 0", timeout=timeout, polling=250)
 
 
-@pytest.mark.parametrize("name,path,charts", VIEWS, ids=[v[0] for v in VIEWS])
-def test_projector_mode_keeps_the_visual_and_its_button_above_the_fold(app_server, browser, name, path, charts):
+def open_projector(app_server, browser, name: str, path: str, width: int, height: int):
+    """A fresh context of width x height on `path` in projector mode, its page idle: (context, page). The RBM views
+    need the bundled rbm-500 (skipped without it)."""
     if name.startswith("rbm") and not checkpoints.resolve("rbm-500").exists():
         pytest.skip("needs rbm-500")
-    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
+    ctx = browser.new_context(viewport={"width": width, "height": height})
     page = ctx.new_page()
     page.goto(app_server + path + ("&" if "?" in path else "?") + "projector=true")
     wait_idle(page)
+    return ctx, page
+
+
+@pytest.mark.parametrize("name,path,charts", VIEWS, ids=[v[0] for v in VIEWS])
+def test_projector_mode_keeps_the_visual_and_its_button_above_the_fold(app_server, browser, name, path, charts):
+    ctx, page = open_projector(app_server, browser, name, path, 1280, 720)
     play = page.get_by_role("button", name=PLAY).first
     if name != "vae-map":  # the latent map has no Play: it is drawn at once
         play.wait_for(timeout=60_000)
@@ -160,12 +167,7 @@ LESSON_VIEWS = [("rbm-chains-lesson", "/rbm", "β < 1 and β > 1"),
 
 @pytest.mark.parametrize("name,path,lesson", LESSON_VIEWS, ids=[v[0] for v in LESSON_VIEWS])
 def test_projector_mode_with_a_lesson_note_keeps_the_chains_above_the_fold(app_server, browser, name, path, lesson):
-    if name.startswith("rbm") and not checkpoints.resolve("rbm-500").exists():
-        pytest.skip("needs rbm-500")
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = ctx.new_page()
-    page.goto(app_server + path + ("&" if "?" in path else "?") + "projector=true")
-    wait_idle(page)
+    ctx, page = open_projector(app_server, browser, name, path, 1400, 900)
     button = page.get_by_role("button", name=lesson, exact=True)
     try:
         button.wait_for(timeout=30_000)
