@@ -6,9 +6,8 @@ the app (pages/lecture_steps/). Previous / Next and the ← / → keys move thro
 Laid out for a projector at 1280 × 720: the title with the buttons, the equation, then the text beside the view."""
 import streamlit as st
 
-from pages.lecture_steps import keys
 from pages.lecture_steps.steps import STEPS
-from pages.views import chrome, setup, url
+from pages.views import chrome, keys, setup, url
 
 STEP_KEY = "lecture-step"  # the step, 1 to len(STEPS), bound to the URL
 N = len(STEPS)

@@ -1,2 +1,2 @@
 """The lecture page's modules: the steps of the course's story (rbm.py, langevin.py, vae.py, listed in order in
-steps.py) and the arrow keys (keys.py)."""
+steps.py)."""

@@ -25,7 +25,7 @@ import numpy as np
 import streamlit as st
 
 from genlib import limits
-from pages.views import setup, ticker
+from pages.views import keys as keyboard, setup, ticker
 
 _JS = Path(__file__).with_suffix(".js").read_text()
 _CSS = Path(__file__).with_suffix(".css").read_text()
@@ -65,14 +65,14 @@ def buttons(state: dict, flag: str, keys: tuple[str, str, str], labels: tuple[st
             space: str | None = None, finished: bool = False) -> tuple[bool, bool, bool]:
     """The Play/Pause · Step · third button row (outside any fragment): the first button's label comes from mode():
     labels[0] when paused, "Pause" while playing, "Resume" when the browser paused it, "Replay" when finished.
-    With `space` (a key) the space bar presses the first button (views.ticker.space).
+    With `space` (a key) the space bar presses the first button (views.keys.space).
     Returns (Step clicked, third clicked, Replay clicked)."""
     c1, c2, c3 = st.columns(3)
     m = mode(state, flag, finished)
     pressed = False
     if space is not None:
         with c1:
-            pressed = ticker.space(space)
+            pressed = keyboard.space(space)
     label, icon = {"playing": ("Pause", "pause"), "paused": (labels[0], "play_arrow"), "idle": ("Resume", "play_arrow"),
                    "hidden": ("Resume", "play_arrow"), "finished": ("Replay", "replay")}[m]
     pressed = c1.button(label, key=keys[0], width="stretch", type="primary", icon=f":material/{icon}:",
