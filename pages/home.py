@@ -34,6 +34,9 @@ st.caption("Every page has a row of *Try this* buttons: each sets the controls f
 
 st.subheader("The pages")
 PAGES = [
+    ("pages/lecture.py", "Lecture", ":material/co_present:",
+     "The course in its order, one step per screen for a projector: Boltzmann machines, energy-based models and "
+     "Langevin sampling, autoencoders and VAEs, each with its equation and a live view; ← / → move on."),
     ("pages/autoencoder.py", "Autoencoder", ":material/compress:",
      "An encoder squeezes a digit into a code, a decoder rebuilds it: watch the reconstruction error fall and the "
      "2-D code map sort the digits."),

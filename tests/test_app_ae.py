@@ -10,7 +10,7 @@ def test_home_lists_data_checkpoints_and_threads():
     assert "Start here" in " ".join(h.value for h in at.subheader)
     assert "bundled MNIST subset" in text and "thread(s)" in text
     links = {(link.proto.page, link.proto.label) for link in at.get("page_link")}
-    for page in ("autoencoder", "vae", "ebm", "rbm", "langevin"):  # every page is linked from the page list
+    for page in ("lecture", "autoencoder", "vae", "ebm", "rbm", "langevin"):  # every page is linked from the page list
         assert any(p.endswith(f"{page}.py") or p == page for p, _ in links), (page, links)
     df = at.dataframe[0].value
     row = df[df["name"] == "ae-mnist-2d"].iloc[0]

@@ -106,7 +106,7 @@ def test_home_links_lead_into_the_pages(app_server, page):
     links = page.locator("[data-testid='stPageLink'] a")
     targets = {(links.nth(i).get_attribute("href") or "").split("?")[0].rstrip("/").rsplit("/", 1)[-1]
                for i in range(links.count())}
-    assert {"autoencoder", "vae", "ebm", "rbm", "langevin"} <= targets, targets
+    assert {"lecture", "autoencoder", "vae", "ebm", "rbm", "langevin"} <= targets, targets
     page.get_by_role("link", name=re.compile("Open the Langevin chains")).click()
     panel = page.get_by_role("tabpanel", name="Langevin chains", exact=True)
     panel.wait_for(state="visible", timeout=30_000)
