@@ -78,18 +78,28 @@ def init_chains(n: int, dims: int, generator: torch.Generator, low: float = -1.0
     return low + (high - low) * torch.rand(n, dims, generator=generator, dtype=dtype)
 
 
-def _retire(x: torch.Tensor, alive: torch.Tensor, max_abs: float) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Mark chains that left the finite box dead (their rows become NaN); returns (x, alive, newly dead)."""
-    ok = alive & torch.isfinite(x).all(1) & (x.abs() <= max_abs).all(1)
-    died = int((alive & ~ok).sum())
+def _inside(x: torch.Tensor, max_abs: float) -> torch.Tensor:
+    """Rows of x that are finite with every |x_j| <= max_abs [N] (bool)."""
+    # |x_j| <= max_abs is false for NaN and for +-inf, so with a finite bound it is the finiteness test as well
+    return (x.abs() <= max_abs).all(1) if math.isfinite(max_abs) else torch.isfinite(x).all(1)
+
+
+def _retire(x: torch.Tensor, alive: torch.Tensor, max_abs: float, all_alive: bool = False
+            ) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Mark chains that left the finite box dead (their rows become NaN); returns (x, alive, newly dead).
+    `all_alive` says that every entry of `alive` is true (it is then not read: fewer tensor operations per step)."""
+    inside = _inside(x, max_abs)
+    ok = inside if all_alive else alive & inside
+    died = (len(x) if all_alive else int(alive.sum())) - int(ok.sum())
     if died:
         x = torch.where(ok[:, None], x, torch.full_like(x, float("nan")))
     return x, ok, died
 
 
-def _safe(x: torch.Tensor, alive: torch.Tensor) -> torch.Tensor:
+def _safe(x: torch.Tensor, alive: torch.Tensor, all_alive: bool = False) -> torch.Tensor:
     # dead rows are fed to the gradient as zeros, so no NaN/inf ever enters a computation of a live chain
-    return torch.where(alive[:, None], x, torch.zeros_like(x))
+    # (with every chain alive that is x itself: the same numbers, a few tensor operations fewer per step)
+    return x if all_alive else torch.where(alive[:, None], x, torch.zeros_like(x))
 
 
 def ula(grad_log_p: Score, x0: torch.Tensor, step_size: float, noise: float, generator: torch.Generator,
@@ -106,14 +116,16 @@ def ula(grad_log_p: Score, x0: torch.Tensor, step_size: float, noise: float, gen
 
 def _ula(grad_log_p, x0, step_size, noise, generator, max_abs, clip) -> Iterator[ChainState]:
     x, alive, t = x0.detach().clone(), torch.ones(len(x0), dtype=torch.bool, device=x0.device), 0
-    x, alive, _ = _retire(x, alive, max_abs)
+    x, alive, died = _retire(x, alive, max_abs, all_alive=True)
+    all_alive = died == 0
     while True:
         w = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-        x_new = x + step_size * grad_log_p(_safe(x, alive)) + noise * w
+        x_new = x + step_size * grad_log_p(_safe(x, alive, all_alive)) + noise * w
         if clip is not None:
             x_new = x_new.clamp(*clip)
-        x = torch.where(alive[:, None], x_new, x)
-        x, alive, died = _retire(x, alive, max_abs)
+        x = x_new if all_alive else torch.where(alive[:, None], x_new, x)
+        x, alive, died = _retire(x, alive, max_abs, all_alive)
+        all_alive = all_alive and died == 0
         t += 1
         yield ChainState(x, t, alive, step_size, died=died)
 
@@ -141,10 +153,11 @@ def _mala(log_p, grad_log_p, x0, step_size, generator, noise, max_abs) -> Iterat
     alive = torch.isfinite(x).all(1) & torch.isfinite(lp) & torch.isfinite(g).all(1)
     x = torch.where(alive[:, None], x, torch.full_like(x, float("nan")))
     accepted = torch.zeros(len(x), dtype=x.dtype)
-    t = 0
+    t, all_alive = 0, bool(alive.all())  # MALA chains never die: alive stays as it starts
     while True:
-        xs = _safe(x, alive)
-        lp, g = torch.where(alive, lp, 0.0), _safe(g, alive)
+        xs = _safe(x, alive, all_alive)
+        if not all_alive:
+            lp, g = torch.where(alive, lp, 0.0), _safe(g, alive)
         mean_x = xs + step_size * g
         y = mean_x + noise * torch.randn(x.shape, generator=generator, dtype=x.dtype)
         lp_y, g_y = log_p(y), grad_log_p(y)
@@ -153,8 +166,10 @@ def _mala(log_p, grad_log_p, x0, step_size, generator, noise, max_abs) -> Iterat
         log_q_x_given_y = -((xs - mean_y) ** 2).sum(1) / (2 * noise ** 2)
         log_alpha = lp_y - lp + log_q_x_given_y - log_q_y_given_x
         u = torch.rand(len(x), generator=generator, dtype=x.dtype)
-        ok = torch.isfinite(log_alpha) & torch.isfinite(y).all(1) & (y.abs() <= max_abs).all(1)
-        acc = alive & ok & (torch.log(u) < torch.nan_to_num(log_alpha, nan=-math.inf))
+        ok = torch.isfinite(log_alpha) & _inside(y, max_abs)
+        if not all_alive:
+            ok = alive & ok
+        acc = ok & (torch.log(u) < torch.nan_to_num(log_alpha, nan=-math.inf))
         x = torch.where(acc[:, None], y, x)
         lp = torch.where(acc, lp_y, lp)
         g = torch.where(acc[:, None], g_y, g)
@@ -191,15 +206,16 @@ def _schedule_steps(grad: Score, x0: torch.Tensor, schedule: StepSchedule, gener
 
 
 def _scheduled(grad, x0, schedule, generator, noisy, max_abs) -> Iterator[ChainState]:
-    x, alive, t = x0.detach().clone(), torch.ones(len(x0), dtype=torch.bool), 0
+    x, alive, t, all_alive = x0.detach().clone(), torch.ones(len(x0), dtype=torch.bool), 0, True
     while True:
         eps = float(schedule(t))
         # Welling & Teh eq. 4: dtheta = eps/2 (grad log p(theta) + N/n sum grad log p(x_i|theta)) + N(0, eps)
-        x_new = x + 0.5 * eps * grad(_safe(x, alive))
+        x_new = x + 0.5 * eps * grad(_safe(x, alive, all_alive))
         if noisy:
             x_new = x_new + math.sqrt(eps) * torch.randn(x.shape, generator=generator, dtype=x.dtype)
-        x = torch.where(alive[:, None], x_new, x)
-        x, alive, died = _retire(x, alive, max_abs)
+        x = x_new if all_alive else torch.where(alive[:, None], x_new, x)
+        x, alive, died = _retire(x, alive, max_abs, all_alive)
+        all_alive = all_alive and died == 0
         t += 1
         yield ChainState(x, t, alive, eps, died=died)
 
