@@ -136,7 +136,7 @@ with st.sidebar:
     uploaded = training.new_upload("vae", "vae-ckpt-upload")
 
 
-LESSONS = lessons.lessons(fresh, load)
+LESSONS = lessons.lessons(load)
 if proj:  # projector: the lessons fold away, so that the visual sits above the fold
     with st.expander("Try this: five experiments"):
         chrome.lessons("vae", LESSONS)

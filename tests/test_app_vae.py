@@ -1,5 +1,8 @@
 """AppTest for the VAE page: every tab renders, a training step runs, beta changes live, the grid pointer decodes and
 stays inside the grid, the sidebar shows the loaded model, lessons set their controls, Resample draws anew."""
+import json
+from dataclasses import replace
+
 import torch
 
 from conftest import button, open_page
@@ -104,9 +107,24 @@ def test_lessons_set_their_controls_and_start():
     assert not at.exception
     st_ = at.session_state["vae"]
     cfg = st_["trainer"].model.config
-    assert (cfg.beta, cfg.latent, cfg.encoder, st_["running"], st_["source"]) == (4.0, 8, "mlp", True, "new")
-    assert widget(at, "vae-beta").value == 4.0 and widget(at, "vae-latent").value == 8
-    assert at.session_state["vae-tab"] == "Train"
+    # the bundled 16-D model trained on at beta 4, beside a companion run from it at beta 1 (the Train tab's side by side)
+    assert (cfg.beta, cfg.latent, st_["running"], st_["source"]) == (4.0, 16, True, "vae-mlp-bern-16")
+    other = st_["compare"]["other"]
+    assert st_["compare"]["trainer"] is st_["trainer"] and other.model is not st_["trainer"].model
+    assert other.model.config == replace(cfg, beta=1.0)
+    assert widget(at, "vae-beta").value == 4.0 and widget(at, "vae-latent").value == 16
+    assert widget(at, "vae-lr").value == 1e-2 and at.session_state["vae-tab"] == "Train"
+    assert not [i for i in at.info if "differ from this run" in i.value]  # the sidebar shows the run's model
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    kl_titles = [t for t in titles if t.startswith("KL per latent dimension")]
+    assert len(kl_titles) == 2 and "β = 1, vae-mlp-bern-16" in kl_titles[0] and "β = 4" in kl_titles[1], kl_titles
+    button(at, "Step").click().run()  # a step of the run: the companion takes as many, at the same learning rate
+    assert not at.exception
+    assert other.step_count == st_["trainer"].step_count > 0 and other.config.lr == st_["trainer"].config.lr == 1e-2
+    button(at, "Reset").click().run()  # a new run: the comparison ends with the run it was made for
+    assert not at.exception
+    assert len([c for c in at.get("plotly_chart") if "KL per latent dimension" in json.loads(c.proto.spec)["layout"]
+                ["title"]["text"]]) == 1
     button(at, "Gaussian decoder: 4 of 8 collapse").click().run()
     assert not at.exception
     assert at.session_state["vae"]["source"] == "vae-mlp-gauss-8"

@@ -1,4 +1,5 @@
-"""The VAE page's Train tab: run buttons, the loss curves, the KL of each latent dimension, reconstructions."""
+"""The VAE page's Train tab: run buttons, the loss curves, the KL of each latent dimension, reconstructions; and, for a
+run a lesson started from a bundled model (state["compare"]), that model as bundled beside the run, side by side."""
 from __future__ import annotations
 
 from typing import Callable
@@ -7,8 +8,68 @@ import streamlit as st
 import torch
 
 from genlib import metrics, viz
+from pages.vae_tabs import sample
 from pages.vae_tabs.common import Run
 from pages.views import chain_player, chrome, share, training
+
+COLLAPSED = 0.05  # nats: a dimension whose KL is under this carries (almost) nothing, q(z_j|x) ≈ N(0, 1)
+SIDE_SAMPLES = 16  # prior draws shown under each run of a side-by-side comparison (the same z for both)
+
+
+def kl_panel(kld: torch.Tensor, key: str, title: str | None = None, ymax: float | None = None,
+             height: int | None = None) -> None:
+    """The bars of kld[j] = E_x KL(q(z_j|x) ‖ N(0, 1)) per dimension j (metrics.kl_per_dim) with the count of
+    collapsed ones. `title` names the run, `ymax` fixes the axis (two runs side by side share it), `height` in pixels
+    (also in projector mode)."""
+    fig = viz.kl_bars(kld)
+    if title:
+        fig.update_layout(title=f"KL per latent dimension: {title}")
+    if ymax:
+        fig.update_yaxes(range=[0, ymax])
+    if height:
+        fig.update_layout(height=height)
+    chrome.plot(fig, key=key, max_height=height or chrome.PROJECTOR_PLOT_HEIGHT)
+    collapsed = int((kld < COLLAPSED).sum())
+    chrome.explain(f"Each bar is E_x KL(q(z_j|x) ‖ N(0, 1)) of one dimension: {collapsed} of {len(kld)} "
+                   f"are near 0 nats (under {COLLAPSED}: collapsed, q(z_j|x) is the prior, so z_j carries nothing).")
+
+
+def comparing(state: dict, tr) -> dict | None:
+    """The comparison a lesson asked for (state["compare"] = {"trainer", "other", "name"}: the run's trainer, its
+    companion's, the bundled model both started from), while the run shown is the one it started (Reset, a load or an
+    upload make a new trainer: the comparison ends)."""
+    c = state.get("compare")
+    return c if c and c.get("trainer") is tr else None
+
+
+def tick(state: dict, budget: float | None, val: torch.Tensor | None) -> dict | None:
+    """One tick of the run; with a companion (comparing), half the time for the run, then the companion trains the
+    same number of steps with the same learning rate and batch size (the same batches and ε: the same seed), so the
+    two differ only by their β. The run's record (None: it diverged)."""
+    tr = state["trainer"]
+    c = comparing(state, tr)
+    rec = tr.tick(val, budget=share.cut(0.1, budget) / (2 if c else 1))
+    if rec is not None and c:
+        other = c["other"]
+        other.set_hparams(lr=tr.config.lr, batch_size=tr.config.batch_size)
+        if tr.step_count > other.step_count:
+            other.tick(None, budget=None, max_steps=tr.step_count - other.step_count)
+    return rec
+
+
+def side_by_side(run: Run, tr, c: dict) -> None:
+    """The two runs from the bundled model c["name"], companion left and run right: the KL bars of each on one scale,
+    and the decoder means of the same prior draws z ~ N(0, I)."""
+    runs = [(c["other"], "vae-kl-bars-other"), (tr, "vae-kl-bars")]
+    kls = [metrics.kl_per_dim(t.model.eval(), run.val) for t, _ in runs]
+    ymax = 1.1 * float(max(k.max() for k in kls))
+    cols = st.columns(2)
+    for col, (t, key), kld in zip(cols, runs, kls):
+        label = f"β = {t.model.config.beta:g}, {c['name']} trained on (step {t.step_count})"
+        with col:
+            kl_panel(kld, key, title=label, ymax=ymax, height=220)
+            chain_player.frame(st, sample.prior_grid(t.model, SIDE_SAMPLES, 0, nrow=8),
+                               f"{label}: decoder means E[x|z] of the same {SIDE_SAMPLES} draws z ~ N(0, I)")
 
 
 def render(run: Run, fresh: Callable[[], dict]) -> None:
@@ -20,7 +81,7 @@ def render(run: Run, fresh: Callable[[], dict]) -> None:
         state.update(fresh())
         st.rerun()  # the new model's settings into the sidebar
     if step:  # one tick now, outside the fragment (a flag read inside it would be lost on a full rerun)
-        training.safe_tick(state, lambda: trainer.tick(mn.val.images))
+        training.safe_tick(state, lambda: tick(state, None, mn.val.images))
 
     def draw(tr) -> None:
         st.caption(run.caption(tr))  # inside the fragment: the step count stays live while training
@@ -40,13 +101,15 @@ def render(run: Run, fresh: Callable[[], dict]) -> None:
                            "of the code, KL(q(z|x) ‖ p(z)).")
         else:
             st.info("Press Start (or Step) to train, or load a pretrained model; the loss curves appear here.")
+        compare = comparing(state, tr)
+        if compare:
+            side_by_side(run, tr, compare)
+            return
         left, right = st.columns([3, 2])
-        kld = metrics.kl_per_dim(tr.model.eval(), val)
         with left:
-            chrome.plot(viz.kl_bars(kld), key="vae-kl-bars")
-            collapsed = int((kld < 0.05).sum())
-            chrome.explain(f"Each bar is E_x KL(q(z_j|x) ‖ N(0, 1)) of one dimension: {collapsed} of {len(kld)} "
-                           "are near 0 nats (collapsed: q(z_j|x) is the prior, so z_j carries nothing).")
+            kld = metrics.kl_per_dim(tr.model.eval(), val)
+            kl_panel(kld, "vae-kl-bars")
+            collapsed = int((kld < COLLAPSED).sum())
             if tr.step_count > 0 and collapsed > len(kld) / 2:
                 st.warning(f"{collapsed} of {len(kld)} latent dimensions have collapsed (KL < 0.05 nats: "
                            "q(z_j|x) equals the prior, so they carry no information). Try a smaller beta or a KL "
@@ -58,6 +121,6 @@ def render(run: Run, fresh: Callable[[], dict]) -> None:
             chain_player.frame(st, viz.grid(torch.cat([fixed[:8], rec[:8], fixed[8:], rec[8:]]), nrow=8),
                                "Rows 1, 3: validation digits · rows 2, 4: reconstructions (decoder mean at z = μ)")
 
-    training.live(state, lambda budget: state["trainer"].tick(val, budget=share.cut(0.1, budget)), draw)
+    training.live(state, lambda budget: tick(state, budget, val), draw)
     # after Step: the file is the run shown, named with its step count
     training.checkpoint_download(state, mn, f"vae-z{model.config.latent}", "vae-dl")
