@@ -38,7 +38,8 @@ chrome.header(
 
 # the run of this session: built from the Train controls when first needed; `previous` is the run before the last
 # Reset (its curves stay, faded, to compare two runs)
-state = chrome.session("rbm", lambda: {"trainer": None, "running": False, "source": "new", "previous": None})
+state = chrome.session("rbm", lambda: {"trainer": None, "running": False, "source": "new", "previous": None,
+                                      "rival": None})
 if state["trainer"] is None:
     state["trainer"] = train.trainer_from_controls(mn)
 

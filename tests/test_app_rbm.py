@@ -11,6 +11,7 @@ import torch
 
 from conftest import open_page
 from genlib import checkpoints, models
+from genlib.data import binarize_fixed, load_mnist
 from genlib.models.rbm import exact_log_z
 
 PAGE = "pages/rbm.py"
@@ -57,6 +58,38 @@ def test_train_tab_widgets_and_a_training_step_with_exact_likelihood():
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in charts]
     assert titles[0] == "Pseudo-log-likelihood per digit and exact log-likelihood (nats)", titles
     assert not any(t.startswith("Log-likelihood") for t in titles)
+
+
+@pytest.mark.skipif(not checkpoints.resolve("rbm-16-cd1").exists(), reason="needs checkpoints/rbm-16-cd1")
+def test_cd1_and_pcd_side_by_side_train_in_lockstep_from_the_same_weights():
+    """The lesson "CD-1 vs PCD (1/2)": two runs from rbm-16-cd1's weights, CD-1 and PCD; a Step trains both to the
+    same step, and the log-likelihood chart holds each run's exact value at that step (computed here again)."""
+    at = open_page(PAGE, timeout=180)
+    at.button(key="rbm-lesson-0").click().run()
+    state = at.session_state["rbm"]
+    cd, pcd = state["trainer"], state["rival"]["trainer"]
+    assert (cd.model.config.persistent, pcd.model.config.persistent) == (False, True)
+    at.button(key="rbm-run").click().run()  # pause (the browser ticks a running view; here Step does)
+    at.button(key="rbm-step").click().run()
+    at.button(key="rbm-step").click().run()
+    assert not at.exception, at.exception
+    assert cd.step_count == pcd.step_count > 0
+    # CD-1 goes on from the stalled checkpoint: its first exact value is the checkpoint's own, within a nat or two
+    base = models.load(checkpoints.resolve("rbm-16-cd1"))
+    with torch.no_grad():  # the checkpoint's exact log-likelihood on the page's 256 validation digits
+        start = -float(base.free_energy(binarize_fixed(load_mnist().val.images[:256])).mean()) - exact_log_z(base)
+    first = next(r for r in cd.history if "val_exact_ll" in r)
+    assert first["step"] <= 50 and abs(first["val_exact_ll"] - start) < 2.0, (first, start)
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    lines = {t["name"]: t for t in fig["data"]}
+    assert set(lines) == {"CD-1: exact log-likelihood", "PCD-1: exact log-likelihood"}, set(lines)
+    for name, run in (("CD-1", cd), ("PCD-1", pcd)):  # each line is its run's exact values, at the same steps
+        line = lines[f"{name}: exact log-likelihood"]
+        assert list(zip(line["x"], line["y"])) == [(r["step"], r["val_exact_ll"]) for r in run.history
+                                                    if "val_exact_ll" in r]
+    assert lines["CD-1: exact log-likelihood"]["x"] == lines["PCD-1: exact log-likelihood"]["x"]
+    at.button(key="rbm-reset").click().run()  # Reset ends the comparison
+    assert at.session_state["rbm"]["rival"] is None and not at.exception
 
 
 def test_reset_keeps_the_previous_run_faded_for_comparison():
@@ -325,7 +358,8 @@ def test_the_lecture_picture_real_reconstructed_sampled():
 
 LESSON_CHECKS = {
     0: lambda at: at.session_state["rbm"]["running"] and at.session_state["rbm"]["trainer"].model.config.n_hidden == 16
-    and not at.session_state["rbm"]["trainer"].model.config.persistent,
+    and not at.session_state["rbm"]["trainer"].model.config.persistent
+    and at.session_state["rbm"]["rival"]["trainer"].model.config.persistent,
     1: lambda at: at.session_state["rbm"]["running"] and at.session_state["rbm"]["trainer"].model.config.persistent,
     2: lambda at: at.session_state["rbm_chain"]["playing"] and at.session_state["rbm_chain"]["temperature"]["beta"] == 0.5,
     3: lambda at: at.session_state["rbm_chain"]["playing"] and at.session_state["rbm_chain"]["key"][3] == "rbm-500-cd1",
