@@ -104,7 +104,8 @@ LESSONS = [
                    "lv-per-frame": 5}, autoplay=AUTOPLAY),
     chrome.Lesson("ULA blows up at η = 0.5",
                   "Within a few frames every ULA chain leaves the picture (dead chains: 300, its KL turns to —); MALA "
-                  "does not blow up: it rejects those moves (acceptance drops) and still samples p.",
+                  "does not blow up: it rejects most of those moves (acceptance about 14 %), so its chains stay in the "
+                  "picture, but they move so rarely that after 30 s their KL is still above the noise floor.",
                   {"lv-target": "correlated Gaussian", "lv-eta": 0.5, "lv-noise-mode": NOISE_MODES[0],
                    "lv-per-frame": 5}, autoplay=AUTOPLAY),
     chrome.Lesson("Small steps: ULA ≈ MALA",
