@@ -319,3 +319,26 @@ def test_fast_bernoulli_draws_exactly_what_torch_bernoulli_draws():
         a = torch.bernoulli(shape_p, generator=torch.Generator().manual_seed(0))
         b = bernoulli(shape_p, torch.Generator().manual_seed(0))
         assert torch.equal(a, b)
+
+
+def test_hidden_input_kept_for_the_same_state_is_never_stale():
+    """The kept c + W v (RBM.hidden_input outside autograd) equals a fresh product after every kind of change: a
+    view of the same state, the state changed in place, the weights or biases changed in place, a new state in the
+    same memory, and with autograd on."""
+    m = tiny(n_visible=8, n_hidden=5, seed=3)
+    fresh = lambda v: torch.addmm(m.hidden_bias.detach(), v.reshape(len(v), -1), m.weight.detach().t())  # noqa: E731
+    v = torch.bernoulli(torch.full((4, 8), 0.5), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        first = m.hidden_input(v)
+        assert torch.equal(first, fresh(v)) and m.hidden_input(v.view(4, 8)) is first  # kept for the same state
+        v[0] = 1 - v[0]  # the state changed in place
+        assert torch.equal(m.hidden_input(v), fresh(v))
+        m.weight.mul_(2.0)  # an optimiser step changes the weights in place
+        assert torch.equal(m.hidden_input(v), fresh(v))
+        m.hidden_bias.add_(1.0)
+        assert torch.equal(m.hidden_input(v), fresh(v))
+        v.copy_(torch.ones(4, 8))  # other numbers in the same memory
+        assert torch.equal(m.hidden_input(v), fresh(v))
+        assert torch.equal(m.free_energy(v), -(v @ m.visible_bias) - torch.nn.functional.softplus(fresh(v)).sum(1))
+    out = m.hidden_input(v)  # autograd on: a fresh product that carries the graph
+    assert out.requires_grad and out is not m.hidden_input(v)

@@ -93,8 +93,21 @@ class RBM(Model):
         return v.reshape(len(v), self.config.n_visible)
 
     def hidden_input(self, v: torch.Tensor) -> torch.Tensor:
-        """c + W v  [N, H]."""
-        return torch.addmm(self.hidden_bias, self._flat(v), self.weight.t())
+        """c + W v  [N, H]. Outside autograd the last result is kept for the same state and weights: a Gibbs chain
+        on a page asks twice for each state's c + W v (its free energy, drawn with the frame, then p(h|v) of the
+        next step), and this product is most of a step's cost. Callers must not change the result in place."""
+        v, w, c = self._flat(v), self.weight, self.hidden_bias
+        if torch.is_grad_enabled():
+            return torch.addmm(c, v, w.t())
+        # the state by its memory and version counter (an in-place change bumps it); the memo keeps v, w and c
+        # alive, so no other tensor can take their memory while it stands
+        key = (v.data_ptr(), v.device, v.dtype, v.shape, v.stride(), v._version, w._version, c._version)
+        memo = self.__dict__.get("_hidden_memo")
+        if memo is not None and memo[0] == key and memo[2] is w and memo[3] is c:
+            return memo[4]
+        out = torch.addmm(c, v, w.t())
+        self.__dict__["_hidden_memo"] = (key, v, w, c, out)  # one tuple, replaced whole: safe between threads
+        return out
 
     def free_energy(self, v: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
         """F_beta(v) = -beta b.v - sum_j softplus(beta (c_j + W_j.v))  [N]; beta = 1 is the model's F."""
