@@ -32,6 +32,19 @@ class Grid:
     def cell(self) -> float:
         return float((self.xs[1] - self.xs[0]) * (self.ys[1] - self.ys[0]))
 
+    def coarse(self, bins: int) -> np.ndarray:
+        """The exact probabilities of a bins x bins partition of the extent [bins(y), bins(x)], summing to 1 (the
+        grid's size must be a multiple of bins); computed once per grid and bins (a page asks every frame)."""
+        kept = self.__dict__.setdefault("_coarse", {})
+        if bins not in kept:
+            n = len(self.xs)
+            if n % bins:
+                raise ValueError(f"the grid size {n} must be a multiple of bins={bins}")
+            k = n // bins
+            p = self.density.reshape(bins, k, bins, k).sum((1, 3))
+            kept[bins] = p / p.sum()
+        return kept[bins]
+
     def marginals(self) -> tuple[np.ndarray, np.ndarray]:
         """Exact marginal densities p(x1) on xs and p(x2) on ys."""
         dx, dy = self.xs[1] - self.xs[0], self.ys[1] - self.ys[0]
