@@ -39,6 +39,7 @@ def render(run: Run) -> None:
         marks = [{"type": "cross", "x": pick[0], "y": pick[1], "color": viz.PALETTE[3]}] if pick else []
         latent_map.latent_map(
             "vae-cluster-map", extent=(-R, R, -R, R), dims=cdims, projector=run.proj, on_click=pin_cluster,
+            max_size=280 if run.proj else 560,  # projector: 420 px, the map within the fold of 1280 x 720
             title=f"Encoder means μ(x) of {n_pts} {split} digits", points=(mu_c[:, list(cdims)].numpy(),
                                                                           d.labels[:n_pts].numpy()),
             atlas=run.hover_atlas("clusters", (-R, R, -R, R), cdims, torch.zeros(D)), marks=marks,

@@ -15,10 +15,10 @@ def render(run: Run) -> None:
     mu_v, _ = run.val_codes()
     top2, top2_note = run.top_dims()
     c = st.columns(4)
-    i0 = url.bound(c[0].number_input, "From validation digit #", 0, len(val) - 1, 0, key="vae-i0",
-                           help="Start of the path (its μ).")
-    i1 = url.bound(c[1].number_input, "To validation digit #", 0, len(val) - 1, len(val) - 1, key="vae-i1",
-                           help="End of the path (its μ).")
+    i0 = url.bound(c[0].number_input, "From digit #", 0, len(val) - 1, 0, key="vae-i0",
+                           help="Start of the path: the μ of this validation digit.")
+    i1 = url.bound(c[1].number_input, "To digit #", 0, len(val) - 1, len(val) - 1, key="vae-i1",
+                           help="End of the path: the μ of this validation digit.")
     steps = url.bound(c[2].slider, "Steps", 3, 20, 10, key="vae-isteps",
                         help="Decoded points along the path.")
     sph = url.bound(c[3].checkbox, "Spherical (slerp)", key="vae-slerp",
@@ -29,6 +29,7 @@ def render(run: Run) -> None:
     st.image(viz.grid(torch.cat([val[i0:i0 + 1], strip, val[i1:i1 + 1]]), nrow=steps + 2), clamp=True,
              caption="left: start digit · decoded path · right: end digit", width="stretch")
     fig = viz.latent_map(mu_v, run.mn.val.labels, top2, "The path on the latent map (validation means)" + top2_note)
-    chrome.plot(viz.mark_path(fig, path, top2), key="vae-interp")
+    chrome.plot(viz.mark_path(fig, path, top2), key="vae-interp",
+                max_height=230)  # projector mode: the path's map within the fold of 1280 x 720, under the strip
     chrome.explain("The path runs from μ(x₀) to μ(x₁); each point z on it is decoded to E[x|z]. A path through "
                    "empty regions of the map (low q, high p(z)) decodes to blends.")
