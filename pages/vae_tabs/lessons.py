@@ -51,7 +51,8 @@ def lessons(load: Callable[[str], dict | None]) -> list[Lesson]:
                {"vae-ckpt": "vae-conv-2d", "vae-tab": "Latent grid", "vae-range": "± scale in z", "vae-scale": 1.0,
                 "vae-n": 15}, lesson_load("vae-conv-2d")),
         Lesson("Reparameterisation and the IWAE gap", "Draw a digit: the 16 numbered dots are z = μ + σε from "
-               "q(z|x), decoded below; IWAE − ELBO is the KL from q(z|x) to the true posterior, in nats.",
+               "q(z|x), decoded below; the gap IWAE − ELBO (nats, at least 0) is a lower bound on the KL from q(z|x) to "
+               "the true posterior p(z|x).",
                {"vae-ckpt": "vae-conv-2d", "vae-tab": "Draw", "vae-k": 16, "vae-dzoom": "zoom on q(z|x)"},
                lesson_load("vae-conv-2d")),
     ]

@@ -19,19 +19,22 @@ SIDE_SAMPLES = 16  # prior draws shown under each run of a side-by-side comparis
 def kl_panel(kld: torch.Tensor, key: str, title: str | None = None, ymax: float | None = None,
              height: int | None = None) -> None:
     """The bars of kld[j] = E_x KL(q(z_j|x) ‖ N(0, 1)) per dimension j (metrics.kl_per_dim) with the count of
-    collapsed ones. `title` names the run, `ymax` fixes the axis (two runs side by side share it), `height` in pixels
-    (also in projector mode)."""
+    collapsed ones. `title` replaces the chart's (with a short note under it: two runs side by side), `ymax` fixes the
+    axis (side by side, one scale), `height` in pixels (also in projector mode)."""
     fig = viz.kl_bars(kld)
     if title:
-        fig.update_layout(title=f"KL per latent dimension: {title}")
+        fig.update_layout(title=title)
     if ymax:
         fig.update_yaxes(range=[0, ymax])
     if height:
         fig.update_layout(height=height)
     chrome.plot(fig, key=key, max_height=height or chrome.PROJECTOR_PLOT_HEIGHT)
     collapsed = int((kld < COLLAPSED).sum())
-    chrome.explain(f"Each bar is E_x KL(q(z_j|x) ‖ N(0, 1)) of one dimension: {collapsed} of {len(kld)} "
-                   f"are near 0 nats (under {COLLAPSED}: collapsed, q(z_j|x) is the prior, so z_j carries nothing).")
+    if title:
+        chrome.explain(f"{collapsed} of {len(kld)} bars under {COLLAPSED} nats (collapsed: q(z_j|x) ≈ N(0, 1)).")
+    else:
+        chrome.explain(f"Each bar is E_x KL(q(z_j|x) ‖ N(0, 1)) of one dimension: {collapsed} of {len(kld)} are near "
+                       f"0 nats (under {COLLAPSED}: collapsed, q(z_j|x) is the prior, so z_j carries nothing).")
 
 
 def comparing(state: dict, tr) -> dict | None:
@@ -59,17 +62,34 @@ def tick(state: dict, budget: float | None, val: torch.Tensor | None) -> dict | 
 
 def side_by_side(run: Run, tr, c: dict) -> None:
     """The two runs from the bundled model c["name"], companion left and run right: the KL bars of each on one scale,
-    and the decoder means of the same prior draws z ~ N(0, I)."""
+    and beside them the decoder means of the same prior draws z ~ N(0, I)."""
     runs = [(c["other"], "vae-kl-bars-other"), (tr, "vae-kl-bars")]
     kls = [metrics.kl_per_dim(t.model.eval(), run.val) for t, _ in runs]
     ymax = 1.1 * float(max(k.max() for k in kls))
-    cols = st.columns(2)
-    for col, (t, key), kld in zip(cols, runs, kls):
-        label = f"β = {t.model.config.beta:g}, {c['name']} trained on (step {t.step_count})"
-        with col:
-            kl_panel(kld, key, title=label, ymax=ymax, height=220)
-            chain_player.frame(st, sample.prior_grid(t.model, SIDE_SAMPLES, 0, nrow=8),
-                               f"{label}: decoder means E[x|z] of the same {SIDE_SAMPLES} draws z ~ N(0, I)")
+    for col, (t, key), kld in zip(st.columns(2), runs, kls):
+        beta = t.model.config.beta
+        bars, pics = col.columns([3, 2], vertical_alignment="center")
+        with bars:
+            kl_panel(kld, key, title=f"KL per dimension, β = {beta:g} (step {t.step_count})", ymax=ymax, height=230)
+        chain_player.frame(pics, sample.prior_grid(t.model, SIDE_SAMPLES, 0, nrow=4),
+                           f"β = {beta:g}: decoder means E[x|z] of the same {SIDE_SAMPLES} draws z ~ N(0, I)")
+    st.caption(f"Both runs started from {c['name']} (β = 1) with the same batches, ε and learning rate; only β "
+               "differs.")
+
+
+def curves(tr) -> None:
+    """The run's three loss curves (−ELBO, reconstruction, KL) in nats per digit, train and validation."""
+    if tr.history:
+        cols = st.columns(3)
+        for col, (key, name) in zip(cols, [("nelbo", "−ELBO (nats)"), ("rec", "reconstruction −log p(x|z)"),
+                                             ("kl", "KL(q(z|x) ‖ p(z))")]):
+            chrome.plot(viz.curves(tr.history, {f"train_{key}": "train", f"val_{key}": "validation"},
+                                   yaxis="nats per digit", title=name), key=f"vae-curve-{key}", container=col,
+                       max_height=180)  # projector mode: the three curves above the fold of 1280 x 720
+        chrome.explain("−ELBO = reconstruction + KL: the first term is −E_q[log p(x|z)], the second the price "
+                       "of the code, KL(q(z|x) ‖ p(z)).")
+    else:
+        st.info("Press Start (or Step) to train, or load a pretrained model; the loss curves appear here.")
 
 
 def render(run: Run, fresh: Callable[[], dict]) -> None:
@@ -90,21 +110,12 @@ def render(run: Run, fresh: Callable[[], dict]) -> None:
                        f"batch {tr.config.batch_size} · KL weight now {tr.model.kl_weight():.2f}"
                        + (f" · last tick {tr.history[-1]['tick_ms']:.0f} ms"
                           if tr.history and "tick_ms" in tr.history[-1] else ""))
-        if tr.history:
-            cols = st.columns(3)
-            for col, (key, name) in zip(cols, [("nelbo", "−ELBO (nats)"), ("rec", "reconstruction −log p(x|z)"),
-                                                 ("kl", "KL(q(z|x) ‖ p(z))")]):
-                chrome.plot(viz.curves(tr.history, {f"train_{key}": "train", f"val_{key}": "validation"},
-                                       yaxis="nats per digit", title=name), key=f"vae-curve-{key}", container=col,
-                           max_height=180)  # projector mode: the three curves above the fold of 1280 x 720
-            chrome.explain("−ELBO = reconstruction + KL: the first term is −E_q[log p(x|z)], the second the price "
-                           "of the code, KL(q(z|x) ‖ p(z)).")
-        else:
-            st.info("Press Start (or Step) to train, or load a pretrained model; the loss curves appear here.")
         compare = comparing(state, tr)
-        if compare:
+        if compare:  # what the lesson compares first (above the fold of 1280 x 720), the loss curves below
             side_by_side(run, tr, compare)
+            curves(tr)
             return
+        curves(tr)
         left, right = st.columns([3, 2])
         with left:
             kld = metrics.kl_per_dim(tr.model.eval(), val)
