@@ -34,6 +34,7 @@ LESSONS = [
                   {"ebm-tab": "Energies", "ebm-zoom": True}),
     chrome.Lesson("Train live",
                   "Each iteration runs K = 20 Langevin steps from the buffer, then one update. Watch E(data) "
-                  "(blue) and E(samples) (orange): the loss pushes them apart and the samples chase the data back.",
+                  "(blue) and E(samples) (orange): the loss pushes them apart (orange above blue: a negative loss) "
+                  "and the samples chase the data back.",
                   {"ebm-tab": "Train", "ebm-k": 20}, start_training),
 ]
