@@ -56,6 +56,12 @@ RUN_ENDS = """() => { if (window.__runEnds) return; window.__runEnds = [];
     .observe(document.body, {attributes: true, subtree: true, attributeFilter: ['data-test-script-state']}); }"""
 
 
+# [top, bottom] in pixels of the step's first picture (a chart, an image, a canvas), null when it has none
+FIRST_PICTURE = """() => { const r = [...document.querySelectorAll("[data-testid='stMain'] :is(.js-plotly-plot, " +
+    "[data-testid='stImage'] img, canvas)")].map(e => e.getBoundingClientRect())
+  .find(r => r.width > 20 && r.height > 20); return r ? [r.top, r.bottom] : null; }"""
+
+
 def walk_with_next(page, url: str, shots: bool) -> list[tuple[float, float]]:
     """From step 1 to the last with Next; returns, for steps 2..N, the seconds from the click to the end of the run
     it started, and to the browser's having drawn it (images, charts, widgets)."""
@@ -67,7 +73,9 @@ def walk_with_next(page, url: str, shots: bool) -> list[tuple[float, float]]:
         assert heading(page) == s.title, n
         assert n == 1 or f"lecture-step={n}" in page.url, page.url
         assert_no_exception(page)
-        if shots:
+        if shots:  # the first walk: the step's picture within the fold, then a screenshot
+            box = page.evaluate(FIRST_PICTURE)
+            assert box is None or box[1] <= VIEWPORT["height"] + 1, (n, s.title, box)
             page.mouse.move(2, 2)  # no tooltip over the picture (it fades out)
             page.wait_for_timeout(400)
             page.screenshot(path=str(OUT / f"{n:02d}-{slug(s.title)}.png"))  # the viewport: what the room sees

@@ -48,7 +48,7 @@ def energy(mn: MNIST) -> None:
 
 def cd_k(mn: MNIST) -> None:
     model = setup.pretrained(CD1)
-    st.image(viz.filters(model.weight), width=chrome.image_width(430),
+    st.image(viz.filters(model.weight), width=chrome.image_width(320),
              caption=f"{CD1} ({describe(model)}): the weights of 100 hidden units as 28 × 28 filters, as the RBM "
              "page's Train tab draws them.")
 
