@@ -1,8 +1,9 @@
 """The autoencoder's and the EBM's lessons say what is on screen within 30 s of the click, in a fresh browser session
 at 1400 x 900: each test reads the chart or the live view's frames its sentence names and checks the sentence against
-them. Before (4201991) "A learning rate that diverges" said the last good weights come back: the weights kept (step 1)
-already put the codes at about 10¹⁸ with a validation error that is no number, and the lesson did not set the code
-size its map needs."""
+them. Before (4201991): "A learning rate that diverges" said the last good weights come back, but on a loaded machine
+(one step a tick) the run kept step 1, whose codes lie at about 10¹⁸ with a validation error that is no number, and
+the lesson did not set the code size its map needs; "Code size 2 vs 32" named step 300 only (120 s here under load);
+"Train live" did not say what the chart shows (E(samples) above E(data))."""
 import re
 
 import numpy as np
@@ -55,19 +56,22 @@ def test_ae_code_32_reaches_about_0_036_at_step_100(app_server, page):
     assert_no_exception(page)
 
 
-def test_ae_diverging_rate_stops_at_once_with_codes_blown_up(app_server, page):
-    """lr 10 000: the red box says training diverged at step 2 at the latest, the run stays at step 1 or 0, and the
-    code map it keeps spans more than 10⁶ (about 10¹⁸)."""
+def test_ae_diverging_rate_stops_at_once(app_server, page):
+    """lr 10 000: the red box says training diverged at step 2 at the latest and the run is back at step 0 or 1 (one
+    tick may hold both steps: how many depends on the machine's speed), paused; at step 1 the code map spans more than
+    10⁶ (about 10¹⁸), as the note says."""
     clicked = lesson(page, app_server + "/autoencoder", "A learning rate that diverges")
     text = note(page, "A learning rate that diverges")
-    assert "about 10¹⁸" in text and "last good weights come back" not in text, text
+    assert "within two updates the loss is infinite" in text and "last good weights come back" not in text, text
     box = page.locator("[data-testid='stAlertContentError']").filter(has_text="Training diverged near step")
     until(clicked, lambda: box.count() > 0 and plot(page, "Codes h") is not None)
     assert box.count() == 1, page.locator("body").inner_text()[:2000]
     assert int(re.search(r"diverged near step (\d+)", box.first.inner_text()).group(1)) <= 2
-    assert caption_count(page, r"step (\d+) · epoch") <= 1
+    step = caption_count(page, r"step (\d+) · epoch")
+    assert step <= 1 and re.search(rf"restored the last good state \(step {step}\)", box.first.inner_text())
     codes = plot(page, "Codes h")
-    assert max(abs(v) for t in codes["data"] for v in t["x"] + t["y"]) > 1e6  # the weights kept are blown up
+    spread = max(abs(v) for t in codes["data"] for v in t["x"] + t["y"])
+    assert spread > 1e6 if step == 1 else spread < 1e3, (step, spread)  # step 1's weights are blown up
     assert page.locator("button:visible").filter(has_text="Pause").count() == 0  # stopped: Start is back
     assert_no_exception(page)
 
