@@ -19,12 +19,16 @@ CELL, PAD = 28, 2  # viz.grid's layout: 28 x 28 digits, 2 px apart
 
 
 def image(page, caption: str) -> np.ndarray:
-    """The grey image (in [0, 1]) of the first st.image whose caption holds `caption`, decoded from its data URL."""
+    """The grey image (in [0, 1]) of the first st.image whose caption holds `caption`: decoded from its data URL (a
+    live view's frame, PNG) or fetched from the server's media store."""
     img = page.locator("[data-testid='stImage']").filter(has_text=caption).locator("img").first
     img.wait_for(timeout=30_000)
     src = img.get_attribute("src")
-    assert src.startswith("data:image/png;base64,"), src[:40]
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("L"), np.float32) / 255
+    if src.startswith("data:"):
+        raw = base64.b64decode(src.split(",", 1)[1])
+    else:
+        raw = page.request.get(src).body()
+    return np.asarray(Image.open(io.BytesIO(raw)).convert("L"), np.float32) / 255
 
 
 def cells(grid: np.ndarray) -> np.ndarray:
@@ -143,26 +147,27 @@ def nearest_label(digit: np.ndarray, mnist) -> int:
 
 def test_vae_course_map_decodes_under_the_mouse_pins_on_a_click_and_changes_class(app_server, page, mnist):
     """The course's map: a 15 x 15 grid over [−1, 1]² (the pointer's range); hovering shows the digit under the mouse,
-    a click pins it (decoded at the clicked z), and the digits decoded at the four corners and the centre fall in at
-    least 3 classes (by a nearest-neighbour classifier on the validation digits)."""
+    a click pins it (decoded at the clicked z), and the digits decoded near the four corners and at the centre fall in at
+    least 3 classes (by a nearest-neighbour classifier on the validation digits; measured: 9, 1, 4, 8, 8)."""
     goto(page, app_server + "/vae")
     click_lesson(page, "Click the course's map")
     text = note(page, "Click the course's map")
     assert "[−1, 1]²" in text and "click to pin" in text and "change class" in text, text
-    page.get_by_text("15 × 15 decoded grid").first.wait_for(timeout=60_000)
+    canvas = page.locator(".st-key-vae-grid-map canvas.map")
+    canvas.wait_for(timeout=60_000)
     wait_idle(page)
+    assert canvas.get_attribute("aria-label") == "15 × 15 decoded grid", canvas.get_attribute("aria-label")
     thumb = page.locator("[data-testid='stSlider']").filter(has_text="pointer z[0]").locator("input[type='range']")
     assert (float(thumb.get_attribute("min")), float(thumb.get_attribute("max"))) == (-1.0, 1.0)
-    canvas = page.locator(".st-key-vae-grid-map canvas.map")
-    canvas.wait_for(timeout=30_000)
     root = page.locator(".st-key-vae-grid-map .latentmap")
     box = canvas.bounding_box()
     labels = []
-    for fx, fy in [(0.1, 0.1), (0.9, 0.1), (0.5, 0.5), (0.1, 0.9), (0.9, 0.9)]:
+    for fx, fy in [(0.25, 0.2), (0.85, 0.2), (0.55, 0.5), (0.25, 0.8), (0.85, 0.8)]:  # inside the axes
         x, y = box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
-        page.mouse.move(x, y)
-        page.wait_for_timeout(200)
-        assert root.get_attribute("data-cell") == "hover", root.get_attribute("data-cell")
+        page.mouse.move(x - 5, y - 5)
+        page.mouse.move(x, y, steps=5)  # the side panel shows the digit under the mouse
+        page.wait_for_function("() => document.querySelector('.st-key-vae-grid-map .latentmap').dataset.cell === "
+                               "'hover'", timeout=10_000)
         before = page.locator("[data-testid='stImage']").filter(has_text="decoded at").first.inner_text()
         page.mouse.click(x, y)
         page.wait_for_function("(b) => [...document.querySelectorAll(\"[data-testid='stImage']\")].some(e => "
