@@ -359,7 +359,9 @@ export default function ({ data, parentElement, setTriggerValue }) {
     v.seq = data.seq;
     v.asked = 0;
     v.notBefore = Date.now() + (data.gap_ms || 0);
-    v.low = Math.max(1, Math.floor((data.frames || []).length / 2));
+    // ask again once a batch's worth is left to play: the answer has that long to come back (half a second of play
+    // in the lab), so a view alone plays at its full rate while the next batch is computed
+    v.low = Math.max(1, (data.frames || []).length);
     if (data.mode === "playing" || data.mode === "paused" || data.mode === "finished") v.reported = null;
     // visible again before this answer to "hidden" came (the visibilitychange found the view still playing)
     if (data.mode === "hidden" && document.visibilityState === "visible") v.send("visible");
@@ -372,9 +374,13 @@ export default function ({ data, parentElement, setTriggerValue }) {
   v.status.textContent = data.status || "";
   v.root.dataset.mode = data.mode;
   v.root.dataset.held = String(v.frames.length);
-  clearInterval(v.timer);
-  v.timer = setInterval(v.tick, data.fps > 0 ? 1000 / data.fps : 100);
+  const period = data.fps > 0 ? 1000 / data.fps : 100;
+  if (v.period !== period) {  // one steady timer (restarting it at every answer would delay the next frame)
+    clearInterval(v.timer);
+    v.period = period;
+    v.timer = setInterval(v.tick, period);
+  }
   v.draw();
   v.updateScrub();
-  return () => { clearInterval(v.timer); document.removeEventListener("visibilitychange", v.onVis); };
+  return () => { clearInterval(v.timer); v.period = null; document.removeEventListener("visibilitychange", v.onVis); };
 }
