@@ -63,9 +63,16 @@ def test_vae_beta_4_side_by_side_collapses_bars_and_blurs_samples_within_30_s(ap
     def collapsed(beta: str) -> int:
         return sum(v < 0.05 for v in bars(beta))
 
+    def step() -> int:
+        return caption_count(page, r"step (\d+) · epoch")
+
     until(clicked, lambda: collapsed("4") >= 5)
+    # a machine loaded beyond WAIT_S's stretch (4 times) may not have made the steps of 30 s on a quiet one (about 60
+    # to 90 here): the claim is then checked at step 60 (5 bars under 0.05 from step 41 on: the run is seeded)
+    while collapsed("4") < 5 and step() < 60 and time.monotonic() - clicked < 3 * WAIT_S:
+        time.sleep(1)
     seconds = time.monotonic() - clicked
-    n = caption_count(page, r"step (\d+) · epoch")
+    n = step()
     b1, b4 = bars("1"), bars("4")
     assert len(b1) == len(b4) == 16, (b1, b4)
     print(f"{seconds:.0f} s after the click (WAIT_S {WAIT_S:.0f}), step {n}: β = 4 bars under 0.05: "
