@@ -1,6 +1,7 @@
 """The 2-D EBM tab: an energy network trained live on a toy data set with Langevin negatives (genlib.train.Trainer)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import streamlit as st
@@ -28,6 +29,7 @@ DEFAULT_CONFIG = EBM2DConfig(persistent=False)
 DEFAULT_LR = 1e-2
 STEP_SIZES = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1]
 AUTOSTART = "lv-e-autostart"  # set by a lesson: a fresh run with its settings, training
+PAIR = "lv-e-pair"  # set by a lesson that compares: (label, config changes) of a second run trained beside it
 
 
 def new_ebm(dataset: str, seed: int, config: EBM2DConfig, lr: float) -> dict:
@@ -40,8 +42,14 @@ def new_ebm(dataset: str, seed: int, config: EBM2DConfig, lr: float) -> dict:
 def tick(state: dict, budget: float | None = BUDGET, max_steps: int = 20) -> dict | None:
     """Training steps for about `budget` seconds (None: no time limit), at least one, at most `max_steps` (no
     validation pass: the view draws the energy itself). None after a divergence: the trainer rolled back to the state
-    before the tick and says so in its `message`; training pauses."""
+    before the tick and says so in its `message`; training pauses. With a second run beside it (state["rival"], a
+    lesson's comparison) the rival then trains as many iterations as this run did, so both are always at the same
+    iteration (a tick takes about twice the budget: drawing two maps costs about as much as the training)."""
+    rival = state.get("rival")
     rec = state["trainer"].tick(None, budget=budget, max_steps=max_steps)
+    behind = state["trainer"].step_count - rival["trainer"].step_count if rival and rec is not None else 0
+    if behind > 0 and rival["trainer"].tick(None, budget=None, max_steps=behind) is None:
+        raise RuntimeError(f"the run beside ({rival['label']}) stopped: {rival['trainer'].message}")
     if rec is None:
         state["running"] = False
     return rec
@@ -80,9 +88,22 @@ def settings() -> tuple[str, str, EBM2DConfig | None, str | None, float, int]:
 
 def _autostart() -> None:
     st.session_state[AUTOSTART] = True
+    st.session_state.pop(PAIR, None)
+
+
+def _beside(label: str, **changes) -> Callable[[], None]:
+    """A lesson's start: its run, and beside it the same run with `changes` to its sampler (labelled `label`)."""
+    def start() -> None:
+        _autostart()
+        st.session_state[PAIR] = (label, changes)
+    return start
 
 
 _D = DEFAULT_CONFIG
+# the persistent lesson's Langevin steps per iteration: too few for chains from noise to reach the ring, enough for
+# chains that go on from the buffer (measured at 50 and 100 iterations, seeds 0 and 1: 82-93 % of the persistent
+# negatives within 0.5 of the ring, 58-69 % of the fresh ones; 5 steps: 68-78 % and 48-52 %)
+PERSISTENT_STEPS = 10
 LESSONS = [
     chrome.Lesson("Eight Gaussians separate",
                   "Within 30 s (about 200 iterations) a bright ring of low energy forms through the eight Gaussians, "
@@ -92,16 +113,21 @@ LESSONS = [
                   {"lv-e-data": "eight_gaussians", "lv-e-neg": "short-run from noise", "lv-e-steps": _D.steps,
                    "lv-e-eta": _D.step_size, "lv-e-sigma": _D.noise, "lv-e-lr": DEFAULT_LR}, _autostart),
     chrome.Lesson("Persistent negatives (replay buffer)",
-                  "The negatives continue from a buffer of earlier ones, so they follow the model and sit on the "
-                  "ring: the gaps between the modes open later than with negatives fresh from noise.",
-                  {"lv-e-data": "eight_gaussians", "lv-e-neg": "persistent", "lv-e-steps": _D.steps,
-                   "lv-e-eta": _D.step_size, "lv-e-sigma": _D.noise, "lv-e-lr": DEFAULT_LR}, _autostart),
+                  f"Two runs side by side with only {PERSISTENT_STEPS} Langevin steps per iteration: left the "
+                  "negatives (×) continue from a buffer of earlier ones, so they follow the model onto the ring; "
+                  "right they start afresh from noise and do not get there: after 50 iterations (within 30 s) "
+                  "about 80 % of the persistent negatives lie within 0.5 of the ring, about 60 % of the fresh ones.",
+                  {"lv-e-data": "eight_gaussians", "lv-e-neg": "persistent", "lv-e-steps": PERSISTENT_STEPS,
+                   "lv-e-eta": _D.step_size, "lv-e-sigma": _D.noise, "lv-e-lr": DEFAULT_LR},
+                  _beside("short-run from noise", persistent=False)),
     chrome.Lesson("A cold sampler (T = ¼)",
-                  "With σ = √(η/2) the negatives sample p⁴ and crowd the centres: to match the data the model flattens "
-                  "its energy, and the learnt modes come out wider than the data's.",
+                  "Two runs side by side: left σ = √(η/2), so the negatives sample p⁴, more peaked than p; right "
+                  "σ = √(2η), T = 1. To match the data with its too-cold negatives the left model flattens its "
+                  "energy: its bright area (energy within 1 of the data's mean) comes out wider: about 35 % of the "
+                  "map against 25 % at T = 1 after 25 iterations, 33 % against 21 % after 50 (within 30 s).",
                   {"lv-e-data": "eight_gaussians", "lv-e-neg": "short-run from noise", "lv-e-steps": _D.steps,
                    "lv-e-eta": _D.step_size, "lv-e-sigma": round((_D.step_size / 2) ** 0.5, 3),
-                   "lv-e-lr": DEFAULT_LR}, _autostart),
+                   "lv-e-lr": DEFAULT_LR}, _beside("T = 1", noise=round((2 * _D.step_size) ** 0.5, 3))),
     chrome.Lesson("Two moons",
                   "Curved, thin data: watch the low energy (bright) gather on the moons, and the loss E_data − E_neg "
                   "fall below 0 (about −1 after 200 iterations, 30 s here; −3 later): the data sit lower than the negatives, which short "
@@ -111,14 +137,37 @@ LESSONS = [
 ]
 
 
+def energy_map(trainer: Trainer, key: str, container, title: str | None = None) -> None:
+    """The learned energy as a heat map with the data and the last negatives."""
+    fig = viz.energy_map_figure(trainer.model.energy_grid(BOX, 70), trainer.data, trainer.model.negatives, BOX)
+    if title:
+        fig.update_layout(title=dict(text=title))
+    chrome.plot(fig, key=key, container=container, max_height=270)  # projector mode: the map above the fold
+
+
+def describe(cfg: EBM2DConfig) -> str:
+    """A run's sampler in a few words."""
+    return (f"{'persistent' if cfg.persistent else 'from noise'}, {cfg.steps} steps, "
+            f"T = {S.temperature(cfg.step_size, cfg.noise):.2g}")
+
+
+def view_pair(state: dict, dataset: str) -> None:
+    """A lesson's comparison: this run's energy and negatives beside the other run's, at the same iteration."""
+    runs = (state["trainer"], state["rival"]["trainer"])
+    st.caption(f"iteration {runs[0].step_count} · {dataset} · two runs side by side, the same data, weights and "
+               "learning rate · Reset ends the comparison")
+    for col, tr, key in zip(st.columns(2), runs, ("lv-e-heat", "lv-e-heat-2")):
+        energy_map(tr, key, col, describe(tr.model.config))
+    chrome.explain("Bright is low energy $E_\\theta(x)$; the crosses are the last batch of Langevin negatives, "
+                   "where training raises $E$.")
+
+
 def view(trainer: Trainer, dataset: str, neg_mode: str) -> None:
     """The learned energy with data and negatives, and the loss curves (training.live shows the run's messages)."""
     hist = trainer.history
     st.caption(f"iteration {trainer.step_count} · {dataset} · negatives: {neg_mode}")
     left, right = st.columns([3, 2])
-    grid = trainer.model.energy_grid(BOX, 70)
-    chrome.plot(viz.energy_map_figure(grid, trainer.data, trainer.model.negatives, BOX), key="lv-e-heat",
-                container=left, max_height=270)  # projector mode: the map above the fold of 1280 x 720
+    energy_map(trainer, "lv-e-heat", left)
     chrome.explain("Bright is low energy $E_\\theta(x)$, i.e. high $p_\\theta(x) \\propto e^{-E_\\theta(x)}$; the "
                    "colours span the data region. Training lowers $E$ at the data and raises it at the Langevin "
                    "negatives.", container=left)
@@ -147,17 +196,22 @@ def render() -> None:
         untrusted.error(f"Cannot train with these settings: {error}.")
         return
     if st.session_state.pop(AUTOSTART, False):  # a lesson: a fresh run with its settings, training
-        state.update(new_ebm(dataset, seed, cfg, lr))
+        state.update(new_ebm(dataset, seed, cfg, lr), rival=None)
         state["running"] = True
+        pair = st.session_state.pop(PAIR, None)
+        if pair is not None:  # and beside it the same run with the lesson's other sampler
+            state["rival"] = {"label": pair[0], **new_ebm(dataset, seed, replace(cfg, **pair[1]), lr)}
     state["trainer"].model.config = cfg  # sampler settings apply from the next step on
     if state["trainer"].config.lr != lr:
         state["trainer"].set_hparams(lr=lr)
     with first:
         step, reset = training.train_buttons("lv-ebm", state)
     if reset:
-        state.update(new_ebm(dataset, seed, cfg, lr))
+        state.update(new_ebm(dataset, seed, cfg, lr), rival=None)
     if step:
         training.safe_tick(state, lambda: tick(state))
     with first:
-        training.live(state, lambda budget: tick(state, share.cut(BUDGET, budget)),
-                      lambda tr: view(tr, dataset, neg_mode), every=TICK)
+        # two runs side by side: twice the budget for each (their two maps cost as much to draw as one tick trains)
+        training.live(state, lambda budget: tick(state, share.cut(BUDGET * (2 if state.get("rival") else 1), budget)),
+                      lambda tr: view_pair(state, dataset) if state.get("rival") else view(tr, dataset, neg_mode),
+                      every=TICK)
