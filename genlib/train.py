@@ -359,7 +359,9 @@ class Trainer:
         self.history.append(rec)
         if validate is not None:
             try:
-                self.validate(validate)
+                loss = self.validate(validate).get("loss")
+                if loss is not None and not math.isfinite(loss):  # as a training step's loss: a diverged model
+                    raise Diverged(f"validation loss = {loss}")
             except FloatingPointError as e:  # the steps went through, but the model they left cannot be evaluated
                 self.history.pop()
                 bad_step = self.step_count

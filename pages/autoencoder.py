@@ -165,11 +165,11 @@ with lesson_slot if not chrome.projector() else st.container():
                       "grey dotted curve is your previous run (train one with code size 2 first to compare).",
                       {"ae-code": 32, "ae-lr": 1e-3, "ae-batch": 128}, start_fresh),
         chrome.Lesson("A learning rate that diverges",
-                      "Learning rate 10 000: within two updates the loss is infinite. Training stops at once, the "
-                      "red box says so, and the run goes back to the start of the tick that failed: step 0 (fresh "
-                      "weights) when both updates fell in one tick, else step 1, whose weights already throw the "
-                      "code map out to about 10¹⁸. A new code size or seed, Reset or Load pretrained starts a new "
-                      "run and clears it.",
+                      "Learning rate 10 000: within two updates the loss is infinite (after the first, the codes "
+                      "lie at about 10¹⁸ and the validation error is infinite). Training stops at once, the red box "
+                      "says so, and the last good weights come back: the fresh ones of step 0, whose code map "
+                      "stays near the origin. A new code size or seed, Reset or Load pretrained starts a new run "
+                      "and clears it.",
                       {"ae-code": 2, "ae-lr": 1e4, "ae-batch": 128}, start_fresh),
         chrome.Lesson("The 2-D code map",
                       "The bundled 2-D autoencoder: each validation digit is one point h = f(x) of the map below. "

@@ -223,3 +223,15 @@ def test_set_hparams_checks_types_and_bounds(digits):
         with pytest.raises(ValueError, match=words):
             tr.set_hparams(**bad)
     assert tr.config.batch_size == 50
+
+
+def test_a_step_whose_validation_loss_is_infinite_rolls_back(mnist):
+    """Learning rate 10 000 on the autoencoder: one step leaves weights that are finite but whose validation loss is
+    infinite; the run counts that as diverged, like a training step's infinite loss, and goes back to its last good
+    state (before, a tick of one step kept those weights: the AE lesson's codes at about 10^18)."""
+    tr = Trainer(models.create("ae", AEConfig(code_size=2), 0), mnist.train.images, TrainConfig(lr=1e4, batch_size=128))
+    before = {k: v.clone() for k, v in tr.model.state_dict().items()}
+    for _ in range(2):  # and again: nothing is kept
+        assert tr.tick(mnist.val.images[:500], budget=None, max_steps=1) is None
+        assert tr.step_count == 0 and "in validation: validation loss = inf" in tr.message, tr.message
+        assert all(torch.equal(before[k], v) for k, v in tr.model.state_dict().items())
