@@ -12,7 +12,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from conftest import assert_no_exception, open_tab, wait_idle
+from conftest import assert_no_exception, wait_idle
 from test_browser_lesson_truths import WAIT_S, caption_count, click_lesson, goto, note, plot, until
 
 CELL, PAD = 28, 2  # viz.grid's layout: 28 x 28 digits, 2 px apart
