@@ -2,8 +2,9 @@
 names is read from the page (plotly charts' data, images decoded from their PNG, metrics) and checked against the
 sentence, which must state it. Before (4201991), "β = 4: posterior collapse" trained a new 8-D model from scratch: in
 30 s (about 100 steps) every KL bar is near 0 at any β (the early phase of training), there was no β = 1 run to
-compare with, and the samples were on another tab; now the bundled 16-D model (β = 1) stands beside itself trained on
-with β = 4."""
+compare with, and the samples were on another tab; now two runs from the bundled 16-D model, the same but for β (1
+and 4), stand side by side. "Reparameterisation and the IWAE gap" called the gap the KL to the true posterior: it is a
+lower bound on it."""
 import base64
 import io
 import re
