@@ -264,3 +264,26 @@ def test_two_live_sessions_in_one_server_both_advance(app_server, browser):
     finally:
         for c in ctxs:
             c.close()
+
+
+# the lowest opacity of an element of the page's main area that Streamlit marks stale (1 when none is)
+STALE_OPACITY = """() => Math.min(1, ...[...document.querySelectorAll("[data-testid='stMain'] [data-stale='true']")]
+  .map((e) => +getComputedStyle(e).opacity))"""
+
+
+def test_panels_of_a_slow_training_tick_are_not_faded(app_server, page):
+    """The EBM's live training, whose ticks take a quarter of a second and more: while the server computes the next
+    tick, the panels it drew stay as they are (Streamlit fades a rerunning fragment's elements after a moment: the
+    training panels flickered grey at every slow tick)."""
+    page.goto(app_server + "/ebm?ebm-tab=Train")
+    wait_idle(page, timeout=180_000)
+    open_tab(page, "Train")
+    page.get_by_role("button", name=re.compile("Start$")).first.click()
+    page.wait_for_function(f"() => /Training: step/.test(({STATUS})())", timeout=60_000)
+    lowest, end = 1.0, time.monotonic() + 20
+    while time.monotonic() < end:
+        lowest = min(lowest, page.evaluate(STALE_OPACITY))
+        time.sleep(0.05)
+    assert lowest > 0.99, lowest
+    assert_no_exception(page)
+    page.get_by_role("button", name=re.compile("Pause$")).first.click()

@@ -150,87 +150,89 @@ def view(state: dict, key: str, advance: Callable[[float | None], object], *, fl
 
     @st.fragment
     def run() -> None:
-        ev = state.pop("_event", None)
-        if ev in ("idle", "hidden") and state.get(flag) and not state.get("_why"):
-            state["_why"] = ev  # the browser stopped asking: the button and the status say so (a full rerun)
-            st.rerun(scope="app")
-        if ev == "visible" and state.get("_why") == "hidden":
-            state["_why"] = None
-            st.rerun(scope="app")
-        share, who = setup.fair_share(), (ticker.live_id(), key)
-        m = mode(state, flag, finished())
-        top = st.container() if status_first else contextlib.nullcontext()
-        slow = st.empty()
-        gap, spent, done = 0.0, 0.0, 0
-        if m == "playing" and ev in (None, "more"):
-            per = state.get("_unit_s", 0.0)
-            if per > 0.5:  # say what the server is doing while a slow frame or step is computed
-                slow.caption(f"Computing … (one {'tick' if what == 'training' else 'frame'} takes about {per:.1f} s "
-                             "on this machine)")
-            budget, n = share.budget(who, 1.0, every if fps <= 0 else batch / fps)
-            t0, c0 = time.perf_counter(), time.thread_time()
-            stop = False
-            while done < batch and not stop:
-                stop = advance(budget if n > 1 else None) is False or finished()
-                done += 1
-            spent, busy = time.perf_counter() - t0, min(time.thread_time() - c0, time.perf_counter() - t0)
-            slow.empty()
-            state["_unit_s"] = spent / done if per == 0 else 0.7 * per + 0.3 * spent / done
-            if stop:
-                state[flag] = False
+        # one keyed box: while a slow frame or tick is computed, its panels stay as they are (live.css), not greyed
+        with st.container(key=f"genlib-live-{key}"):
+            ev = state.pop("_event", None)
+            if ev in ("idle", "hidden") and state.get(flag) and not state.get("_why"):
+                state["_why"] = ev  # the browser stopped asking: the button and the status say so (a full rerun)
+                st.rerun(scope="app")
+            if ev == "visible" and state.get("_why") == "hidden":
+                state["_why"] = None
+                st.rerun(scope="app")
+            share, who = setup.fair_share(), (ticker.live_id(), key)
+            m = mode(state, flag, finished())
+            top = st.container() if status_first else contextlib.nullcontext()
+            slow = st.empty()
+            gap, spent, done = 0.0, 0.0, 0
+            if m == "playing" and ev in (None, "more"):
+                per = state.get("_unit_s", 0.0)
+                if per > 0.5:  # say what the server is doing while a slow frame or step is computed
+                    unit = "tick" if what == "training" else "frame"
+                    slow.caption(f"Computing … (one {unit} takes about {per:.1f} s on this machine)")
+                budget, n = share.budget(who, 1.0, every if fps <= 0 else batch / fps)
+                t0, c0 = time.perf_counter(), time.thread_time()
+                stop = False
+                while done < batch and not stop:
+                    stop = advance(budget if n > 1 else None) is False or finished()
+                    done += 1
+                spent, busy = time.perf_counter() - t0, min(time.thread_time() - c0, time.perf_counter() - t0)
+                slow.empty()
+                state["_unit_s"] = spent / done if per == 0 else 0.7 * per + 0.3 * spent / done
+                if stop:
+                    state[flag] = False
+                    share.leave(who)
+                    st.rerun(scope="app")  # the button turns back to Play (or Replay), the last frames go with it
+                period = done / fps if fps > 0 else every
+                gap = share.delay(spent, period, n, busy) - (period if fps > 0 else 0.0)
+                count = state.get("_count", 0) + done
+                state["_count"] = count
+                state["_times"] = (state.get("_times", []) + [(time.monotonic(), count)])[-8:]
+            elif m != "playing":
                 share.leave(who)
-                st.rerun(scope="app")  # the button turns back to Play (or Replay), the last frames go with it
-            period = done / fps if fps > 0 else every
-            gap = share.delay(spent, period, n, busy) - (period if fps > 0 else 0.0)
-            count = state.get("_count", 0) + done
-            state["_count"] = count
-            state["_times"] = (state.get("_times", []) + [(time.monotonic(), count)])[-8:]
-        elif m != "playing":
-            share.leave(who)
-            state["_times"] = []
-        m = mode(state, flag, finished())
-        rate = _rate(state.get("_times", []))
-        line = note(rate, 1000 * spent / max(done, 1)) if note and m == "playing" else ""
-        if m == "playing" and not line:
-            line = (f"Playing: about {rate:.1f} frames/s" if rate else "Playing") + (
-                f" · server {1000 * spent / done:.1f} ms per frame" if done else "")
-        n_live = share.live()
-        if m == "playing" and n_live > 1 and gap > 0.001:
-            line += f". Shared mode: {n_live} live views on this server"
-        data = {"run": "", "mode": m, "status": status(m, line, what), "head": head(m) if head else "",
-                "seq": state.get("_seq", 0) + 1, "fps": fps, "gap_ms": int(1000 * max(gap, 0.0)),
-                "idle_ms": int(1000 * ticker.IDLE_S), "frames": [], "count": 0, "keep": limits.MAX_FRAMES}
-        state["_seq"] = data["seq"]
-        if draw is not None:
-            draw()
-        if frames is not None and frame is not None and scene is not None:
-            run_id = state.setdefault("_run", f"{key}-{time.time_ns()}")
-            first, held = frames()
-            sent = state.get("_sent", -1) if ev != "resend" else -1
-            start = max(sent + 1, first, first + held - (RESEND if sent < first else held))
-            # played when they go on from the last frame sent (a new run's first batch too), else shown as stills
-            data.update(run=run_id, count=held, scene_id=0, play=fps > 0 and ev != "resend" and start == sent + 1,
-                        keep=held if first > 0 else limits.MAX_FRAMES)  # the browser keeps the server's window
-            if sent < first:  # a browser that holds nothing of this run: the newest frames, within RESEND_BYTES
-                out, size = [], 0
-                for k in range(held - 1, start - first - 1, -1):
-                    f = frame(k)
-                    size += sum(len(v) for v in f["parts"].values())
-                    if out and size > RESEND_BYTES:
-                        break
-                    out.append({"i": first + k, **f})
-                data["frames"] = out[::-1]
-            else:
-                data["frames"] = [{"i": first + k, **frame(k)} for k in range(start - first, held)]
-            state["_sent"] = first + held - 1
-            sc = state.get("_scene")
-            if sc is None or ev == "resend" or sent < first:
-                sc = state["_scene"] = scene()
-                data["scene"] = sc
-            data["scene_id"] = sc["id"]
-        with top:
-            _component(key=key, data=data, on_event_change=lambda: _on_event(state, key))
-        if after is not None:
-            after(m)
+                state["_times"] = []
+            m = mode(state, flag, finished())
+            rate = _rate(state.get("_times", []))
+            line = note(rate, 1000 * spent / max(done, 1)) if note and m == "playing" else ""
+            if m == "playing" and not line:
+                line = (f"Playing: about {rate:.1f} frames/s" if rate else "Playing") + (
+                    f" · server {1000 * spent / done:.1f} ms per frame" if done else "")
+            n_live = share.live()
+            if m == "playing" and n_live > 1 and gap > 0.001:
+                line += f". Shared mode: {n_live} live views on this server"
+            data = {"run": "", "mode": m, "status": status(m, line, what), "head": head(m) if head else "",
+                    "seq": state.get("_seq", 0) + 1, "fps": fps, "gap_ms": int(1000 * max(gap, 0.0)),
+                    "idle_ms": int(1000 * ticker.IDLE_S), "frames": [], "count": 0, "keep": limits.MAX_FRAMES}
+            state["_seq"] = data["seq"]
+            if draw is not None:
+                draw()
+            if frames is not None and frame is not None and scene is not None:
+                run_id = state.setdefault("_run", f"{key}-{time.time_ns()}")
+                first, held = frames()
+                sent = state.get("_sent", -1) if ev != "resend" else -1
+                start = max(sent + 1, first, first + held - (RESEND if sent < first else held))
+                # played when they go on from the last frame sent (a new run's first batch too), else shown as stills
+                data.update(run=run_id, count=held, scene_id=0, play=fps > 0 and ev != "resend" and start == sent + 1,
+                            keep=held if first > 0 else limits.MAX_FRAMES)  # the browser keeps the server's window
+                if sent < first:  # a browser that holds nothing of this run: the newest frames, within RESEND_BYTES
+                    out, size = [], 0
+                    for k in range(held - 1, start - first - 1, -1):
+                        f = frame(k)
+                        size += sum(len(v) for v in f["parts"].values())
+                        if out and size > RESEND_BYTES:
+                            break
+                        out.append({"i": first + k, **f})
+                    data["frames"] = out[::-1]
+                else:
+                    data["frames"] = [{"i": first + k, **frame(k)} for k in range(start - first, held)]
+                state["_sent"] = first + held - 1
+                sc = state.get("_scene")
+                if sc is None or ev == "resend" or sent < first:
+                    sc = state["_scene"] = scene()
+                    data["scene"] = sc
+                data["scene_id"] = sc["id"]
+            with top:
+                _component(key=key, data=data, on_event_change=lambda: _on_event(state, key))
+            if after is not None:
+                after(m)
 
     run()
