@@ -310,6 +310,15 @@ def test_pretrained_small_model_shows_the_exact_value():
     assert "exact log Z" in metrics and "exact log-likelihood, validation digits" in metrics
     model = models.load(checkpoints.resolve("rbm-16"))
     assert float(metrics["exact log Z"]) == pytest.approx(exact_log_z(model), abs=1e-3)
+    # a bundled checkpoint's log Z (seconds: 2^16 states) is kept once per server: a second session, or the lecture,
+    # finds it without summing again
+    from pages.views import chrome
+
+    kept = chrome._per_server("rbm_exact_log_z", ("rbm-16",), lambda: pytest.fail("not kept for the server"))
+    assert kept == pytest.approx(exact_log_z(model), abs=1e-3)
+    at2 = tab(open_page(PAGE, timeout=180), "Likelihood")
+    at2.selectbox(key="rbm-model").set_value("rbm-16").run()
+    assert {m.label: m.value for m in at2.metric}["exact log Z"] == metrics["exact log Z"]
 
 
 @pytest.mark.skipif(not (checkpoints.resolve("rbm-16").exists() and checkpoints.resolve("rbm-16-cd1").exists()),
@@ -340,7 +349,10 @@ def test_the_lecture_picture_real_reconstructed_sampled():
     at = tab(open_page(PAGE, timeout=180), "Reconstructions")
     at.select_slider(key="rbm-pic-steps").set_value(100).run()
     assert not at.exception and len(at.get("image")) == 1
-    real, recon, samples = at.session_state["rbm_pic"][1]
+    from pages.views import chrome  # the bundled model's picture is kept once per server (chrome.memo shared)
+
+    real, recon, samples = chrome._per_server("rbm_pic", ("rbm-500", 0, 100),
+                                              lambda: pytest.fail("the tab did not make its picture"))
     m = models.load(checkpoints.resolve("rbm-500"))
     from genlib.data import binarize_fixed, load_mnist
 

@@ -8,7 +8,7 @@ import torch
 
 from genlib import viz
 from genlib.data import MNIST, binarize_fixed
-from genlib.models.rbm import ais_seconds, bernoulli, exact_log_z, log_likelihood
+from genlib.models.rbm import ais_seconds, bernoulli, log_likelihood
 from pages.rbm_tabs import likelihood, reconstructions
 from pages.rbm_tabs.train import describe
 from pages.views import chrome, setup, slowmo, url
@@ -31,10 +31,11 @@ def free_energies(name: str) -> dict[str, np.ndarray]:
                  "uniform noise": noise}.items()}
 
 
-@st.cache_resource(show_spinner=f"Running 16 Gibbs chains for {PIC_STEPS} steps ...")
 def lecture_images(name: str, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The Reconstructions tab's picture of a bundled RBM (real digits, reconstructions, samples), once per server."""
-    return reconstructions.lecture_images(setup.mnist(), setup.pretrained(name), seed, PIC_STEPS)
+    """The Reconstructions tab's picture of a bundled RBM (real digits, reconstructions, samples), once per server
+    (the tab's own cache: a lecture step and the tab at its defaults share it)."""
+    with st.spinner(f"Running 16 Gibbs chains for {PIC_STEPS} steps ..."):
+        return reconstructions.picture(setup.mnist(), name, setup.pretrained(name), None, seed, PIC_STEPS)
 
 
 def energy(mn: MNIST) -> None:
@@ -76,18 +77,11 @@ def pcd_vs_cd1(mn: MNIST) -> None:
                "Reconstructions tab makes them.")
 
 
-@st.cache_resource(show_spinner="Summing over all 2^16 hidden states for the exact log Z ...")
-def exact(name: str) -> tuple[float, float]:
-    """(exact log Z, mean free energy of the evaluation digits) of a small bundled RBM, once per server (seconds)."""
-    model = setup.pretrained(name)
-    return exact_log_z(model), likelihood.mean_free_energy(setup.mnist(), model)
-
-
 def ais(mn: MNIST) -> None:
     """The Likelihood tab's estimate against the exact value, through the tab's functions (run_ais, log_likelihood):
     its whole view recomputes the exact log Z (seconds) at every rerun, too slow for a step that opens at once."""
     model = setup.pretrained(SMALL)
-    logz, mean_f = exact(SMALL)
+    logz, mean_f = likelihood.bundled_exact(setup.mnist(), SMALL)
     split = likelihood.split_name(mn)
     c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
     betas = url.bound(c1.select_slider, "Inverse temperatures", [100, 300, 1000, 3000], value=100,

@@ -16,6 +16,14 @@ from pages.views import chrome, setup, untrusted, url
 SMALL = ["rbm-16-cd1", "rbm-16"]  # small enough for the exact log Z: the AIS comparison
 
 
+def bundled_exact(mn: gdata.MNIST, name: str) -> tuple[float, float]:
+    """(exact log Z, mean free energy of the evaluation digits) of a small bundled RBM, computed once per server (the
+    tab's own figures for that checkpoint: the same cache)."""
+    model = setup.pretrained(name)
+    return (chrome.memo("rbm_exact_log_z", (name,), lambda: exact_log_z(model), shared=True),
+            chrome.memo("rbm_mean_f", (name,), lambda: mean_free_energy(mn, model), shared=True))
+
+
 def eval_split(mn: gdata.MNIST):
     """The digits the likelihood is measured on: the test split, or the validation digits without one."""
     return mn.test if mn.test is not None else mn.val
@@ -77,7 +85,9 @@ def render(mn: gdata.MNIST, model: RBM | None, model_key: tuple | None) -> None:
                                key="rbm-ais-betas",
                                help="Intermediate distributions; Salakhutdinov & Murray use 14 500. Runs × temperatures "
                                f"may be at most {limits.MAX_AIS_WORK:,}.")
-    mean_f = chrome.memo("rbm_mean_f", (model_key, model), lambda: mean_free_energy(mn, model))
+    shared = setup.bundled(model_key[0])  # a bundled checkpoint: its numbers are computed once per server
+    mkey = model_key[:1] if shared else (model_key, model)
+    mean_f = chrome.memo("rbm_mean_f", mkey, lambda: mean_free_energy(mn, model), shared=shared)
     small = model.config.n_hidden <= EXACT_MAX_HIDDEN
     results = st.session_state.setdefault("rbm_ais", {})
     rkey = (model_key, runs, n_betas)
@@ -111,7 +121,7 @@ def render(mn: gdata.MNIST, model: RBM | None, model_key: tuple | None) -> None:
                    f"nats per digit ({split} digits); ±3 standard errors of the mean weight over {runs} runs, "
                    f"{n_betas:,} inverse temperatures, {res.seconds:.1f} s")
     if small:
-        z = exact_log_z(model)
+        z = chrome.memo("rbm_exact_log_z", mkey, lambda: exact_log_z(model), shared=shared)  # seconds: 2^H states
         e1, e2 = st.columns(2)
         e1.metric("exact log Z", f"{z:.3f}", help="Sum over all 2^H hidden states.")
         e2.metric(f"exact log-likelihood, {split} digits", f"{log_likelihood(mean_f, z)[0]:.3f} nats")
@@ -150,7 +160,7 @@ def ais_versus_exact(mn: gdata.MNIST, run_now: bool = False) -> None:
             bar = st.progress(0.0, text="annealing ...")
             for i, name in enumerate(small):
                 m = setup.pretrained(name)
-                mf, z = mean_free_energy(mn, m), exact_log_z(m)
+                z, mf = bundled_exact(mn, name)
                 r = run_ais(mn, m, 100, n_cmp, lambda f: bar.progress((i + f) / len(small), text=f"annealing {name} ..."))
                 ll, low, high = log_likelihood(mf, r)
                 rows.append({"model": f"{name} ({'PCD' if m.config.persistent else 'CD'}-{m.config.k})",

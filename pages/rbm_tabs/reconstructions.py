@@ -8,7 +8,7 @@ import torch
 from genlib import viz
 from genlib.data import MNIST, binarize_fixed
 from genlib.models.rbm import RBM
-from pages.views import chrome, url
+from pages.views import chrome, setup, url
 
 PIC_N = 16
 
@@ -19,6 +19,14 @@ def lecture_images(mn: MNIST, model: RBM, seed: int, steps: int) -> tuple[torch.
     g = torch.Generator().manual_seed(seed)
     real = binarize_fixed(mn.val.images[torch.randperm(len(mn.val), generator=g)[:PIC_N]]).reshape(PIC_N, 1, 28, 28)
     return real, model.reconstruct(real, g), model.sample(PIC_N, g, steps=steps)
+
+
+def picture(mn: MNIST, name: str, model: RBM, model_key, seed: int, steps: int):
+    """lecture_images of the chosen model, kept: once per server for a bundled checkpoint (the same for every
+    session and the lecture), else once per session and model state."""
+    shared = setup.bundled(name)
+    return chrome.memo("rbm_pic", (name, seed, steps) if shared else (model_key(name, model), model, seed, steps),
+                       lambda: lecture_images(mn, model, seed, steps), shared=shared)
 
 
 def render(mn: MNIST, chosen, model_key) -> None:
@@ -37,8 +45,7 @@ def render(mn: MNIST, chosen, model_key) -> None:
                                    help="Seed of the digits drawn and of the chains: a new seed, new digits.")
         secs = steps * PIC_N * model.config.n_hidden * 784 * 4 / 2e9  # two [n, V] x [V, H] products per step
         with st.spinner(f"Running {PIC_N} chains for {steps:,} Gibbs steps (about {max(secs, 0.1):.1f} s) ..."):
-            pics = chrome.memo("rbm_pic", (model_key(name, model), model, int(pic_seed), steps),
-                               lambda: lecture_images(mn, model, int(pic_seed), steps))
+            pics = picture(mn, name, model, model_key, int(pic_seed), steps)
         view.image(viz.lecture_picture(*pics), width=chrome.image_width(900))
         chrome.explain(container=view, text="Left real digits $v$; middle their reconstructions after one Gibbs step "
                        "$v \\to h \\sim p(h|v) \\to p(v|h)$ (what CD-1 trains on); right the means $p(v|h)$ of "

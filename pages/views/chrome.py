@@ -195,9 +195,19 @@ def session(key: str, factory):
     return st.session_state[key]
 
 
-def memo(name: str, key: tuple, compute):
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _per_server(name: str, key: tuple, _compute: Callable):
+    return _compute()
+
+
+def memo(name: str, key: tuple, compute, shared: bool = False):
     """A value kept in st.session_state[name] and computed again with compute() only when `key` changes. Put a model
-    itself in the key, not its id (a rebuilt model may reuse an id): tuples compare modules by identity."""
+    itself in the key, not its id (a rebuilt model may reuse an id): tuples compare modules by identity.
+    `shared`: the value is the same for every session (of a bundled, read-only checkpoint: setup.bundled), so it is
+    computed once per server and kept for each `key` of plain values (names, numbers): a class opening the tab waits
+    for one computation, not thirty."""
+    if shared:
+        return _per_server(name, key, compute)
     held = st.session_state.get(name)
     if held is None or held[0] != key:
         st.session_state[name] = held = (key, compute())

@@ -135,6 +135,13 @@ def pretrained(name: str) -> torch.nn.Module:
     return models.load(checkpoints.resolve(name))
 
 
+def bundled(name: str) -> bool:
+    """Whether `name` is a checkpoint of checkpoints/ (what `pretrained` loads): read-only and the same for every
+    session, so what is computed from it alone can be kept once per server (chrome.memo(shared=True))."""
+    path = checkpoints.resolve(name)
+    return path.parent == checkpoints.CHECKPOINT_DIR and path.is_file()
+
+
 def pretrained_copy(name: str) -> torch.nn.Module | None:
     """A private, trainable copy of a bundled checkpoint, or None with an error box."""
     try:
