@@ -140,8 +140,10 @@ LESSONS = [
 def energy_map(trainer: Trainer, key: str, container, title: str | None = None) -> None:
     """The learned energy as a heat map with the data and the last negatives."""
     fig = viz.energy_map_figure(trainer.model.energy_grid(BOX, 70), trainer.data, trainer.model.negatives, BOX)
-    if title:
-        fig.update_layout(title=dict(text=title))
+    if title:  # one of two maps side by side: the map as large as the half width allows (the explanation under
+        # the maps names the marks, the colours are those of the map alone)
+        fig.update_layout(title=dict(text=title), showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
+        fig.update_traces(showscale=False, selector=dict(type="heatmap"))
     chrome.plot(fig, key=key, container=container, max_height=270)  # projector mode: the map above the fold
 
 
@@ -158,8 +160,8 @@ def view_pair(state: dict, dataset: str) -> None:
                "learning rate · Reset ends the comparison")
     for col, tr, key in zip(st.columns(2), runs, ("lv-e-heat", "lv-e-heat-2")):
         energy_map(tr, key, col, describe(tr.model.config))
-    chrome.explain("Bright is low energy $E_\\theta(x)$; the crosses are the last batch of Langevin negatives, "
-                   "where training raises $E$.")
+    chrome.explain("Bright is low energy $E_\\theta(x)$ (each map coloured over its own data region); white dots "
+                   "are data, orange crosses the last batch of Langevin negatives, where training raises $E$.")
 
 
 def view(trainer: Trainer, dataset: str, neg_mode: str) -> None:

@@ -104,8 +104,7 @@ def pair_tick(state: dict, mn: MNIST, budget: float | None) -> dict | None:
     rival = state["rival"]
     behind = state["trainer"].step_count - rival["trainer"].step_count
     if rec is not None and behind > 0 and train_tick(rival, mn, None, max_steps=behind, exact_every=PAIR_EVERY) is None:
-        state["failure"] = f"The PCD run stopped: {rival['trainer'].message}"
-        return None
+        raise RuntimeError(f"the run beside stopped: {rival['trainer'].message}")  # safe_tick: paused, said
     return rec
 
 
@@ -157,13 +156,14 @@ def render(state: dict, mn: MNIST) -> None:
         tr.set_hparams(lr=lr, batch_size=batch, momentum=momentum, weight_decay=wd)
         if k != tr.model.config.k:
             tr.model.config = dataclasses.replace(tr.model.config, k=k)
-    with view if view is not None else st.container():  # projector mode: Start above the curves, above the fold
-        step, reset = training.train_buttons("rbm", state)
+    # a lesson starts its run before the buttons are drawn (so that they read Pause)
     if chrome.take_autoplay(lessons.go("train")):  # a lesson: a new run with its settings, started
         replace_run(state, trainer_from_controls(mn), "new")
         state["running"] = True
     if chrome.take_autoplay(lessons.go("pair")):  # the lesson CD-1 vs PCD: two runs side by side, started
         start_pair(state, mn)
+    with view if view is not None else st.container():  # projector mode: Start above the curves, above the fold
+        step, reset = training.train_buttons("rbm", state)
     cfg = state["trainer"].model.config
     if (method == "PCD") != cfg.persistent or n_hidden != cfg.n_hidden:
         st.info(f"Press Reset to start a new {method} model with {n_hidden} hidden units.")
