@@ -33,8 +33,8 @@ LESSONS = [
            {**SMALL_RUN, "rbm-method": "PCD"}, "train"),
     lesson("β < 1 and β > 1", "At β = 0.5 the flattened distribution lets the digits melt into noise: their free "
            "energy (right) leaps from about −270 to about +180 within a few frames. Now move β to 1.5: the chains "
-           "sink below the digits' free energy (to about −280) and freeze on crisp shapes: about 90 % of the pixels "
-           "of p(v|h) (left) under 0.1 or over 0.9, none at β = 0.5.",
+           "freeze on crisp shapes, their free energy below the digits' (about −280): about 90 % of the pixels of "
+           "p(v|h) (left) under 0.1 or over 0.9, none at β = 0.5.",
            {**CHAINS, "rbm-model": "rbm-500", "rbm-start": "validation digits", "rbm-beta": 0.5}, "chains"),
     lesson("CD-1 from noise", "CD-1 never ran its chains for long: from noise they fall into blotches whose "
            "free energy (right) sinks within seconds to about −300 (some chains −370), far below the −265 of "
