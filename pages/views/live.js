@@ -268,7 +268,7 @@ export default function ({ data, parentElement, setTriggerValue }) {
     v = parentElement.live = { root, rows: root.querySelector(".rows"), cap: root.querySelector(".cap"),
                                scrub: root.querySelector(".scrub"), head: root.querySelector(".head"),
                                status: root.querySelector(".status"), frames: [], queue: [], base: 0, shown: -1, run: null,
-                               scene: null, canvases: [], asked: 0, n: 0, seq: null, reported: null };
+                               scene: null, canvases: [], asked: 0, n: 0, seq: null, reported: null, due: null };
     v.draw = () => {  // frame v.shown on every panel
       const k = v.shown - v.base;
       if (k < 0 || k >= v.frames.length || !v.scene) return;
@@ -283,14 +283,20 @@ export default function ({ data, parentElement, setTriggerValue }) {
       v.reported = why;
       v.send(why);
     };
-    v.tick = () => {
+    v.tick = () => {  // every half frame period: the next queued frame once it is due
       const d = v.data;
       if (!d) return;
-      const f = v.queue.shift();
-      if (f !== undefined) {
-        v.show(f);
+      const now = performance.now();
+      if (v.queue.length && (v.due === null || now >= v.due)) {
+        v.show(v.queue.shift());
         v.root.dataset.shown = String(+v.root.dataset.shown + 1);  // frames displayed: what the benches count
-      } else if (d.mode === "playing" && d.fps > 0) v.root.dataset.waits = String(+v.root.dataset.waits + 1);
+        // the next one a frame period after this one was due (a timer's lateness does not add up), unless this one
+        // came a whole period late: then a period from now (no burst of frames to catch up)
+        v.due = v.due === null || now - v.due > v.frameMs ? now + v.frameMs : v.due + v.frameMs;
+      } else if (!v.queue.length) {
+        v.due = null;  // nothing to play: the next frame shows when it comes
+        if (d.mode === "playing" && d.fps > 0) v.root.dataset.waits = String(+v.root.dataset.waits + 1);
+      }
       v.updateScrub();
       // ask for more while a batch is still queued (again after 20 s if no answer came), not before the fair-share
       // wait, only while playing, the tab is visible and someone is there
@@ -374,13 +380,14 @@ export default function ({ data, parentElement, setTriggerValue }) {
   v.status.textContent = data.status || "";
   v.root.dataset.mode = data.mode;
   v.root.dataset.held = String(v.frames.length);
-  const period = data.fps > 0 ? 1000 / data.fps : 100;
-  if (v.period !== period) {  // one steady timer (restarting it at every answer would delay the next frame)
+  const frameMs = data.fps > 0 ? 1000 / data.fps : 100;
+  if (v.frameMs !== frameMs) {  // one steady timer (restarting it at every answer would delay the next frame)
     clearInterval(v.timer);
-    v.period = period;
-    v.timer = setInterval(v.tick, period);
+    v.frameMs = frameMs;
+    v.due = null;
+    v.timer = setInterval(v.tick, frameMs / 2);
   }
   v.draw();
   v.updateScrub();
-  return () => { clearInterval(v.timer); v.period = null; document.removeEventListener("visibilitychange", v.onVis); };
+  return () => { clearInterval(v.timer); v.frameMs = null; document.removeEventListener("visibilitychange", v.onVis); };
 }
