@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import assert_no_exception, open_page, wait_idle
+from conftest import assert_no_exception, wait_idle
 from genlib import checkpoints
 
 # what a lesson's sentence may take to come true after the click: 30 s, stretched by the load of this shared machine
@@ -104,23 +104,36 @@ def test_rbm_cd1_chains_from_noise_sink_below_the_digits_free_energy(app_server,
     assert_no_exception(page)
 
 
+# the rows of the page's first data frame, read from the grid's accessible table (the grid itself is a canvas)
+DATAFRAME_ROWS = """() => { const t = document.querySelector("[data-testid='stDataFrame'] table"); if (!t) return [];
+  const head = [...t.querySelectorAll("th, [role=columnheader]")].map(c => c.textContent.trim()).filter(Boolean);
+  const cells = [...t.querySelectorAll("[role=gridcell]")].map(c => c.textContent.trim());
+  const n = head.length, rows = [];
+  for (let k = 0; n && k + n <= cells.length; k += n) rows.push(Object.fromEntries(head.map((h, i) => [h, cells[k + i]])));
+  return rows; }"""
+
+
 @pytest.mark.skipif(not (checkpoints.resolve("rbm-16").exists() and checkpoints.resolve("rbm-16-cd1").exists()),
                     reason="needs checkpoints/rbm-16 and rbm-16-cd1")
-def test_rbm_ais_100_band_is_wide_as_the_note_says():
-    """AIS with 100 temperatures (the table the lesson fills, read through AppTest): it overstates the likelihood by 1
+def test_rbm_ais_100_band_is_wide_as_the_note_says(app_server, page):
+    """AIS with 100 temperatures, the table the lesson fills, read from the page: it overstates the likelihood by 1
     to 3 nats and its band is about 50 nats wide, as the note says (before: "a narrow band")."""
-    at = open_page("pages/rbm.py", timeout=180)
-    at.button(key="rbm-lesson-4").click().run()
-    assert not at.exception, at.exception
-    text = " ".join(a.value for a in at.info)
+    goto(page, app_server + "/rbm")
+    clicked = click_lesson(page, "AIS, 100 steps")
+    text = note(page, "AIS, 100 steps")
     assert "about 50 nats wide" in text, text
-    rows = at.session_state["rbm_compare"]
-    assert [r["temperatures"] for r in rows] == [100, 100], rows
+    rows = until(clicked, lambda: [r for r in page.evaluate(DATAFRAME_ROWS) if r.get("temperatures") == "100"])
+    if len(rows) < 2:  # the two annealing runs take longer on a loaded machine
+        page.wait_for_function(f"() => ({DATAFRAME_ROWS})().length >= 2", timeout=240_000)
+        rows = page.evaluate(DATAFRAME_ROWS)
+    assert [r["temperatures"] for r in rows] == ["100", "100"], rows
     for r in rows:
         low, high = map(float, r["AIS band (±3 s.e.)"].strip("[]").split(","))
+        ll = float(r["AIS log-likelihood"])
         assert 35 < high - low < 70, r  # about 50 nats
-        assert high - r["AIS log-likelihood"] > 0.8 * (high - low), r  # almost all of it above the estimate
-        assert 0.5 < r["AIS − exact"] < 4, r  # 1 to 3 nats
+        assert high - ll > 0.8 * (high - low), r  # almost all of it above the estimate
+        assert 0.5 < float(r["AIS − exact"]) < 4, r  # 1 to 3 nats
+    assert_no_exception(page)
 
 
 def open_ebm2d(page, app_server: str) -> None:
