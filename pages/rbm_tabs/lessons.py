@@ -31,10 +31,9 @@ LESSONS = [
            "behind it, flat near −175): PCD's exact log-likelihood (a point every 200 steps) climbs past CD-1's "
            "−175: about −172 nats at step 400 (about 30 s), −164 at step 800, still rising.",
            {**SMALL_RUN, "rbm-method": "PCD"}, "train"),
-    lesson("β < 1 and β > 1", "At β = 0.5 the flattened distribution lets the digits melt into noise: their free "
-           "energy (right) leaps from about −270 to about +180 within a few frames. Now move β to 1.5: the chains "
-           "freeze on crisp shapes, their free energy below the digits' (about −280): about 90 % of the pixels of "
-           "p(v|h) (left) under 0.1 or over 0.9, none at β = 0.5.",
+    lesson("β < 1 and β > 1", "At β = 0.5 the digits melt into noise: free energy (right) about +180, from −270. "
+           "Now move β to 1.5: the chains freeze on crisp shapes at about −280, about 90 % of the pixels of p(v|h) "
+           "under 0.1 or over 0.9 (none at β = 0.5).",
            {**CHAINS, "rbm-model": "rbm-500", "rbm-start": "validation digits", "rbm-beta": 0.5}, "chains"),
     lesson("CD-1 from noise", "CD-1 never ran its chains for long: from noise they fall into blotches whose "
            "free energy (right) sinks within seconds to about −300 (some chains −370), far below the −265 of "
