@@ -103,6 +103,8 @@ def test_home_links_lead_into_the_pages(app_server, page):
     """Home: every page is linked with its one-line promise, and a "start here" link opens the page at its tab."""
     page.goto(app_server)
     wait_idle(page)
+    # the page list's last link drawn (a cold server's first run of Home may outlast wait_idle's first quiet spell)
+    page.locator("[data-testid='stPageLink'] a").filter(has_text="Langevin & SGLD lab").wait_for(timeout=60_000)
     links = page.locator("[data-testid='stPageLink'] a")
     targets = {(links.nth(i).get_attribute("href") or "").split("?")[0].rstrip("/").rsplit("/", 1)[-1]
                for i in range(links.count())}

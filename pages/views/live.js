@@ -365,9 +365,9 @@ export default function ({ data, parentElement, setTriggerValue }) {
     v.seq = data.seq;
     v.asked = 0;
     v.notBefore = Date.now() + (data.gap_ms || 0);
-    // ask again once a batch's worth is left to play: the answer has that long to come back (half a second of play
-    // in the lab), so a view alone plays at its full rate while the next batch is computed
-    v.low = Math.max(1, (data.frames || []).length);
+    // ask again once half a batch is left to play: the answer has that long to come back, and what is shown stays
+    // at most a batch and a half behind the server (a new β shows within that; a deeper queue showed it later)
+    v.low = Math.max(1, Math.floor((data.frames || []).length / 2));
     if (data.mode === "playing" || data.mode === "paused" || data.mode === "finished") v.reported = null;
     // visible again before this answer to "hidden" came (the visibilitychange found the view still playing)
     if (data.mode === "hidden" && document.visibilityState === "visible") v.send("visible");
