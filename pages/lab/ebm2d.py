@@ -47,9 +47,8 @@ def tick(state: dict, budget: float | None = BUDGET, max_steps: int = 20) -> dic
     iteration (a tick takes about twice the budget: drawing two maps costs about as much as the training)."""
     rival = state.get("rival")
     rec = state["trainer"].tick(None, budget=budget, max_steps=max_steps)
-    behind = state["trainer"].step_count - rival["trainer"].step_count if rival and rec is not None else 0
-    if behind > 0 and rival["trainer"].tick(None, budget=None, max_steps=behind) is None:
-        raise RuntimeError(f"the run beside ({rival['label']}) stopped: {rival['trainer'].message}")
+    if rival and rec is not None:
+        training.catch_up(state["trainer"], rival["trainer"], name=f"the run beside ({rival['label']})")
     if rec is None:
         state["running"] = False
     return rec

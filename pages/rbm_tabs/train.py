@@ -102,9 +102,9 @@ def pair_tick(state: dict, mn: MNIST, budget: float | None) -> dict | None:
     so that both are always at the same step and their exact log-likelihoods are taken at the same steps."""
     rec = train_tick(state, mn, None if budget is None else budget / 2, exact_every=PAIR_EVERY)
     rival = state["rival"]
-    behind = state["trainer"].step_count - rival["trainer"].step_count
-    if rec is not None and behind > 0 and train_tick(rival, mn, None, max_steps=behind, exact_every=PAIR_EVERY) is None:
-        raise RuntimeError(f"the run beside stopped: {rival['trainer'].message}")  # safe_tick: paused, said
+    if rec is not None:
+        training.catch_up(state["trainer"], rival["trainer"],
+                          lambda n: train_tick(rival, mn, None, max_steps=n, exact_every=PAIR_EVERY))
     return rec
 
 

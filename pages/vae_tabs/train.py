@@ -53,10 +53,8 @@ def tick(state: dict, budget: float | None, val: torch.Tensor | None) -> dict | 
     c = comparing(state, tr)
     rec = tr.tick(val, budget=share.cut(0.1, budget) / (2 if c else 1))
     if rec is not None and c:
-        other = c["other"]
-        other.set_hparams(lr=tr.config.lr, batch_size=tr.config.batch_size)
-        if tr.step_count > other.step_count:
-            other.tick(None, budget=None, max_steps=tr.step_count - other.step_count)
+        c["other"].set_hparams(lr=tr.config.lr, batch_size=tr.config.batch_size)
+        training.catch_up(tr, c["other"], name=f"the β = {c['other'].model.config.beta:g} run beside")
     return rec
 
 

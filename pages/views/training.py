@@ -131,6 +131,17 @@ def safe_tick(state: dict, tick: Callable[[], dict | None]) -> dict | None:
     return rec
 
 
+def catch_up(run: Trainer, other: Trainer, advance: Callable[[int], dict | None] | None = None,
+             name: str = "the run beside") -> None:
+    """Two runs side by side in lockstep (a lesson's comparison): after a tick of `run`, `other` trains as many steps
+    as it is behind (advance(n); default other.tick(None, budget=None, max_steps=n)), so both are always at the same
+    step and differ only by what the lesson compares. A failure of `other` raises: safe_tick pauses and says so."""
+    behind = run.step_count - other.step_count
+    step = advance or (lambda n: other.tick(None, budget=None, max_steps=n))
+    if behind > 0 and step(behind) is None:
+        raise RuntimeError(f"{name} stopped: {other.message}")
+
+
 def live(state: dict, tick: Callable[[float | None], dict | None], draw: Callable[[Trainer], None],
          every: float = 0.4) -> None:
     """Live training as a live view (views.live): while state["running"], tick(budget) about every `every` seconds
