@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import os
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,11 +27,17 @@ import numpy as np
 import streamlit as st
 
 from genlib import limits
-from pages.views import keys as keyboard, setup, ticker
+from pages.views import keys as keyboard, setup
 
 _JS = Path(__file__).with_suffix(".js").read_text()
 _CSS = Path(__file__).with_suffix(".css").read_text()
 _component = st.components.v2.component("genlib_live", js=_JS, css=_CSS, isolate_styles=False)
+IDLE_S = float(os.environ.get("GENLIB_IDLE_S", "180"))  # no input for this long pauses live views (tests set it short)
+
+
+def live_id() -> str:
+    """This session's id for the fair share (views.share): a random token kept in its session state."""
+    return st.session_state.setdefault("_live_id", uuid.uuid4().hex)
 
 RESEND = 120  # frames sent again to a browser that lost them (a remount): enough to scrub back a few seconds ...
 RESEND_BYTES = 1_500_000  # ... within this many bytes of frame data (a grid of 100 digit chains is 100 kB a frame)
@@ -46,8 +54,8 @@ def mode(state: dict, flag: str = "playing", finished: bool = False) -> str:
 
 
 def idle_text() -> str:
-    m = ticker.IDLE_S / 60
-    span = (f"{m:g} minute{'' if m == 1 else 's'}" if m >= 1 else f"{ticker.IDLE_S:g} seconds")
+    m = IDLE_S / 60
+    span = (f"{m:g} minute{'' if m == 1 else 's'}" if m >= 1 else f"{IDLE_S:g} seconds")
     return f"Paused after {span} without interaction: press Resume to go on."
 
 
@@ -159,7 +167,7 @@ def view(state: dict, key: str, advance: Callable[[float | None], object], *, fl
             if ev == "visible" and state.get("_why") == "hidden":
                 state["_why"] = None
                 st.rerun(scope="app")
-            share, who = setup.fair_share(), (ticker.live_id(), key)
+            share, who = setup.fair_share(), (live_id(), key)
             m = mode(state, flag, finished())
             top = st.container() if status_first else contextlib.nullcontext()
             slow = st.empty()
@@ -201,7 +209,7 @@ def view(state: dict, key: str, advance: Callable[[float | None], object], *, fl
                 line += f". Shared mode: {n_live} live views on this server"
             data = {"run": "", "mode": m, "status": status(m, line, what), "head": head(m) if head else "",
                     "seq": state.get("_seq", 0) + 1, "fps": fps, "gap_ms": int(1000 * max(gap, 0.0)),
-                    "idle_ms": int(1000 * ticker.IDLE_S), "frames": [], "count": 0, "keep": limits.MAX_FRAMES}
+                    "idle_ms": int(1000 * IDLE_S), "frames": [], "count": 0, "keep": limits.MAX_FRAMES}
             state["_seq"] = data["seq"]
             if draw is not None:
                 draw()
