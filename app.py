@@ -5,7 +5,8 @@ import os
 # One torch/OpenMP thread per server unless GENLIB_THREADS says otherwise: every session runs in a thread of this one
 # process, and on a busy machine an intra-op parallel region waits for a second thread the OS has not scheduled
 # (a 2-D EBM page: 3 training iterations in 25 s with 2 OpenMP threads under load, 59 with one). OpenMP reads this at
-# torch's first import, which is below; setup.torch_threads sets torch's own count to the same number.
+# torch's first import, which is below; setup.torch_threads sets torch's own count to the same number. serve.py sets
+# both when the server starts (by a page link's first run torch may be loaded already); here for `streamlit run app.py`.
 os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("GENLIB_THREADS", "1"))
 os.environ.setdefault("MKL_NUM_THREADS", os.environ["OMP_NUM_THREADS"])
 

@@ -16,10 +16,20 @@ page's own key before Streamlit's code reads it.
 """
 from __future__ import annotations
 
-import streamlit as st
-from streamlit import config
-from starlette.datastructures import MutableHeaders
-from starlette.middleware import Middleware
+import contextlib
+import os
+
+# One torch/OpenMP/MKL thread per server unless GENLIB_THREADS says otherwise (why: app.py). Set here, when the server
+# starts, and not only in app.py: by app.py's first run torch, and MKL with it, may already be loaded, and then MKL kept
+# its default of one thread per core for every new script thread (each fragment run is one): the Gibbs chains cost
+# 12.5 ms of server CPU per frame instead of 4.9, most of it a second MKL thread spinning (bench/bench_live.py).
+os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("GENLIB_THREADS", "1"))
+os.environ.setdefault("MKL_NUM_THREADS", os.environ["OMP_NUM_THREADS"])
+
+import streamlit as st  # noqa: E402
+from streamlit import config  # noqa: E402
+from starlette.datastructures import MutableHeaders  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 
 # One theme for every page (see above). Runs before Streamlit's code, which reads the key of the page's own path once.
@@ -73,5 +83,15 @@ class BackendBaseUrl:
 
         await self.app(scope, receive, wrapped)
 
+
+# This app declares its pages with st.navigation (app.py). Streamlit only learns that when app.py first calls it: until
+# then a new server takes the `pages/` folder beside app.py for the old multipage layout, and the very first request, if
+# it is a page's own link (/rbm), runs pages/rbm.py alone, without app.py (its setup, its navigation). st.navigation
+# sets this flag at every call; setting it once here makes a fresh server (a restarted class replica) answer its first
+# link as it answers every later one.
+with contextlib.suppress(ImportError, AttributeError):
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
 
 app = st.App("app.py", middleware=[Middleware(BackendBaseUrl)])
