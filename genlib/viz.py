@@ -1,7 +1,9 @@
-"""Tensors -> images (numpy, PNG/GIF bytes) and plotly figures. No Streamlit here."""
+"""Tensors -> images (numpy, PNG/GIF bytes), plotly figures and line charts as data (Chart, drawn by the browser).
+No Streamlit here."""
 from __future__ import annotations
 
 import io
+import json
 import math
 
 import numpy as np
@@ -53,21 +55,39 @@ def gif_bytes(frames: list[np.ndarray], ms_per_frame: int = 80, scale: int = 2) 
     return buf.getvalue()
 
 
+class Chart(dict):
+    """A line chart as plain data, drawn by the browser (pages.views.live.chart, live.js): {"title", "xlabel",
+    "ylabel", "log_y", "height", "series": [{"name", "x", "y", "color", "dash", "opacity", "width", "markers"}]}.
+    x and y are lists of plain numbers; a value that is not finite (NaN, inf) is None (JSON null: a gap in the line)."""
+
+    def to_json(self) -> str:
+        return json.dumps(self)
+
+
+def _num(v) -> float | None:
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def series(history: list[dict], key: str, name: str, color: str, dash: str = "solid", opacity: float = 1.0,
+           width: float = 2, markers: bool | None = None) -> dict | None:
+    """One line of a Chart: record key `key` of `history` against the training step (None when no record has it).
+    `dash`: "solid", "dash" or "dot"; `markers` (default: fewer than 30 points) draws a dot at each point."""
+    pts = [(r["step"], r[key]) for r in history if key in r]
+    if not pts:
+        return None
+    return {"name": name, "x": [int(s) for s, _ in pts], "y": [_num(v) for _, v in pts], "color": color,
+            "dash": dash, "opacity": opacity, "width": width, "markers": len(pts) < 30 if markers is None else markers}
+
+
 def curves(history: list[dict], keys: dict[str, str], title: str = "", yaxis: str = "loss",
-           log_y: bool = False) -> go.Figure:
-    """Line chart of history records against the training step; `keys` maps record key -> legend label."""
-    fig = go.Figure()
-    for key, label in keys.items():
-        pts = [(r["step"], r[key]) for r in history if key in r]
-        if pts:
-            xs, ys = zip(*pts)
-            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers" if len(pts) < 30 else "lines", name=label))
-    fig.update_layout(title=title, xaxis_title="training step", yaxis_title=yaxis, height=320,
-                      margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                      legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))  # right: clear of the title
-    if log_y:
-        fig.update_yaxes(type="log")
-    return fig
+           log_y: bool = False) -> Chart:
+    """Line chart of history records against the training step; `keys` maps record key -> legend label. The lines
+    take the PALETTE's colours in order (as plotly's colour cycle did), dots where a line has fewer than 30 points."""
+    lines = [s for key, label in keys.items() if (s := series(history, key, label, "")) is not None]
+    for i, s in enumerate(lines):
+        s["color"] = PALETTE[i % len(PALETTE)]
+    return Chart(title=title, xlabel="training step", ylabel=yaxis, log_y=log_y, height=320, series=lines)
 
 
 def code_scatter(codes: torch.Tensor, labels: torch.Tensor, title: str = "", axis: str = "h") -> go.Figure:
@@ -132,24 +152,16 @@ def filters(weight: torch.Tensor, n: int = 100) -> np.ndarray:
 
 
 def compare_curves(history: list[dict], keys: dict[str, str], title: str, yaxis: str,
-                   previous: list[dict] | None = None, previous_label: str = "previous run") -> go.Figure:
+                   previous: list[dict] | None = None, previous_label: str = "previous run") -> Chart:
     """Training curves (one PALETTE colour per key) with a faded, dashed copy of a previous run's curves of the same
     keys behind them (the RBM page keeps the run before the last Reset, to compare CD-1 with PCD)."""
-    fig = go.Figure()
+    lines = []
     for i, (key, label) in enumerate(keys.items()):
         color = PALETTE[i % len(PALETTE)]
-        for hist, faded in ((previous or [], True), (history, False)):
-            pts = [(r["step"], r[key]) for r in hist if key in r]
-            if not pts:
-                continue
-            xs, ys = zip(*pts)
-            fig.add_trace(go.Scatter(
-                x=xs, y=ys, mode="lines+markers" if len(pts) < 30 and not faded else "lines",
-                name=f"{label}, {previous_label}" if faded else label, opacity=0.35 if faded else 1.0,
-                line=dict(color=color, dash="dash" if faded else "solid", width=2)))
-    fig.update_layout(title=title, xaxis_title="training step", yaxis_title=yaxis, height=320,
-                      margin=dict(l=10, r=10, t=40 if title else 10, b=10), legend=dict(orientation="h", y=-0.25))
-    return fig
+        old = series(previous or [], key, f"{label}, {previous_label}", color, "dash", 0.35, markers=False)
+        new = series(history, key, label, color)
+        lines += [s for s in (old, new) if s is not None]
+    return Chart(title=title, xlabel="training step", ylabel=yaxis, log_y=False, height=320, series=lines)
 
 
 def panels(images: list[np.ndarray], names: list[str], gap: int = 12) -> np.ndarray:
@@ -334,12 +346,11 @@ def energy_map_figure(grid: tuple[np.ndarray, np.ndarray, np.ndarray], data: tor
 
 
 def energy_loss_figure(steps: list[int], cd: list[float], e_data: list[float], e_neg: list[float],
-                       title: str = "loss E_data − E_neg (per iteration)") -> go.Figure:
+                       title: str = "loss E_data − E_neg (per iteration)") -> Chart:
     """Training curves of a contrastive EBM loss: E_data − E_neg and both mean energies over the iterations."""
-    fig = go.Figure([go.Scatter(x=steps, y=cd, name="E_data − E_neg", mode="lines"),
-                     go.Scatter(x=steps, y=e_data, name="E(data)", mode="lines", line=dict(width=1)),
-                     go.Scatter(x=steps, y=e_neg, name="E(negatives)", mode="lines", line=dict(width=1))])
-    fig.update_layout(height=460, title=dict(text=title, y=0.98), xaxis_title="iteration",
-                      margin=dict(l=10, r=10, t=70, b=10),
-                      legend=dict(orientation="h", x=0, y=1.01, xanchor="left", yanchor="bottom"))
-    return fig
+    x = [int(s) for s in steps]
+    lines = [{"name": name, "x": x, "y": [_num(v) for v in ys], "color": PALETTE[i], "dash": "solid", "opacity": 1.0,
+              "width": width, "markers": False}
+             for i, (name, ys, width) in enumerate((("E_data − E_neg", cd, 2), ("E(data)", e_data, 1),
+                                                     ("E(negatives)", e_neg, 1)))]
+    return Chart(title=title, xlabel="iteration", ylabel="energy", log_y=False, height=460, series=lines)

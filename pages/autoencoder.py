@@ -4,7 +4,7 @@ import torch
 
 from genlib import models, viz
 from genlib.models.autoencoder import AEConfig
-from pages.views import chain_player, chrome, setup, share, training, url
+from pages.views import chain_player, chrome, live, setup, share, training, url
 
 PRETRAINED = "ae-mnist-2d"
 
@@ -126,13 +126,12 @@ def draw(tr) -> None:
         if tr.history:
             fig = viz.curves(tr.history, {"train_loss": "train", "val_loss": "validation"},
                              yaxis="MSE per pixel", title="Reconstruction error", log_y=True)
-            if state.get("previous"):
+            if state.get("previous"):  # the previous run's validation error, grey and dotted
                 label, old = state["previous"]
-                pts = [(r["step"], r["val_loss"]) for r in old if "val_loss" in r]
-                if pts:
-                    fig.add_scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines", name=label,
-                                    line=dict(color="#999999", dash="dot", width=2), opacity=0.7)
-            chrome.plot(fig, key="ae-curve")
+                prev = viz.series(old, "val_loss", label, "#999999", dash="dot", opacity=0.7, markers=False)
+                if prev is not None:
+                    fig["series"].append(prev)
+            live.chart("ae-curve", **fig)  # drawn by the browser
         else:
             st.info("Press Start (or Step) to train; the loss curves appear here.")
         chrome.explain("The curves are L(W, V): the mean squared error between a digit x and its reconstruction "

@@ -2,6 +2,7 @@
 import torch
 
 from conftest import button, open_page
+from test_app_langevin import chart_lines, charts
 
 
 def test_home_lists_data_checkpoints_and_threads():
@@ -32,6 +33,10 @@ def test_autoencoder_page_widgets_and_training_steps():
     assert not at.exception
     tr = at.session_state["ae"]["trainer"]
     assert tr.step_count > 0 and len(tr.history) == 1 and "val_loss" in tr.history[0]
+    [curve] = charts(at)  # drawn by the browser (views.live.chart): the trainer's history, on a log axis
+    assert (curve["title"], curve["ylabel"], curve["log_y"]) == ("Reconstruction error", "MSE per pixel", True)
+    assert chart_lines(curve) == {"train": [(r["step"], r["train_loss"]) for r in tr.history],
+                                  "validation": [(r["step"], r["val_loss"]) for r in tr.history]}
     # change the learning rate between ticks: same run, new lr
     steps = tr.step_count
     next(s for s in at.select_slider if s.label == "Learning rate").set_value(3e-4).run()
@@ -44,9 +49,14 @@ def test_autoencoder_page_widgets_and_training_steps():
 def test_autoencoder_rebuild_and_pretrained():
     at = open_page("pages/autoencoder.py")
     button(at, "Step").click().run()
+    old = at.session_state["ae"]["trainer"].history
     at.slider[0].set_value(8).run()  # a new code size is a new run at once
     tr = at.session_state["ae"]["trainer"]
     assert tr.model.config.code_size == 8 and tr.step_count == 0
+    button(at, "Step").click().run()  # the old run's validation error stays beside the new run's, grey and dotted
+    prev = charts(at)[0]["series"][2]
+    assert (prev["name"], prev["color"], prev["dash"]) == ("previous run (code size 2)", "#999999", "dot")
+    assert chart_lines(charts(at)[0])["previous run (code size 2)"] == [(r["step"], r["val_loss"]) for r in old]
     button(at, "Load pretrained (2-D code)").click().run()
     assert not at.exception
     st_ = at.session_state["ae"]

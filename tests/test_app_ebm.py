@@ -6,6 +6,7 @@ import json
 import numpy as np
 
 from conftest import open_page
+from test_app_langevin import chart_lines, charts
 
 PAGE = "pages/ebm.py"
 
@@ -31,7 +32,10 @@ def test_ebm_page_tabs_widgets_and_a_training_step():
     tr = at.session_state["ebm"]["trainer"]
     assert tr.step_count == steps + 1 and "train_e_data" in tr.history[-1]  # Step: one whole iteration
     assert tr.model.config.steps == 5
-    assert len(at.get("plotly_chart")) >= 1  # the curves
+    [curves] = charts(at)  # drawn by the browser (views.live.chart): the trainer's history
+    assert curves["title"] == "Energies and loss (training batches)" and curves["ylabel"] == "energy"
+    assert chart_lines(curves) == {name: [(r["step"], r[k]) for r in tr.history] for name, k in (
+        ("E(data)", "train_e_data"), ("E(samples)", "train_e_sample"), ("loss", "train_loss"))}
 
 
 def test_a_live_tick_shorter_than_an_iteration_shows_its_progress():
@@ -59,7 +63,8 @@ def test_a_live_tick_shorter_than_an_iteration_shows_its_progress():
 
 def live_data(at) -> dict:
     """What the chains' live view (pages/views/live.py) sent to the browser in the last run."""
-    views = [e for e in at.get("bidi_component") if e.proto.component_name == "genlib_live"]
+    views = [e for e in at.get("bidi_component") if e.proto.component_name == "genlib_live"
+             and "chart" not in json.loads(e.proto.json)]  # not a line chart (views.live.chart)
     assert len(views) == 1
     return json.loads(views[0].proto.json)
 

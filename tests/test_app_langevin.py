@@ -30,9 +30,22 @@ def widget(at, kind, key):
 
 
 def _live_element(at):
-    views = [e for e in at.get("bidi_component") if e.proto.component_name == "genlib_live"]
+    views = [e for e in at.get("bidi_component") if e.proto.component_name == "genlib_live"
+             and "chart" not in json.loads(e.proto.json)]  # the same component draws the line charts (live.chart)
     assert len(views) <= 1
     return views[0] if views else None
+
+
+def charts(at) -> list[dict]:
+    """The line charts (views.live.chart) the page sent the browser in the last run, in page order: {"title",
+    "xlabel", "ylabel", "log_y", "height", "projector", "series": [{"name", "x", "y", "color", "dash", ...}]}."""
+    return [d["chart"] for e in at.get("bidi_component") if e.proto.component_name == "genlib_live"
+            and "chart" in (d := json.loads(e.proto.json))]
+
+
+def chart_lines(chart: dict) -> dict[str, list[tuple]]:
+    """A chart's series as {name: [(x, y), ...]}."""
+    return {s["name"]: list(zip(s["x"], s["y"])) for s in chart["series"]}
 
 
 def live(at) -> dict | None:
@@ -180,7 +193,11 @@ def test_ebm_tab_trains_and_bounds_the_noise():
     trainer = at.session_state["lv_ebm"]["trainer"]
     assert trainer.step_count >= 1 and trainer.model.negatives.shape == (128, 2)
     assert "train_cd" in trainer.history[-1] and any(f"iteration {trainer.step_count}" in c.value for c in at.caption)
-    assert len(at.get("plotly_chart")) == 2  # the energy map and the loss curves
+    assert len(at.get("plotly_chart")) == 1  # the energy map; the loss curves are drawn by the browser:
+    [loss] = charts(at)
+    assert loss["title"] == "loss E_data − E_neg (mean per tick)" and loss["xlabel"] == "iteration"
+    assert chart_lines(loss) == {name: [(r["step"], r[key]) for r in trainer.history] for name, key in (
+        ("E_data − E_neg", "train_cd"), ("E(data)", "train_e_data"), ("E(negatives)", "train_e_neg"))}
     sigma = widget(at, "number_input", "lv-e-sigma")  # bounded by its control: -1 is not taken
     assert (sigma.min, sigma.max) == (0.0, 10.0)
     sigma.set_value(-1.0).run()

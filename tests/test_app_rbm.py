@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from conftest import open_page
+from test_app_langevin import chart_lines, charts
 from genlib import checkpoints, models
 from genlib.data import binarize_fixed, load_mnist
 from genlib.models.rbm import exact_log_z
@@ -51,13 +52,18 @@ def test_train_tab_widgets_and_a_training_step_with_exact_likelihood():
     assert tr.step_count > 0 and {"train_recon", "train_free_energy", "val_recon", "val_free_energy", "val_pseudo_ll"} <= set(rec)
     assert rec["val_exact_ll"] == pytest.approx(-rec["val_free_energy"] - exact_log_z(tr.model), abs=1e-6)
     assert rec["val_exact_ll"] < 0
-    charts = at.get("plotly_chart")
-    assert len(charts) >= 3  # likelihood, reconstruction and free energy curves
+    drawn = charts(at)  # drawn by the browser (views.live.chart): what the page sent it
+    assert len(drawn) == 3  # likelihood, reconstruction and free energy curves
     # the likelihood plot says what it shows: the pseudo-log-likelihood (and here the exact value, 16 units)
-    import json
-    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in charts]
+    titles = [c["title"] for c in drawn]
     assert titles[0] == "Pseudo-log-likelihood per digit and exact log-likelihood (nats)", titles
     assert not any(t.startswith("Log-likelihood") for t in titles)
+    for chart, keys in zip(drawn, ({"pseudo-log-likelihood (validation)": "val_pseudo_ll",
+                                    "exact log-likelihood (validation)": "val_exact_ll"},
+                                   {"train": "train_recon", "validation": "val_recon"},
+                                   {"train digits": "train_free_energy", "validation digits": "val_free_energy"})):
+        assert chart_lines(chart) == {name: [(r["step"], r[k]) for r in tr.history if k in r]
+                                      for name, k in keys.items()}, chart["title"]
 
 
 @pytest.mark.skipif(not checkpoints.resolve("rbm-16-cd1").exists(), reason="needs checkpoints/rbm-16-cd1")
@@ -80,8 +86,7 @@ def test_cd1_and_pcd_side_by_side_train_in_lockstep_from_the_same_weights():
         start = -float(base.free_energy(binarize_fixed(load_mnist().val.images[:256])).mean()) - exact_log_z(base)
     first = next(r for r in cd.history if "val_exact_ll" in r)
     assert first["step"] <= 50 and abs(first["val_exact_ll"] - start) < 2.0, (first, start)
-    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
-    lines = {t["name"]: t for t in fig["data"]}
+    lines = {t["name"]: t for t in charts(at)[0]["series"]}
     assert set(lines) == {"CD-1: exact log-likelihood", "PCD-1: exact log-likelihood"}, set(lines)
     for name, run in (("CD-1", cd), ("PCD-1", pcd)):  # each line is its run's exact values, at the same steps
         line = lines[f"{name}: exact log-likelihood"]
@@ -93,8 +98,6 @@ def test_cd1_and_pcd_side_by_side_train_in_lockstep_from_the_same_weights():
 
 
 def test_reset_keeps_the_previous_run_faded_for_comparison():
-    import json
-
     at = open_page(PAGE, timeout=180)
     at.select_slider(key="rbm-hidden").set_value(16).run()
     at.button(key="rbm-reset").click().run()
@@ -106,15 +109,14 @@ def test_reset_keeps_the_previous_run_faded_for_comparison():
     assert not at.exception
     prev = at.session_state["rbm"]["previous"]
     assert prev["history"] is first.history and prev["label"].startswith("CD-1, 16 hidden units")
-    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
-    faded = [t for t in fig["data"] if t.get("opacity") == 0.35]
-    solid = [t for t in fig["data"] if t.get("opacity") == 1.0]
+    series = charts(at)[0]["series"]
+    faded = [t for t in series if t["opacity"] == 0.35 and t["dash"] == "dash"]
+    solid = [t for t in series if t["opacity"] == 1.0 and t["dash"] == "solid"]
     assert faded and solid
     old = next(t for t in faded if t["name"].startswith("exact"))
     assert old["y"][-1] == pytest.approx(first.history[-1]["val_exact_ll"])
     at.toggle(key="rbm-show-prev").set_value(False).run()  # the comparison can be hidden
-    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert not [t for t in fig["data"] if t.get("opacity") == 0.35]
+    assert not [t for t in charts(at)[0]["series"] if t["opacity"] == 0.35]
 
 
 def test_blown_up_learning_rate_shows_a_message_and_keeps_the_model():
@@ -134,7 +136,8 @@ def test_blown_up_learning_rate_shows_a_message_and_keeps_the_model():
 
 def live_data(at) -> dict:
     """What the page's live view (pages/views/live.py) sent to the browser in the last run."""
-    views = [e for e in at.get("bidi_component") if e.proto.component_name == "genlib_live"]
+    views = [e for e in at.get("bidi_component") if e.proto.component_name == "genlib_live"
+             and "chart" not in json.loads(e.proto.json)]  # not a line chart (views.live.chart)
     assert len(views) == 1
     return json.loads(views[0].proto.json)
 

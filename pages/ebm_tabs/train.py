@@ -11,7 +11,7 @@ from genlib import models, viz
 from genlib.data import MNIST
 from genlib.models.ebm import EBM, EBMConfig, LangevinIteration
 from pages.ebm_tabs.common import langevin_step_seconds, seconds, slots
-from pages.views import chain_player, chrome, share, training, url
+from pages.views import chain_player, chrome, live as live_view, share, training, url
 
 VAL = 128  # validation digits (a validation pass every VAL_EVERY iterations, spread over ticks like an iteration)
 VAL_EVERY = 10
@@ -98,10 +98,10 @@ def render(state: dict, mn: MNIST, step_size: float, noise: float, pretrained: s
             left, right = st.columns([3, 2])
             with left:
                 if tr.history:
-                    chrome.plot(viz.curves(tr.history, {"train_e_data": "E(data)", "train_e_sample": "E(samples)",
-                                                        "train_loss": "loss"},
-                                           yaxis="energy", title="Energies and loss (training batches)"),
-                                key="ebm-curves")
+                    fig = viz.curves(tr.history, {"train_e_data": "E(data)", "train_e_sample": "E(samples)",
+                                                  "train_loss": "loss"},
+                                     yaxis="energy", title="Energies and loss (training batches)")
+                    live_view.chart("ebm-curves", **fig)
                 elif not state["running"]:
                     st.info("Press Start or Step to train; curves appear here.")
                 chrome.explain("The loss is E(data) − E(samples) + α·(E² terms): each update pushes the energy "

@@ -14,7 +14,7 @@ from genlib.data import TOYS, toy_data
 from genlib.models.ebm2d import EBM2DConfig
 from genlib.train import TrainConfig, Trainer
 from pages.lab.common import SIGMA_MAX, projector_first
-from pages.views import chrome, share, training, untrusted, url
+from pages.views import chrome, live, share, training, untrusted, url
 
 TICK = 0.1  # seconds between redraws of the training view while it runs (the browser asks for each tick)
 BUDGET = 0.12  # seconds of training per tick (the fair slice when the server is shared and that is less)
@@ -173,9 +173,9 @@ def view(trainer: Trainer, dataset: str, neg_mode: str) -> None:
                    "colours span the data region. Training lowers $E$ at the data and raises it at the Langevin "
                    "negatives.", container=left)
     if hist:
-        chrome.plot(viz.energy_loss_figure([h["step"] for h in hist], [h["train_cd"] for h in hist],
-                                           [h["train_e_data"] for h in hist], [h["train_e_neg"] for h in hist],
-                                           title="loss E_data − E_neg (mean per tick)"), key="lv-e-loss", container=right)
+        live.chart("lv-e-loss", **viz.energy_loss_figure(
+            [h["step"] for h in hist], [h["train_cd"] for h in hist], [h["train_e_data"] for h in hist],
+            [h["train_e_neg"] for h in hist], title="loss E_data − E_neg (mean per tick)"), container=right)
         chrome.explain("$\\overline{E_\\theta(x_\\mathrm{data})} - \\overline{E_\\theta(x_\\mathrm{neg})}$: the "
                        "contrastive term of $\\mathcal L$; near 0 when the negatives look like the data.",
                        container=right)

@@ -11,7 +11,7 @@ from genlib import checkpoints, models, viz
 from genlib.data import MNIST, binarize_fixed
 from genlib.models.rbm import EXACT_MAX_HIDDEN, RBM, RBMConfig, exact_log_z, log_likelihood
 from pages.rbm_tabs import lessons
-from pages.views import chain_player, chrome, setup, share, training, untrusted, url
+from pages.views import chain_player, chrome, live, setup, share, training, untrusted, url
 
 # the Train tab's controls (widget key -> default); the run is built from them at Reset
 TRAIN_DEFAULTS = {"rbm-method": "CD-k", "rbm-hidden": 64, "rbm-k": 1, "rbm-lr": 0.1, "rbm-batch": 64, "rbm-mom": 0.0,
@@ -199,15 +199,13 @@ def render(state: dict, mn: MNIST) -> None:
                 st.info("Press Start or Step to train both runs; curves appear here.")
                 return
             h, keys = pair_history(runs, {"val_exact_ll": "exact log-likelihood"})
-            chrome.plot(viz.compare_curves(h, keys, f"Exact log-likelihood per digit (validation, nats): "
-                                           f"{' against '.join(runs)}", "nats per digit"),
-                        key="rbm-ll", max_height=230)
+            live.chart("rbm-ll", **viz.compare_curves(h, keys, f"Exact log-likelihood per digit (validation, nats): "
+                                                      f"{' against '.join(runs)}", "nats per digit"), max_height=230)
             chrome.explain(f"$\\log p(v) = -F(v) - \\log Z$ with $Z$ summed exactly over the $2^{{"
                            f"{tr.model.config.n_hidden}}}$ hidden states, a point every {PAIR_EVERY} steps of each "
                            "run: the true score of both.")
             h, keys = pair_history(runs, {"val_recon": "validation"})
-            chrome.plot(viz.compare_curves(h, keys, "Reconstruction error (squared, per digit)", "error"),
-                        key="rbm-recon")
+            live.chart("rbm-recon", **viz.compare_curves(h, keys, "Reconstruction error (squared, per digit)", "error"))
         for col, name, run in zip(right.columns(2), runs, (tr, rival)):
                 chain_player.frame(col, viz.filters(run.model.weight),
                                    caption=f"{name}: weights of {min(100, run.model.config.n_hidden)} hidden units "
@@ -230,9 +228,9 @@ def render(state: dict, mn: MNIST) -> None:
                 ll_keys = {"val_pseudo_ll": "pseudo-log-likelihood (validation)"}
                 if exact:
                     ll_keys["val_exact_ll"] = "exact log-likelihood (validation)"
-                chrome.plot(viz.compare_curves(
+                live.chart("rbm-ll", **viz.compare_curves(
                     h, ll_keys, "Pseudo-log-likelihood per digit" + (" and exact log-likelihood" if exact else "")
-                    + " (nats)", "nats per digit", old, old_label), key="rbm-ll",
+                    + " (nats)", "nats per digit", old, old_label),
                     max_height=230)  # projector mode: the first curve above the fold of 1280 x 720
                 chrome.explain("Pseudo-log-likelihood $\\sum_i \\log p(v_i\\mid v_{-i})$ (one random pixel per "
                                "digit, times 784): it needs no $Z$ and is not $\\log p(v)$. "
@@ -240,13 +238,12 @@ def render(state: dict, mn: MNIST) -> None:
                                   "exactly) is the true score." if exact else
                                   "The true $\\log p(v)$ needs $\\log Z$: see the Likelihood tab (AIS), or train "
                                   "at most 20 hidden units for the exact value here."))
-                chrome.plot(viz.compare_curves(h, {"train_recon": "train", "val_recon": "validation"},
-                                               "Reconstruction error (squared, per digit)", "error", old,
-                                               old_label), key="rbm-recon")
-                chrome.plot(viz.compare_curves(
+                live.chart("rbm-recon", **viz.compare_curves(h, {"train_recon": "train", "val_recon": "validation"},
+                                                             "Reconstruction error (squared, per digit)", "error", old,
+                                                             old_label))
+                live.chart("rbm-fe", **viz.compare_curves(
                     h, {"train_free_energy": "train digits", "val_free_energy": "validation digits"},
-                    "Mean free energy F(v): a growing gap warns of overfitting", "F(v)", old, old_label),
-                    key="rbm-fe")
+                    "Mean free energy F(v): a growing gap warns of overfitting", "F(v)", old, old_label))
             else:
                 st.info("Press Start or Step to train; curves appear here.")
         with right:

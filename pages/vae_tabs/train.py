@@ -10,7 +10,7 @@ import torch
 from genlib import metrics, viz
 from pages.vae_tabs import sample
 from pages.vae_tabs.common import Run
-from pages.views import chain_player, chrome, share, training
+from pages.views import chain_player, chrome, live, share, training
 
 COLLAPSED = 0.05  # nats: a dimension whose KL is under this carries (almost) nothing, q(z_j|x) ≈ N(0, 1)
 SIDE_SAMPLES = 16  # prior draws shown under each run of a side-by-side comparison (the same z for both)
@@ -81,8 +81,9 @@ def curves(tr) -> None:
         cols = st.columns(3)
         for col, (key, name) in zip(cols, [("nelbo", "−ELBO (nats)"), ("rec", "reconstruction −log p(x|z)"),
                                              ("kl", "KL(q(z|x) ‖ p(z))")]):
-            chrome.plot(viz.curves(tr.history, {f"train_{key}": "train", f"val_{key}": "validation"},
-                                   yaxis="nats per digit", title=name), key=f"vae-curve-{key}", container=col,
+            fig = viz.curves(tr.history, {f"train_{key}": "train", f"val_{key}": "validation"},
+                             yaxis="nats per digit", title=name)
+            live.chart(f"vae-curve-{key}", **fig, container=col,
                        max_height=180)  # projector mode: the three curves above the fold of 1280 x 720
         chrome.explain("−ELBO = reconstruction + KL: the first term is −E_q[log p(x|z)], the second the price "
                        "of the code, KL(q(z|x) ‖ p(z)).")

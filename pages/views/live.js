@@ -256,7 +256,196 @@ const DRAW = {
   },
 };
 
+// ---- line charts sent as data (live.py: chart): training curves, drawn here instead of by plotly on the server ----
+// c: {title, xlabel, ylabel, log_y, height, projector, series: [{name, x, y (null: a gap), color, dash, opacity, width,
+// markers}]}. The canvas is as wide as its container (redrawn when that changes); moving the pointer over the plot
+// shows the values of every series at the nearest step.
+
+const DASHES = { solid: [], dash: [6, 4], dot: [2, 3] };
+
+function logTicks(lo, hi) {  // ticks of a log axis given in log10 units: the powers of ten in range, or where there
+  // are fewer than three of them (less than two decades shown), round values of the span (all in log10 units)
+  const out = [];
+  for (let e = Math.ceil(lo - 1e-9); e <= hi + 1e-9; e++) out.push(e);
+  if (out.length >= 3) return out;
+  return niceTicks(Math.pow(10, lo), Math.pow(10, hi), 8).filter((v) => v > 0).map(Math.log10);
+}
+
+function fmtLog(t) {  // a tick of a log axis (log10 units) as its value
+  const v = Math.pow(10, t), e = Math.round(t);
+  return Math.abs(t - e) < 1e-9 && (e >= 4 || e <= -3) ? `1e${e}` : fmtNum(+v.toPrecision(3));
+}
+
+function drawChart(el) {
+  const c = el.chart, cv = el.canvasState, t = colors(el), P = c.projector;
+  const fs = P ? 18 : 13, ts = P ? 16 : 12, tfs = P ? 18 : 14;  // text, ticks, title (px)
+  const w = Math.max(200, el.clientWidth || 600), h = c.height, r = window.devicePixelRatio || 1;
+  if (cv.c.width !== Math.round(w * r) || cv.c.height !== Math.round(h * r)) {
+    cv.c.width = Math.round(w * r); cv.c.height = Math.round(h * r);
+    cv.c.style.width = w + "px"; cv.c.style.height = h + "px";
+  }
+  const g = cv.c.getContext("2d");
+  g.setTransform(r, 0, 0, r, 0, 0);
+  g.clearRect(0, 0, w, h);
+  const Y = c.log_y ? (v) => (v > 0 ? Math.log10(v) : NaN) : (v) => v;  // values in axis units (log10 on a log axis)
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (const s of c.series) s.x.forEach((x, i) => {
+    const y = s.y[i] === null ? NaN : Y(s.y[i]);
+    if (!isFinite(x) || !isFinite(y)) return;
+    x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+  });
+  if (!isFinite(x0)) { x0 = 0; x1 = 1; y0 = 0; y1 = 1; }
+  if (x1 - x0 < 1e-9) { x0 -= 1; x1 += 1; }
+  if (y1 - y0 < 1e-12) { const d = c.log_y ? 0.5 : Math.max(Math.abs(y0) * 0.1, 1); y0 -= d; y1 += d; }
+  const pad = 0.06 * (y1 - y0); y0 -= pad; y1 += pad;
+  // the legend: under the title, wrapped over as many lines as it needs
+  g.font = `${fs}px ${t.font}`;
+  const top = c.title ? tfs + 14 : 6, items = [];
+  let lx = 8, ly = top + fs / 2, lines = 1;
+  for (const s of c.series) {
+    const iw = 30 + g.measureText(s.name).width + 16;
+    if (lx + iw > w - 8 && lx > 8) { lx = 8; ly += fs + 8; lines++; }
+    items.push([s, lx, ly]); lx += iw;
+  }
+  const yt = c.log_y ? logTicks(y0, y1) : niceTicks(y0, y1, 4), yfmt = c.log_y ? fmtLog : fmtVal;
+  g.font = `${ts}px ${t.font}`;
+  const tw = Math.max(0, ...yt.map((v) => g.measureText(yfmt(v)).width));
+  const L = (c.ylabel ? fs + 12 : 6) + tw + 10, T = top + lines * (fs + 8) + 6;
+  const W = Math.max(10, w - L - 16), H = Math.max(10, h - T - ts - (c.xlabel ? fs + 22 : 14));
+  cv.box = [L, T, W, H]; cv.xr = [x0, x1];
+  const X = (x) => L + (x - x0) / (x1 - x0) * W, V = (y) => T + H - (y - y0) / (y1 - y0) * H;
+  // the axes: a frame, grid lines at the ticks, the tick labels and the axis labels
+  g.strokeStyle = t.ink; g.fillStyle = t.ink; g.lineWidth = 1;
+  g.strokeRect(L - 0.5, T - 0.5, W + 1, H + 1);
+  g.textAlign = "center"; g.textBaseline = "top";
+  for (const v of niceTicks(x0, x1, Math.max(2, Math.min(8, Math.floor(W / 90))))) {
+    const px = X(v);
+    g.strokeStyle = t.faint; g.beginPath(); g.moveTo(px, T); g.lineTo(px, T + H); g.stroke();
+    g.strokeStyle = t.ink; g.beginPath(); g.moveTo(px, T + H); g.lineTo(px, T + H + 4); g.stroke();
+    g.fillText(fmtVal(v), px, T + H + 6);
+  }
+  g.textAlign = "right"; g.textBaseline = "middle";
+  for (const v of yt) {
+    const py = V(v);
+    g.strokeStyle = t.faint; g.beginPath(); g.moveTo(L, py); g.lineTo(L + W, py); g.stroke();
+    g.strokeStyle = t.ink; g.beginPath(); g.moveTo(L - 4, py); g.lineTo(L, py); g.stroke();
+    g.fillText(yfmt(v), L - 6, py);
+  }
+  g.font = `${fs}px ${t.font}`; g.textAlign = "center"; g.textBaseline = "bottom";
+  if (c.xlabel) g.fillText(c.xlabel, L + W / 2, h - 4);
+  if (c.ylabel) {
+    g.save(); g.translate(fs + 2, T + H / 2); g.rotate(-Math.PI / 2); g.fillText(c.ylabel, 0, 0); g.restore();
+  }
+  if (c.title) { g.textAlign = "left"; g.textBaseline = "top"; g.font = `600 ${tfs}px ${t.font}`; g.fillText(c.title, 8, 6); }
+  // the legend: a short line (with its dot) and the name of each series
+  g.font = `${fs}px ${t.font}`; g.textAlign = "left"; g.textBaseline = "middle";
+  for (const [s, x, y] of items) {
+    g.globalAlpha = Math.max(s.opacity, 0.5); g.strokeStyle = s.color; g.lineWidth = Math.max(s.width, 2);
+    g.setLineDash(DASHES[s.dash] || []); g.beginPath(); g.moveTo(x, y); g.lineTo(x + 24, y); g.stroke();
+    g.setLineDash([]);
+    if (s.markers) { g.fillStyle = s.color; g.beginPath(); g.arc(x + 12, y, 3, 0, 2 * Math.PI); g.fill(); }
+    g.globalAlpha = 1; g.fillStyle = t.ink; g.fillText(s.name, x + 30, y);
+  }
+  // the series, clipped to the plot box (and the half of a dot at its edge); a null or a value a log axis cannot
+  // show breaks the line
+  g.save(); g.beginPath(); g.rect(L - 4, T - 4, W + 8, H + 8); g.clip();
+  for (const s of c.series) {
+    g.globalAlpha = s.opacity; g.strokeStyle = g.fillStyle = s.color; g.lineWidth = s.width;
+    g.setLineDash(DASHES[s.dash] || []); g.beginPath();
+    let on = false;
+    s.x.forEach((x, i) => {
+      const y = s.y[i] === null ? NaN : Y(s.y[i]);
+      if (!isFinite(y)) { on = false; return; }
+      if (on) g.lineTo(X(x), V(y)); else g.moveTo(X(x), V(y));
+      on = true;
+    });
+    g.stroke(); g.setLineDash([]);
+    if (s.markers) s.x.forEach((x, i) => {
+      const y = s.y[i] === null ? NaN : Y(s.y[i]);
+      if (isFinite(y)) { g.beginPath(); g.arc(X(x), V(y), 3, 0, 2 * Math.PI); g.fill(); }
+    });
+  }
+  g.globalAlpha = 1;
+  if (cv.hover !== null && cv.hover !== undefined) {  // the step under the pointer: a line and a dot on each series
+    const px = X(cv.hover);
+    g.strokeStyle = t.ink; g.globalAlpha = 0.5; g.setLineDash([3, 3]);
+    g.beginPath(); g.moveTo(px, T); g.lineTo(px, T + H); g.stroke(); g.setLineDash([]); g.globalAlpha = 1;
+    for (const s of c.series) {
+      const i = s.x.indexOf(cv.hover), y = i < 0 || s.y[i] === null ? NaN : Y(s.y[i]);
+      if (isFinite(y)) {
+        g.fillStyle = s.color; g.strokeStyle = t.dark ? "#0e1117" : "#ffffff"; g.lineWidth = 1.5;
+        g.beginPath(); g.arc(px, V(y), 4.5, 0, 2 * Math.PI); g.fill(); g.stroke();
+      }
+    }
+  }
+  g.restore();
+}
+
+function chartHover(el, ev) {  // the readout of the step nearest the pointer: "step 120 · train 0.041 · validation 0.043"
+  const c = el.chart, cv = el.canvasState, [L, T, W, H] = cv.box, rect = cv.c.getBoundingClientRect();
+  const mx = ev.clientX - rect.left, my = ev.clientY - rect.top;
+  let best = null;
+  if (mx >= L - 8 && mx <= L + W + 8 && my >= T && my <= T + H) {
+    const at = cv.xr[0] + (mx - L) / W * (cv.xr[1] - cv.xr[0]);
+    for (const s of c.series) for (const x of s.x) if (best === null || Math.abs(x - at) < Math.abs(best - at)) best = x;
+  }
+  if (best === cv.hover) return;
+  cv.hover = best;
+  drawChart(el);
+  const tip = el.querySelector(".tip");
+  if (best === null) { tip.hidden = true; return; }
+  const rows = [`${c.xlabel || "x"} ${fmtVal(best)}`];
+  for (const s of c.series) {
+    const i = s.x.indexOf(best);
+    if (i >= 0) rows.push(`<span style="color:${s.color}">━</span> ${escapeHtml(s.name)}: ${s.y[i] === null ? "not finite" : fmtVal(s.y[i])}`);
+  }
+  tip.innerHTML = rows.join("<br>");
+  tip.hidden = false;
+  const px = L + (best - cv.xr[0]) / (cv.xr[1] - cv.xr[0]) * W;
+  tip.style.top = `${T + 4}px`;
+  tip.style.left = px < L + W / 2 ? `${px + 12}px` : "";
+  tip.style.right = px < L + W / 2 ? "" : `${rect.width - px + 12}px`;
+}
+
+function fmtVal(v) {  // a step or a value in a chart: whole steps in full, else four significant digits
+  const a = Math.abs(v);
+  if (Number.isInteger(v) && a < 1e7) return String(v);
+  return a !== 0 && (a >= 1e5 || a < 1e-3) ? v.toExponential(3) : String(+v.toPrecision(4));
+}
+
+function escapeHtml(s) {
+  return String(s).replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]);
+}
+
+function chart(c, parentElement) {  // the component's call with {chart}: build the element once, then redraw
+  let el = parentElement.querySelector(".genlib-chart");
+  if (!el) {
+    el = document.createElement("div");
+    el.className = "genlib-chart";
+    el.innerHTML = '<canvas role="img"></canvas><div class="tip" hidden></div>';
+    parentElement.appendChild(el);
+    el.canvasState = { c: el.querySelector("canvas"), hover: null, box: [0, 0, 1, 1], xr: [0, 1] };
+    el.canvasState.c.addEventListener("mousemove", (ev) => chartHover(el, ev));
+    el.canvasState.c.addEventListener("mouseleave", () => {
+      el.canvasState.hover = null; el.querySelector(".tip").hidden = true; drawChart(el);
+    });
+    let width = 0;
+    el.observer = new ResizeObserver(() => {  // a new width (window, sidebar, column): drawn again to fit
+      if (el.clientWidth !== width) { width = el.clientWidth; drawChart(el); }
+    });
+    el.observer.observe(el);
+  }
+  el.chart = c;
+  const cv = el.canvasState;
+  if (cv.hover !== null && !c.series.some((s) => s.x.includes(cv.hover))) { cv.hover = null; el.querySelector(".tip").hidden = true; }
+  cv.c.setAttribute("aria-label", `${c.title || "chart"}: ${c.series.map((s) => s.name).join(", ")} against ${c.xlabel}`);
+  drawChart(el);
+  el.dataset.points = String(c.series.reduce((n, s) => n + s.x.length, 0));
+  return () => { el.observer.disconnect(); el.remove(); };
+}
+
 export default function ({ data, parentElement, setTriggerValue }) {
+  if (data && data.chart) return chart(data.chart, parentElement);  // a line chart: none of the frames' machinery
   let v = parentElement.live;
   if (!v) {  // first call: the DOM, the held frames and one timer
     const root = document.createElement("div");

@@ -244,3 +244,21 @@ def view(state: dict, key: str, advance: Callable[[float | None], object], *, fl
                 after(m)
 
     run()
+
+
+def chart(key: str, series: list[dict], *, title: str = "", xlabel: str = "", ylabel: str = "", log_y: bool = False,
+          height: int = 320, max_height: int | None = None, container=None, **_) -> None:
+    """A line chart sent as data (genlib.viz.Chart: `live.chart(key, **viz.curves(...))`) and drawn by the browser
+    (live.js) on a canvas as wide as its container: title, axis labels, ticks, legend, log y, a hover readout of the
+    nearest step. Nothing is drawn on the server. Series: {"name", "x", "y" (None for a gap), "color", "dash"
+    ("solid", "dash", "dot"), "opacity", "width", "markers"}. Projector mode as chrome.plot has it: 18 px text, 16 px
+    ticks, 1.3 times as tall, at most `max_height` pixels (default chrome.PROJECTOR_PLOT_HEIGHT)."""
+    from pages.views import chrome
+
+    projector = chrome.projector()
+    if projector:
+        height = min(int(height * 1.3), max_height or chrome.PROJECTOR_PLOT_HEIGHT)
+    data = {"chart": {"title": title, "xlabel": xlabel, "ylabel": ylabel, "log_y": bool(log_y), "height": int(height),
+                      "projector": projector, "series": series}}
+    with container if container is not None else contextlib.nullcontext():
+        _component(key=key, data=data)
