@@ -49,3 +49,35 @@ def test_density_image_is_darkest_at_the_mode_and_white_far_away():
     mode_r, mode_c = (y1 - 0) / (y1 - y0) * 60, (0 - x0) / (x1 - x0) * 80  # the target's mode is at the origin
     assert abs(r - mode_r) < 3 and abs(c - mode_c) < 3
     assert (img[0, 0] > 250).all() and (img[-1, -1] > 250).all()  # the corners: no density there
+
+
+def test_training_curves_are_plain_json_series_of_the_history():
+    """viz.curves / compare_curves / energy_loss_figure: the chart the browser draws (views.live.chart) as plain data:
+    each record's step and value in history order, a missing key skipped, NaN and inf as null (JSON has neither),
+    PALETTE's colours in order, dots under 30 points, the previous run faded and dashed in its key's colour."""
+    import json
+    import math
+
+    hist = [{"step": 10 * i, "loss": 1.0 / (i + 1)} for i in range(40)]
+    hist[3]["loss"], hist[4]["loss"] = math.nan, math.inf
+    for r in hist[:5]:
+        r["val"] = 2.0
+    c = json.loads(json.dumps(viz.curves(hist, {"loss": "train", "val": "validation", "none": "absent"}, title="T",
+                                         yaxis="MSE", log_y=True), allow_nan=False))
+    assert (c["title"], c["xlabel"], c["ylabel"], c["log_y"]) == ("T", "training step", "MSE", True)
+    train, val = c["series"]  # no series for a key no record has
+    assert train["x"] == [10 * i for i in range(40)] and train["y"][3] is None and train["y"][4] is None
+    assert train["y"][:3] == [1.0, 0.5, 1.0 / 3] and train["y"][-1] == 1.0 / 40
+    assert val["x"] == [0, 10, 20, 30, 40] and val["y"] == [2.0] * 5
+    assert (train["color"], val["color"]) == (viz.PALETTE[0], viz.PALETTE[1])
+    assert (train["markers"], val["markers"]) == (False, True)  # 40 points: a line; 5: a line with dots
+    old = [{"step": 5, "loss": 3.0}, {"step": 6, "loss": 2.5}]
+    c = viz.compare_curves(hist[:3], {"val": "validation", "loss": "train"}, "T", "y", old, "run A")
+    assert [(s["name"], s["color"], s["dash"], s["opacity"]) for s in c["series"]] == [
+        ("validation", viz.PALETTE[0], "solid", 1.0), ("train, run A", viz.PALETTE[1], "dash", 0.35),
+        ("train", viz.PALETTE[1], "solid", 1.0)]
+    assert c["series"][1]["x"] == [5, 6] and c["series"][1]["y"] == [3.0, 2.5] and not c["series"][1]["markers"]
+    e = viz.energy_loss_figure([1, 2], [0.5, math.nan], [1.0, 2.0], [0.5, 3.0], title="L")
+    assert [s["name"] for s in e["series"]] == ["E_data − E_neg", "E(data)", "E(negatives)"]
+    assert e["series"][0]["y"] == [0.5, None] and e["series"][2]["y"] == [0.5, 3.0] and e["title"] == "L"
+    assert json.loads(e.to_json()) == e  # what the bench serializes
