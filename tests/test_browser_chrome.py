@@ -34,6 +34,13 @@ def test_projector_mode_from_the_url_enlarges_text_plots_and_hides_the_sidebar(a
     tick_px = page.evaluate("() => parseFloat(document.querySelector(\"[data-testid='stPlotlyChart'] .xtick text\")"
                             ".style.fontSize)")
     assert tick_px >= 16, tick_px
+    # the training curves the browser draws (views.live.chart) in projector mode too: 1.3 times as tall (320 px), at
+    # most 330 px, with 16 px tick labels and 18 px text (live.js draws them at the sizes the flag asks for)
+    page.get_by_role("button", name="Step", exact=True).click()
+    page.wait_for_function("() => document.querySelector('.genlib-chart')?.chart?.series.length > 0", timeout=60_000)
+    chart = page.evaluate("() => { const e = document.querySelector('.genlib-chart'); return {projector: "
+                          "e.chart.projector, height: e.querySelector('canvas').getBoundingClientRect().height}; }")
+    assert chart == {"projector": True, "height": 330}, chart
     assert_no_exception(page)
     shot(page, "chrome-projector-1280")
 

@@ -18,11 +18,14 @@ from genlib import checkpoints
 # beyond its cores (other test runs slow the app's ticks down; at most 4 times)
 WAIT_S = 30 * min(4.0, max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1)))
 
-# every plotly chart on the page: its title and traces (name, x, y)
+# every chart on the page: its title and traces (name, x, y, z), the plotly charts' and the line charts the browser
+# draws from data (views.live.chart: the training curves; z null)
 PLOTS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(p => ({
   title: (p.layout && p.layout.title && (p.layout.title.text ?? p.layout.title)) || '',
   data: (p._fullData || p.data || []).map(t => ({name: t.name || '', x: Array.from(t.x || []), y: Array.from(t.y || []),
-                                  z: t.z ? Array.from(t.z, r => Array.from(r)) : null}))}))"""
+                                  z: t.z ? Array.from(t.z, r => Array.from(r)) : null}))})).concat(
+  [...document.querySelectorAll('.genlib-chart')].filter(e => e.chart).map(e => ({title: e.chart.title,
+    data: e.chart.series.map(s => ({name: s.name, x: Array.from(s.x), y: Array.from(s.y), z: null}))})))"""
 # the live view's frame on show: its step and the mean of one of its float parts
 LIVE_FRAME = """(part) => { const el = document.querySelector('.genlib-live'); const v = el && el.parentElement.live;
   if (!v) return null; const f = v.frames[v.shown - v.base]; if (!f || !f.parts[part]) return null;

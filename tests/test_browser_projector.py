@@ -6,7 +6,7 @@ and projector mode puts each page's main visual and its Play/Step (or Start) but
   lesson's settings for controls not drawn before (the Gibbs chains tab's, drawn only once that tab is open) never
   reached the address: Streamlit writes a value set from code into the address only for a widget drawn in an earlier
   run (pages/views/url.put).
-- Projector mode at 1280 x 720: the visual (the live view's canvases, the latent map, the plotly charts) and its
+- Projector mode at 1280 x 720: the visual (the live view's canvases, the latent map, the charts) and its
   Play/Step or Start button lie inside the window, page not scrolled, before and while it plays; at 1400 x 900 with a
   lesson's note open, the EBM's and the RBM's chains too.
 
@@ -86,17 +86,18 @@ def test_a_lesson_clicked_from_the_train_tab_puts_its_settings_in_the_link(app_s
 PLAY = re.compile(r"(Play|Start)$")
 RUNNING = re.compile(r"(Pause)$")
 # every canvas of the page's main area at least 20 px square (the live view's, the latent map's), or the first
-# `charts` plotly charts: their boxes in window coordinates
+# `charts` charts (plotly's, and the line charts the browser draws from data: views.live.chart): their boxes in window
+# coordinates
 BOXES = """(charts) => {
   const seen = (e) => { const r = e.getBoundingClientRect(); return r.width > 20 && r.height > 20; };
   const box = (e) => { const r = e.getBoundingClientRect(); return {top: r.top, bottom: r.bottom, left: r.left,
                                                                     right: r.right}; };
   const main = document.querySelector("[data-testid='stMain']") || document.body;
-  const out = charts ? [...main.querySelectorAll("[data-testid='stPlotlyChart']")].filter(seen).slice(0, charts)
+  const out = charts ? [...main.querySelectorAll("[data-testid='stPlotlyChart'], .genlib-chart")].filter(seen).slice(0, charts)
                      : [...main.querySelectorAll("canvas")].filter(seen);
   return out.map(box);
 }"""
-# (name, address, what the visual is: 0 = the canvases, n = the first n plotly charts, the lesson to click)
+# (name, address, what the visual is: 0 = the canvases, n = the first n charts, the lesson to click)
 VIEWS = [
     ("rbm-chains", "/rbm?rbm-tab=Gibbs+chains", 0),
     ("rbm-train", "/rbm", 1),

@@ -7,6 +7,7 @@
 //   scene: {id, rows: [[panel, ...], ...]} (sent once per run; the browser asks again after it lost it);
 //   frames: [{i, step, caption, parts: {name: base64 of uint8 or float32 values}}], new frames only.
 // Events to the server (setTriggerValue("event", ...)): {what: "more" | "resend" | "idle" | "hidden" | "visible", n}.
+// Data {chart} (live.py: chart) is a line chart instead, drawn by chart() below with none of the frames' machinery.
 
 function liveness() {  // the time of the last pointer or key input on this page, shared by every live view
   if (!window.__genlibLive) {
@@ -298,20 +299,25 @@ function drawChart(el) {
   if (x1 - x0 < 1e-9) { x0 -= 1; x1 += 1; }
   if (y1 - y0 < 1e-12) { const d = c.log_y ? 0.5 : Math.max(Math.abs(y0) * 0.1, 1); y0 -= d; y1 += d; }
   const pad = 0.06 * (y1 - y0); y0 -= pad; y1 += pad;
-  // the legend: under the title, wrapped over as many lines as it needs
+  // the legend (as plotly's: only for two series or more): under the title, wrapped over as many lines as it needs
+  // or, where it fits, on the title's line at the right
+  g.font = `600 ${tfs}px ${t.font}`;
+  const titleW = c.title ? g.measureText(c.title).width : 0;
   g.font = `${fs}px ${t.font}`;
-  const top = c.title ? tfs + 14 : 6, items = [];
-  let lx = 8, ly = top + fs / 2, lines = 1;
-  for (const s of c.series) {
-    const iw = 30 + g.measureText(s.name).width + 16;
-    if (lx + iw > w - 8 && lx > 8) { lx = 8; ly += fs + 8; lines++; }
-    items.push([s, lx, ly]); lx += iw;
-  }
-  const yt = c.log_y ? logTicks(y0, y1) : niceTicks(y0, y1, 4), yfmt = c.log_y ? fmtLog : fmtVal;
+  const named = c.series.length > 1 ? c.series : [], items = [];
+  const widths = named.map((s) => 30 + g.measureText(s.name).width + 16), all = widths.reduce((a, b) => a + b, 0);
+  const beside = named.length && c.title && titleW + 24 + all <= w - 8;
+  const top = c.title ? tfs + 14 : 6;
+  let lx = beside ? w - all : 8, ly = beside ? 6 + tfs / 2 + 1 : top + fs / 2, lines = named.length && !beside ? 1 : 0;
+  named.forEach((s, i) => {
+    if (!beside && lx + widths[i] > w - 8 && lx > 8) { lx = 8; ly += fs + 8; lines++; }
+    items.push([s, lx, ly]); lx += widths[i];
+  });
+  const T = top + lines * (fs + 8) + 6, H = Math.max(10, h - T - ts - (c.xlabel ? fs + 22 : 14));
+  const yt = c.log_y ? logTicks(y0, y1) : niceTicks(y0, y1, Math.max(3, Math.floor(H / 45))), yfmt = c.log_y ? fmtLog : fmtVal;
   g.font = `${ts}px ${t.font}`;
   const tw = Math.max(0, ...yt.map((v) => g.measureText(yfmt(v)).width));
-  const L = (c.ylabel ? fs + 12 : 6) + tw + 10, T = top + lines * (fs + 8) + 6;
-  const W = Math.max(10, w - L - 16), H = Math.max(10, h - T - ts - (c.xlabel ? fs + 22 : 14));
+  const L = (c.ylabel ? fs + 12 : 6) + tw + 10, W = Math.max(10, w - L - 16);
   cv.box = [L, T, W, H]; cv.xr = [x0, x1];
   const X = (x) => L + (x - x0) / (x1 - x0) * W, V = (y) => T + H - (y - y0) / (y1 - y0) * H;
   // the axes: a frame, grid lines at the ticks, the tick labels and the axis labels
@@ -333,8 +339,10 @@ function drawChart(el) {
   }
   g.font = `${fs}px ${t.font}`; g.textAlign = "center"; g.textBaseline = "bottom";
   if (c.xlabel) g.fillText(c.xlabel, L + W / 2, h - 4);
-  if (c.ylabel) {
-    g.save(); g.translate(fs + 2, T + H / 2); g.rotate(-Math.PI / 2); g.fillText(c.ylabel, 0, 0); g.restore();
+  if (c.ylabel) {  // smaller where it is longer than the plot is tall (a short chart of a row of three)
+    const lw = g.measureText(c.ylabel).width, yfs = lw > H + 16 ? Math.max(10, Math.floor(fs * (H + 16) / lw)) : fs;
+    g.save(); g.font = `${yfs}px ${t.font}`; g.translate(fs + 2, T + H / 2); g.rotate(-Math.PI / 2);
+    g.fillText(c.ylabel, 0, 0); g.restore();
   }
   if (c.title) { g.textAlign = "left"; g.textBaseline = "top"; g.font = `600 ${tfs}px ${t.font}`; g.fillText(c.title, 8, 6); }
   // the legend: a short line (with its dot) and the name of each series

@@ -10,6 +10,8 @@ lab's samplers, SGLD and 2-D EBM) runs through `view`, one loop, and one browser
   a caption), and the still parts of the picture (a density's image, axis ranges) once per run in a `scene`; the
   browser keeps the frames and draws them, at `fps` while playing and at the scrubber's frame while paused, with the
   same code. Training views draw their panels on the server (st elements) and use the component as their ticker.
+- Line charts (`chart`): a training view's curves are sent as data (the series) to the same component, which draws
+  them on a canvas; nothing of them is drawn on the server.
 - The fair share (views.share through setup.fair_share): with several live views in the server, each gets a time
   budget and a wait between asks that keep its CPU use at its slice.
 """
