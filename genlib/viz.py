@@ -69,15 +69,21 @@ def _num(v) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def line(name: str, x, y, color: str, dash: str = "solid", opacity: float = 1.0, width: float = 2,
+         markers: bool | None = None) -> dict:
+    """One line of a Chart: steps x, values y (not finite: None). `dash`: "solid", "dash" or "dot"; `markers`
+    (default: fewer than 30 points) draws a dot at each point."""
+    return {"name": name, "x": [int(s) for s in x], "y": [_num(v) for v in y], "color": color, "dash": dash,
+            "opacity": opacity, "width": width, "markers": len(x) < 30 if markers is None else markers}
+
+
 def series(history: list[dict], key: str, name: str, color: str, dash: str = "solid", opacity: float = 1.0,
            width: float = 2, markers: bool | None = None) -> dict | None:
-    """One line of a Chart: record key `key` of `history` against the training step (None when no record has it).
-    `dash`: "solid", "dash" or "dot"; `markers` (default: fewer than 30 points) draws a dot at each point."""
+    """The line of record key `key` of `history` against the training step (None when no record has it)."""
     pts = [(r["step"], r[key]) for r in history if key in r]
     if not pts:
         return None
-    return {"name": name, "x": [int(s) for s, _ in pts], "y": [_num(v) for _, v in pts], "color": color,
-            "dash": dash, "opacity": opacity, "width": width, "markers": len(pts) < 30 if markers is None else markers}
+    return line(name, [s for s, _ in pts], [v for _, v in pts], color, dash, opacity, width, markers)
 
 
 def curves(history: list[dict], keys: dict[str, str], title: str = "", yaxis: str = "loss",
@@ -348,9 +354,7 @@ def energy_map_figure(grid: tuple[np.ndarray, np.ndarray, np.ndarray], data: tor
 def energy_loss_figure(steps: list[int], cd: list[float], e_data: list[float], e_neg: list[float],
                        title: str = "loss E_data − E_neg (per iteration)") -> Chart:
     """Training curves of a contrastive EBM loss: E_data − E_neg and both mean energies over the iterations."""
-    x = [int(s) for s in steps]
-    lines = [{"name": name, "x": x, "y": [_num(v) for v in ys], "color": PALETTE[i], "dash": "solid", "opacity": 1.0,
-              "width": width, "markers": False}
+    lines = [line(name, steps, ys, PALETTE[i], width=width, markers=False)
              for i, (name, ys, width) in enumerate((("E_data − E_neg", cd, 2), ("E(data)", e_data, 1),
                                                      ("E(negatives)", e_neg, 1)))]
     return Chart(title=title, xlabel="iteration", ylabel="energy", log_y=False, height=460, series=lines)

@@ -29,7 +29,7 @@ import numpy as np
 import streamlit as st
 
 from genlib import limits
-from pages.views import keys as keyboard, setup
+from pages.views import chrome, keys as keyboard, setup
 
 _JS = Path(__file__).with_suffix(".js").read_text()
 _CSS = Path(__file__).with_suffix(".css").read_text()
@@ -249,14 +249,12 @@ def view(state: dict, key: str, advance: Callable[[float | None], object], *, fl
 
 
 def chart(key: str, series: list[dict], *, title: str = "", xlabel: str = "", ylabel: str = "", log_y: bool = False,
-          height: int = 320, max_height: int | None = None, container=None, **_) -> None:
+          height: int = 320, max_height: int | None = None, container=None) -> None:
     """A line chart sent as data (genlib.viz.Chart: `live.chart(key, **viz.curves(...))`) and drawn by the browser
     (live.js) on a canvas as wide as its container: title, axis labels, ticks, legend, log y, a hover readout of the
     nearest step. Nothing is drawn on the server. Series: {"name", "x", "y" (None for a gap), "color", "dash"
     ("solid", "dash", "dot"), "opacity", "width", "markers"}. Projector mode as chrome.plot has it: 18 px text, 16 px
     ticks, 1.3 times as tall, at most `max_height` pixels (default chrome.PROJECTOR_PLOT_HEIGHT)."""
-    from pages.views import chrome
-
     projector = chrome.projector()
     if projector:
         height = min(int(height * 1.3), max_height or chrome.PROJECTOR_PLOT_HEIGHT)
